@@ -1,0 +1,53 @@
+# dlms-bridge: the one entry point. The README's two commands are `make demo` and `make test`.
+# Area-specific targets live in mk/*.mk (static, cross, fuzz, embedded, bench, ...), included below.
+
+SHELL        := /bin/bash
+SWIFT        ?= swift
+PYTHON       ?= python3
+VENV         ?= .venv
+VPY          := $(VENV)/bin/python
+BUILD_CONFIG ?= debug
+SWIFT_FLAGS  ?=
+BIN_DIR       = $(shell $(SWIFT) build -c $(BUILD_CONFIG) $(SWIFT_FLAGS) --show-bin-path)
+BIN           = $(BIN_DIR)/dlms-bridge
+# Parallel test workers for pytest; the machines have two cores.
+PYTEST_ARGS  ?= -q
+
+export DLMS_BRIDGE_PYTHON := $(abspath $(VPY))
+
+.PHONY: all build test test-swift test-system venv deps demo clean help
+
+all: build
+
+help:
+	@echo "make demo    - simulated meter + local TLS broker + agent; shows the published readings"
+	@echo "make test    - the whole test suite (unit, property, interop, system, fuzz, embedded)"
+	@echo "make static  - fully static release binary at dist/dlms-bridge"
+	@echo "make cross-check - protocol core for aarch64/armv7 under qemu-user"
+	@echo "make bench   - benchmarks (package-benchmark + dlms-bridge bench)"
+
+build:
+	$(SWIFT) build -c $(BUILD_CONFIG) $(SWIFT_FLAGS)
+
+# The Python side of the tests: gurux-dlms (independent DLMS implementation), pytest, paho-mqtt.
+$(VPY): Tests/system/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --disable-pip-version-check -r Tests/system/requirements.txt
+	@touch $(VPY)
+
+venv: $(VPY)
+
+test: venv build test-swift test-system $(EXTRA_TEST_TARGETS)
+	@echo "make test: all suites passed"
+
+test-swift: venv
+	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
+
+test-system: venv build
+	DLMS_BRIDGE_BIN=$(BIN) $(VPY) -m pytest $(PYTEST_ARGS) Tests/system
+
+clean:
+	rm -rf .build dist out Fuzz/bin
+
+-include mk/*.mk

@@ -1,0 +1,90 @@
+// swift-tools-version: 6.2
+// dlms-bridge: DLMS/COSEM meters to MQTT over TLS, for embedded Linux gateways.
+//
+// One module per layer. HDLC and COSEM are the sans-I/O protocol core: no Foundation, no I/O, no clock, no
+// threads, and they also compile in Embedded Swift (`make embedded-check`). Everything that touches a
+// socket, a tty, a file or libmosquitto lives above them.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "dlms-bridge",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "dlms-bridge", targets: ["dlms-bridge"]),
+        .library(name: "HDLC", targets: ["HDLC"]),
+        .library(name: "COSEM", targets: ["COSEM"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
+    ],
+    targets: [
+        // The framing: IEC 62056-46 HDLC frames, CRC-16/X.25, the streaming deframer, the link state machine.
+        .target(name: "HDLC", swiftSettings: strict),
+        // The application layer: OBIS, A-XDR data, AARQ/AARE, GET, RLRQ/RLRE, interface classes, units.
+        .target(name: "COSEM", swiftSettings: strict),
+        // The meter link: TCP and termios transports, IEC 62056-21 mode E, the meter session, the catalog.
+        .target(
+            name: "MeterLink",
+            dependencies: ["HDLC", "COSEM", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // The simulated Microstar meter (demo and test peer), server side of the same core.
+        .target(
+            name: "MeterSimulator",
+            dependencies: ["HDLC", "COSEM", "MeterLink", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // libmosquitto, seen only by Uplink.
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        // The uplink: MQTT over TLS through one Swift wrapper of libmosquitto.
+        .target(
+            name: "Uplink",
+            dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // The spool: crash-safe store-and-forward log on flash.
+        .target(name: "Spool", swiftSettings: strict),
+        // The agent: configuration, scheduling, payload, health, signals.
+        .target(
+            name: "Agent",
+            dependencies: [
+                "HDLC", "COSEM", "MeterLink", "Uplink", "Spool",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The command line.
+        .executableTarget(
+            name: "dlms-bridge",
+            dependencies: [
+                "HDLC", "COSEM", "MeterLink", "MeterSimulator", "Agent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(
+            name: "HDLCTests",
+            dependencies: ["HDLC", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "COSEMTests",
+            dependencies: ["COSEM", "HDLC", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(name: "MeterLinkTests", dependencies: ["MeterLink", "MeterSimulator", "HDLC", "COSEM"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
+        .testTarget(name: "UplinkTests", dependencies: ["Uplink"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "MeterLink", "MeterSimulator", "Spool", "Uplink"]),
+    ]
+)

@@ -1,0 +1,4 @@
+import Testing
+@testable import Agent
+
+@Test func placeholderAgent() { #expect(Bool(true)) }

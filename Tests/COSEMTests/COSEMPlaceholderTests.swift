@@ -1,0 +1,4 @@
+import Testing
+@testable import COSEM
+
+@Test func placeholderCOSEM() { #expect(Bool(true)) }

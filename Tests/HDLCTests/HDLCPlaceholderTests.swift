@@ -1,0 +1,4 @@
+import Testing
+@testable import HDLC
+
+@Test func placeholderHDLC() { #expect(Bool(true)) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import MeterLink
+
+@Test func placeholderMeterLink() { #expect(Bool(true)) }

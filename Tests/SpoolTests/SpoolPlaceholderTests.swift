@@ -1,0 +1,4 @@
+import Testing
+@testable import Spool
+
+@Test func placeholderSpool() { #expect(Bool(true)) }
