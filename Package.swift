@@ -28,10 +28,12 @@ let package = Package(
         .target(name: "HDLC", swiftSettings: strict),
         // The application layer: OBIS, A-XDR data, AARQ/AARE, GET, RLRQ/RLRE, interface classes, units.
         .target(name: "COSEM", swiftSettings: strict),
+        // The thin POSIX layer shared by the I/O modules: clocks, threads, a condition queue, errno errors.
+        .target(name: "Platform", swiftSettings: strict),
         // The meter link: TCP and termios transports, IEC 62056-21 mode E, the meter session, the catalog.
         .target(
             name: "MeterLink",
-            dependencies: ["HDLC", "COSEM", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HDLC", "COSEM", "Platform", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // The simulated Microstar meter (demo and test peer), server side of the same core.
@@ -49,16 +51,16 @@ let package = Package(
         // The uplink: MQTT over TLS through one Swift wrapper of libmosquitto.
         .target(
             name: "Uplink",
-            dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CMosquitto", "Platform", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // The spool: crash-safe store-and-forward log on flash.
-        .target(name: "Spool", swiftSettings: strict),
+        .target(name: "Spool", dependencies: ["Platform"], swiftSettings: strict),
         // The agent: configuration, scheduling, payload, health, signals.
         .target(
             name: "Agent",
             dependencies: [
-                "HDLC", "COSEM", "MeterLink", "Uplink", "Spool",
+                "HDLC", "COSEM", "Platform", "MeterLink", "Uplink", "Spool",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -83,6 +85,7 @@ let package = Package(
             dependencies: ["COSEM", "HDLC", .product(name: "PropertyBased", package: "swift-property-based")]
         ),
         .testTarget(name: "MeterLinkTests", dependencies: ["MeterLink", "MeterSimulator", "HDLC", "COSEM"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
         .testTarget(name: "UplinkTests", dependencies: ["Uplink"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "MeterLink", "MeterSimulator", "Spool", "Uplink"]),
