@@ -1,4 +1,0 @@
-import Testing
-@testable import Agent
-
-@Test func placeholderAgent() { #expect(Bool(true)) }
