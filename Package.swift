@@ -89,5 +89,6 @@ let package = Package(
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
         .testTarget(name: "UplinkTests", dependencies: ["Uplink"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "MeterLink", "MeterSimulator", "Spool", "Uplink"]),
+        .testTarget(name: "InteropTests", dependencies: ["HDLC", "COSEM"]),
     ]
 )
