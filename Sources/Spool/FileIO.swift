@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Platform
+
+/// The few POSIX file calls the spool needs, each retrying EINTR and throwing `SystemError` with the path.
+enum FileIO {
+    static func openFile(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemError) -> Int32 {
+        try retryingInterrupts("open(\(path))") { open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    static func closeFile(_ fd: Int32) { _ = close(fd) }
+
+    /// Writes all of `bytes` at `offset`; a short write that cannot continue throws (ENOSPC usually).
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String)
+        throws(SystemError)
+    {
+        var done = 0
+        while done < bytes.count {
+            let n = try retryingInterrupts("write(\(path))") {
+                pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            }
+            if n == 0 { throw SystemError("write(\(path))", code: ENOSPC) }
+            done += n
+        }
+    }
+
+    static func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int64, path: String) throws(SystemError) {
+        // withUnsafeBytes rethrows untyped errors: carry the typed one out in a Result.
+        let result = bytes.withUnsafeBytes { b in
+            Result { () throws(SystemError) in try pwriteAll(fd, b, at: offset, path: path) }
+        }
+        try result.get()
+    }
+
+    /// Reads up to `count` bytes at `offset` (fewer only at end of file).
+    static func readAt(_ fd: Int32, count: Int, at offset: Int64, path: String) throws(SystemError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let result = out.withUnsafeMutableBytes { b in
+                Result { () throws(SystemError) -> Int in
+                    try retryingInterrupts("read(\(path))") {
+                        pread(fd, b.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                    }
+                }
+            }
+            let n = try result.get()
+            if n == 0 { break }
+            done += n
+        }
+        if done < count { out.removeLast(count - done) }
+        return out
+    }
+
+    static func fileSize(_ fd: Int32, path: String) throws(SystemError) -> Int64 {
+        var st = stat()
+        _ = try retryingInterrupts("fstat(\(path))") { fstat(fd, &st) }
+        return Int64(st.st_size)
+    }
+
+    static func truncate(_ fd: Int32, to size: Int64, path: String) throws(SystemError) {
+        _ = try retryingInterrupts("ftruncate(\(path))") { ftruncate(fd, off_t(size)) }
+    }
+
+    /// fdatasync: the data and the size, not the timestamps (less metadata to write on flash).
+    static func syncData(_ fd: Int32, path: String) throws(SystemError) {
+        _ = try retryingInterrupts("fdatasync(\(path))") { fdatasync(fd) }
+    }
+
+    /// fsync of a directory: makes file creations, renames and removals in it durable.
+    static func syncDirectory(_ fd: Int32, path: String) throws(SystemError) {
+        _ = try retryingInterrupts("fsync(\(path))") { fsync(fd) }
+    }
+
+    static func removeFile(_ path: String) throws(SystemError) {
+        _ = try retryingInterrupts("unlink(\(path))") { unlink(path) }
+    }
+
+    /// `mkdir -p` with mode 0750.
+    static func makeDirectories(_ path: String) throws(SystemError) {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for part in path.split(separator: "/") {
+            prefix += part
+            if mkdir(prefix, 0o750) != 0 && errno != EEXIST { throw .current("mkdir(\(prefix))") }
+            prefix += "/"
+        }
+    }
+
+    /// Names in a directory (without "." and "..").
+    static func list(_ path: String) throws(SystemError) -> [String] {
+        guard let dir = opendir(path) else { throw .current("opendir(\(path))") }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// This boot's id (/proc/sys/kernel/random/boot_id); empty when unreadable. It tells a process crash
+    /// (page cache intact, every written record present) from a reboot (unsynced writes may be lost).
+    static func bootID() -> [UInt8] {
+        guard let fd = try? openFile("/proc/sys/kernel/random/boot_id", O_RDONLY) else { return [] }
+        defer { closeFile(fd) }
+        let bytes = (try? readAt(fd, count: 64, at: 0, path: "boot_id")) ?? []
+        return Array(bytes.prefix(36))
+    }
+}

@@ -1,0 +1,638 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Platform
+
+/// One segment file as known in memory: the records themselves stay on flash.
+struct Segment {
+    var base: UInt64
+    var path: String
+    var size: Int64
+    var records: Int
+    var firstSeq: UInt64?
+    var lastSeq: UInt64?
+    var lastTimestamp: Int64
+}
+
+/// The spool's logic without locking (`Spool` wraps it in a lock). Not thread-safe.
+struct SpoolCore {
+    let directory: String
+    let config: SpoolConfiguration
+    let bootID: [UInt8]
+    var dirFD: Int32 = -1
+    var stateFile: StateFile
+    var leaseEnd: UInt64 = 0
+    var segments: [Segment] = []
+    /// Write descriptor of `segments.last`.
+    var activeFD: Int32 = -1
+    var nextSeq: UInt64 = 1
+    /// Every seq <= lowWater is acknowledged or no longer exists.
+    var lowWater: UInt64 = 0
+    /// Acknowledged seqs above lowWater.
+    var acked: Set<UInt64> = []
+    /// Seqs above lowWater that exist nowhere (lost in recovery, dropped from memory, skipped after a
+    /// reboot), sorted and disjoint: lowWater steps over them.
+    var holes: [ClosedRange<UInt64>] = []
+    /// Readings waiting in memory for the flash to become writable again, in seq order.
+    var memory: [SpoolRecord] = []
+    var memoryBytes = 0
+    var uncommittedRecords = 0
+    var dirtySince: MonotonicInstant?
+    var stateDirty = false
+    var persistedDegraded = false
+    var lastRetry = MonotonicInstant(nanoseconds: 0)
+    /// Where the last `pending` call stopped, so a replay loop reads each segment once.
+    var cursor: (after: UInt64, base: UInt64, offset: Int64)?
+    var stats = SpoolStats()
+    var closed = false
+
+    // MARK: Opening and recovery
+
+    init(directory: String, config: SpoolConfiguration) throws(SpoolError) {
+        try config.validate()
+        self.directory = directory
+        self.config = config
+        self.bootID = FileIO.bootID()
+        do {
+            try FileIO.makeDirectories(directory)
+            dirFD = try FileIO.openFile(directory, O_RDONLY | O_DIRECTORY)
+        } catch {
+            throw .cannotOpen(directory: directory, underlying: error)
+        }
+        let opened: (StateFile, PersistedState?, created: Bool)
+        do {
+            opened = try StateFile.open(directory: directory)
+        } catch {
+            FileIO.closeFile(dirFD)
+            throw Self.classify(error, path: directory + "/state", directory: directory, budget: config.memoryBudgetBytes)
+        }
+        stateFile = opened.0
+        do {
+            try recover(persisted: opened.1)
+            if opened.created { try syncDirectory() }
+            try openActiveSegment()
+            try persistState()
+        } catch {
+            closeDescriptors()
+            throw error
+        }
+        enforceLimits()
+        deleteAcknowledgedSegments()
+    }
+
+    private mutating func recover(persisted: PersistedState?) throws(SpoolError) {
+        let names: [String]
+        do { names = try FileIO.list(directory) } catch { throw .cannotOpen(directory: directory, underlying: error) }
+        let bases = names.compactMap(RecordFormat.segmentBase(fromName:)).sorted()
+        var previous: UInt64 = 0  // last valid seq seen, across segments
+        var found: [Segment] = []
+        for (index, base) in bases.enumerated() {
+            let path = directory + "/" + RecordFormat.segmentName(base: base)
+            let isLast = index == bases.count - 1
+            if var segment = try scanSegment(path: path, base: base, after: &previous, isLast: isLast) {
+                if segment.records == 0 && !isLast {
+                    try removeFile(path)
+                    continue
+                }
+                segment.path = path
+                found.append(segment)
+            }
+        }
+        segments = found
+        if !segments.isEmpty { try syncDirectory() }
+
+        let state = persisted ?? PersistedState()
+        let firstSeq = segments.lazy.compactMap(\.firstSeq).first
+        let lastRecordSeq = segments.last(where: { $0.lastSeq != nil })?.lastSeq ?? 0
+        lowWater = state.lowWater
+        if let firstSeq { lowWater = max(lowWater, firstSeq - 1) } else { lowWater = max(lowWater, lastRecordSeq) }
+        acked = Set(state.acked.filter { $0 > lowWater && $0 <= lastRecordSeq })
+        var maxSeen = max(lastRecordSeq, lowWater)
+        if let last = segments.last, last.base > 0 { maxSeen = max(maxSeen, last.base - 1) }
+        // After a process crash in the same boot, every record written is in the page cache and the
+        // segments show the last seq handed out. After a reboot, records written since the last commit may
+        // be gone although they were published: continue after the persisted lease so no seq repeats.
+        let sameBoot = !bootID.isEmpty && state.bootID == bootID && !state.degraded
+        if persisted != nil && (state.cleanClose || !sameBoot) { maxSeen = max(maxSeen, state.leaseEnd) }
+        nextSeq = maxSeen + 1
+        leaseEnd = maxSeen + config.seqLease
+        let lastExisting = max(lastRecordSeq, lowWater)
+        if maxSeen > lastExisting { addHole(lastExisting + 1...maxSeen) }
+        advanceLowWater()
+    }
+
+    /// Reads one segment, verifies every record, truncates it at the first bad one. Nil when the segment
+    /// is unusable and was removed.
+    private mutating func scanSegment(path: String, base: UInt64, after previous: inout UInt64, isLast: Bool)
+        throws(SpoolError) -> Segment?
+    {
+        let fd: Int32
+        let bytes: [UInt8]
+        do {
+            fd = try FileIO.openFile(path, O_RDWR)
+            defer { FileIO.closeFile(fd) }
+            let size = try FileIO.fileSize(fd, path: path)
+            bytes = try FileIO.readAt(fd, count: Int(size), at: 0, path: path)
+        } catch {
+            throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
+        }
+        var segment = Segment(base: base, path: path, size: 0, records: 0, firstSeq: nil, lastSeq: nil, lastTimestamp: 0)
+        let header = RecordFormat.segmentHeader(base: base)
+        guard bytes.count >= header.count, bytes.prefix(header.count).elementsEqual(header) else {
+            // A torn creation (header not yet on flash) or a damaged header: nothing in it can be trusted.
+            stats.bytesTruncatedInRecovery += Int64(bytes.count)
+            if !isLast {
+                try removeFile(path)
+                return nil
+            }
+            try rewrite(path: path, with: header)
+            segment.size = Int64(header.count)
+            return segment
+        }
+        var offset = header.count
+        bytes.withUnsafeBytes { raw in
+            while let r = RecordFormat.decode(raw, at: offset, maxPayload: config.maxPayloadBytes),
+                r.seq > previous, r.seq >= base
+            {
+                if segment.firstSeq == nil { segment.firstSeq = r.seq }
+                // A gap: readings dropped from memory, lost to damage, or skipped after a reboot.
+                if previous > 0 && r.seq > previous + 1 { holes.append(previous + 1...r.seq - 1) }
+                segment.lastSeq = r.seq
+                segment.lastTimestamp = r.timestamp
+                segment.records += 1
+                previous = r.seq
+                offset += r.size
+            }
+        }
+        if offset < bytes.count {
+            // Damage or a torn tail: keep the valid prefix, count what is lost.
+            stats.bytesTruncatedInRecovery += Int64(bytes.count - offset)
+            if !isLast, let next = nextSegmentBase(after: base) {
+                let lastGood = segment.lastSeq ?? (base > 0 ? base - 1 : 0)
+                if next > lastGood + 1 { stats.lostInRecovery += next - lastGood - 1 }
+            }
+            do {
+                let fd = try FileIO.openFile(path, O_RDWR)
+                defer { FileIO.closeFile(fd) }
+                try FileIO.truncate(fd, to: Int64(offset), path: path)
+                try FileIO.syncData(fd, path: path)
+                stats.syncs += 1
+            } catch {
+                throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
+            }
+        }
+        segment.size = Int64(offset)
+        return segment
+    }
+
+    private func nextSegmentBase(after base: UInt64) -> UInt64? {
+        guard let names = try? FileIO.list(directory) else { return nil }
+        return names.compactMap(RecordFormat.segmentBase(fromName:)).filter { $0 > base }.min()
+    }
+
+    private mutating func rewrite(path: String, with header: [UInt8]) throws(SpoolError) {
+        do {
+            let fd = try FileIO.openFile(path, O_RDWR)
+            defer { FileIO.closeFile(fd) }
+            try FileIO.truncate(fd, to: 0, path: path)
+            try FileIO.pwriteAll(fd, header, at: 0, path: path)
+            try FileIO.syncData(fd, path: path)
+            stats.syncs += 1
+            stats.bytesWritten += UInt64(header.count)
+        } catch {
+            throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
+        }
+    }
+
+    private mutating func openActiveSegment() throws(SpoolError) {
+        if let last = segments.last {
+            do { activeFD = try FileIO.openFile(last.path, O_RDWR) } catch {
+                throw Self.classify(error, path: last.path, directory: directory, budget: config.memoryBudgetBytes)
+            }
+        } else {
+            try createSegment(base: nextSeq)
+        }
+    }
+
+    // MARK: Appending
+
+    mutating func append(timestamp: Int64, build: (UInt64) -> [UInt8]) throws(SpoolError) -> AppendReceipt {
+        guard !closed else { throw .closed(directory: directory) }
+        let seq = nextSeq
+        let payload = build(seq)
+        guard payload.count <= config.maxPayloadBytes else {
+            throw .recordTooLarge(bytes: payload.count, limit: config.maxPayloadBytes)
+        }
+        nextSeq += 1
+        stats.recordsAppended += 1
+        if seq > leaseEnd {
+            // Reserve the next block of seqs on flash before handing this one out.
+            leaseEnd = seq - 1 + config.seqLease
+            do { try persistState() } catch { enterDegraded(error) }
+        }
+        if !memory.isEmpty { flushMemory(force: false) }
+        if memory.isEmpty {
+            do {
+                try writeRecord(SpoolRecord(seq: seq, timestamp: timestamp, payload: payload))
+                enforceLimits()
+                try commitIfDue()
+                return AppendReceipt(seq: seq, onFlash: true, problem: nil)
+            } catch {
+                enterDegraded(error)
+                if segmentsContain(seq) {
+                    // Written, only the commit failed: the record is in the page cache.
+                    return AppendReceipt(seq: seq, onFlash: true, problem: error)
+                }
+            }
+        }
+        keepInMemory(SpoolRecord(seq: seq, timestamp: timestamp, payload: payload))
+        return AppendReceipt(seq: seq, onFlash: false, problem: stats.problem)
+    }
+
+    private func segmentsContain(_ seq: UInt64) -> Bool {
+        guard let last = segments.last?.lastSeq else { return false }
+        return seq <= last
+    }
+
+    /// Writes one record at the end of the active segment (rolling to a new segment when full).
+    private mutating func writeRecord(_ record: SpoolRecord) throws(SpoolError) {
+        let bytes = RecordFormat.encode(seq: record.seq, timestamp: record.timestamp, payload: record.payload)
+        if let active = segments.last, active.records > 0, active.size + Int64(bytes.count) > Int64(config.segmentBytes) {
+            if uncommittedRecords > 0 { try syncActive() }
+            try createSegment(base: record.seq)
+        }
+        let index = segments.count - 1
+        let at = segments[index].size
+        do {
+            try FileIO.pwriteAll(activeFD, bytes, at: at, path: segments[index].path)
+        } catch {
+            // Undo a partial write so the file ends on a record boundary (recovery would cut it anyway).
+            try? FileIO.truncate(activeFD, to: at, path: segments[index].path)
+            throw Self.classify(error, path: segments[index].path, directory: directory, budget: config.memoryBudgetBytes)
+        }
+        segments[index].size += Int64(bytes.count)
+        segments[index].records += 1
+        if segments[index].firstSeq == nil { segments[index].firstSeq = record.seq }
+        segments[index].lastSeq = record.seq
+        segments[index].lastTimestamp = record.timestamp
+        stats.bytesWritten += UInt64(bytes.count)
+        uncommittedRecords += 1
+        if dirtySince == nil { dirtySince = .now() }
+    }
+
+    /// Creates `<base>.seg` with its header, makes its directory entry durable, and makes it active.
+    private mutating func createSegment(base: UInt64) throws(SpoolError) {
+        let path = directory + "/" + RecordFormat.segmentName(base: base)
+        let header = RecordFormat.segmentHeader(base: base)
+        let fd: Int32
+        do {
+            fd = try FileIO.openFile(path, O_RDWR | O_CREAT | O_TRUNC, mode: 0o640)
+        } catch {
+            throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
+        }
+        do {
+            try FileIO.pwriteAll(fd, header, at: 0, path: path)
+        } catch {
+            FileIO.closeFile(fd)
+            _ = try? FileIO.removeFile(path)
+            throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
+        }
+        stats.bytesWritten += UInt64(header.count)
+        if activeFD >= 0 { FileIO.closeFile(activeFD) }
+        activeFD = fd
+        segments.append(Segment(base: base, path: path, size: Int64(header.count), records: 0,
+                                firstSeq: nil, lastSeq: nil, lastTimestamp: 0))
+        try syncDirectory()
+    }
+
+    // MARK: Degraded mode
+
+    private mutating func enterDegraded(_ error: SpoolError) {
+        stats.problem = error
+        if !persistedDegraded {
+            // Best effort: tells the next start that seqs in memory may have been published.
+            persistedDegraded = true
+            try? persistState()
+        }
+    }
+
+    private mutating func keepInMemory(_ record: SpoolRecord) {
+        memory.append(record)
+        memoryBytes += record.payload.count + RecordFormat.overhead
+        var dropped = 0
+        var kept = memoryBytes
+        while kept > config.memoryBudgetBytes, dropped < memory.count {
+            kept -= memory[dropped].payload.count + RecordFormat.overhead
+            dropped += 1
+        }
+        if dropped > 0 {
+            for r in memory.prefix(dropped) {
+                memoryBytes -= r.payload.count + RecordFormat.overhead
+                if r.seq > lowWater && !acked.contains(r.seq) { stats.droppedFromMemory += 1 }
+                acked.remove(r.seq)
+                addHole(r.seq...r.seq)
+            }
+            memory.removeFirst(dropped)
+            advanceLowWater()
+        }
+    }
+
+    /// Tries to write the readings held in memory to flash, in order (at most every retry interval unless
+    /// forced).
+    mutating func flushMemory(force: Bool) {
+        guard !memory.isEmpty else { return }
+        let now = MonotonicInstant.now()
+        if !force && now.milliseconds(since: lastRetry) < config.retryMilliseconds { return }
+        lastRetry = now
+        var written = 0
+        for record in memory {
+            do { try writeRecord(record) } catch {
+                stats.problem = error
+                break
+            }
+            written += 1
+        }
+        for r in memory.prefix(written) { memoryBytes -= r.payload.count + RecordFormat.overhead }
+        memory.removeFirst(written)
+        if memory.isEmpty {
+            stats.problem = nil
+            stateDirty = true
+            enforceLimits()
+        }
+    }
+
+    // MARK: Acknowledgement
+
+    /// Marks `seq` delivered. False when it is unknown or already acknowledged.
+    mutating func acknowledge(_ seq: UInt64) -> Bool {
+        guard seq > lowWater, seq < nextSeq, !isHole(seq), !acked.contains(seq) else { return false }
+        if let i = memory.firstIndex(where: { $0.seq == seq }) {
+            memoryBytes -= memory[i].payload.count + RecordFormat.overhead
+            memory.remove(at: i)
+        }
+        acked.insert(seq)
+        advanceLowWater()
+        stateDirty = true
+        if dirtySince == nil { dirtySince = .now() }
+        return true
+    }
+
+    private mutating func advanceLowWater() {
+        while lowWater + 1 < nextSeq {
+            let next = lowWater + 1
+            if acked.remove(next) != nil {
+                lowWater = next
+            } else if let hole = holes.first(where: { $0.contains(next) }) {
+                lowWater = hole.upperBound
+            } else {
+                break
+            }
+        }
+        holes.removeAll { $0.upperBound <= lowWater }
+    }
+
+    private func isHole(_ seq: UInt64) -> Bool { holes.contains { $0.contains(seq) } }
+
+    private mutating func addHole(_ range: ClosedRange<UInt64>) {
+        holes.append(range)
+        holes.sort { $0.lowerBound < $1.lowerBound }
+        var merged: [ClosedRange<UInt64>] = []
+        for h in holes {
+            if let last = merged.last, h.lowerBound <= last.upperBound + 1 {
+                merged[merged.count - 1] = last.lowerBound...max(last.upperBound, h.upperBound)
+            } else {
+                merged.append(h)
+            }
+        }
+        holes = merged
+    }
+
+    // MARK: Commit
+
+    mutating func commitIfDue() throws(SpoolError) {
+        if !memory.isEmpty { flushMemory(force: false) }
+        guard let since = dirtySince else { return }
+        if uncommittedRecords >= config.commit.everyRecords
+            || MonotonicInstant.now().milliseconds(since: since) >= config.commit.everyMilliseconds
+        {
+            try commit()
+        }
+    }
+
+    /// Forces appended records and acknowledgements to flash now, then deletes fully acknowledged segments.
+    mutating func commit() throws(SpoolError) {
+        guard !closed else { throw .closed(directory: directory) }
+        if uncommittedRecords > 0 { try syncActive() }
+        if stateDirty || persistedDegraded != !memory.isEmpty { try persistState() }
+        dirtySince = nil
+        if memory.isEmpty { stats.problem = nil }
+        deleteAcknowledgedSegments()
+    }
+
+    private mutating func syncActive() throws(SpoolError) {
+        let path = segments.last?.path ?? directory
+        do { try FileIO.syncData(activeFD, path: path) } catch {
+            throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
+        }
+        stats.syncs += 1
+        uncommittedRecords = 0
+    }
+
+    mutating func persistState(cleanClose: Bool = false) throws(SpoolError) {
+        var s = PersistedState()
+        s.lowWater = lowWater
+        s.acked = acked.sorted()
+        s.leaseEnd = cleanClose ? nextSeq - 1 : leaseEnd
+        s.cleanClose = cleanClose
+        s.degraded = !memory.isEmpty || persistedDegraded && stats.problem != nil
+        s.bootID = bootID
+        do { try stateFile.write(s) } catch {
+            throw Self.classify(error, path: stateFile.path, directory: directory, budget: config.memoryBudgetBytes)
+        }
+        persistedDegraded = s.degraded
+        stateDirty = false
+        stats.syncs += 1
+        stats.bytesWritten += UInt64(StateFile.slotSize)
+    }
+
+    private mutating func syncDirectory() throws(SpoolError) {
+        do { try FileIO.syncDirectory(dirFD, path: directory) } catch {
+            throw Self.classify(error, path: directory, directory: directory, budget: config.memoryBudgetBytes)
+        }
+        stats.syncs += 1
+    }
+
+    private mutating func removeFile(_ path: String) throws(SpoolError) {
+        do { try FileIO.removeFile(path) } catch {
+            throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
+        }
+    }
+
+    // MARK: Deletion and limits
+
+    /// Removes sealed segments whose every record is acknowledged (oldest first).
+    private mutating func deleteAcknowledgedSegments() {
+        var removed = false
+        while segments.count > 1, (segments[0].lastSeq ?? 0) <= lowWater {
+            guard (try? removeFile(segments[0].path)) != nil else { break }
+            if cursor?.base == segments[0].base { cursor = nil }
+            segments.removeFirst()
+            removed = true
+        }
+        if removed { try? syncDirectory() }
+    }
+
+    /// Drops the oldest segments while the spool is over its size cap or they are too old.
+    private mutating func enforceLimits() {
+        var total = segments.reduce(Int64(0)) { $0 + $1.size }
+        let oldestAllowed = config.maxAgeMilliseconds.map { WallClock.milliseconds() - $0 }
+        var removed = false
+        while segments.count > 1 {
+            let oldest = segments[0]
+            let tooOld = oldestAllowed.map { oldest.records > 0 && oldest.lastTimestamp < $0 } ?? false
+            guard total > config.maxBytes || tooOld else { break }
+            guard (try? removeFile(oldest.path)) != nil else { break }
+            if let first = oldest.firstSeq, let last = oldest.lastSeq, last > lowWater {
+                let lo = max(first, lowWater + 1)
+                var lost = last - lo + 1
+                for s in acked where s >= lo && s <= last { lost -= 1 }
+                for h in holes {
+                    let a = max(h.lowerBound, lo), b = min(h.upperBound, last)
+                    if a <= b { lost -= b - a + 1 }
+                }
+                stats.droppedByCap += lost
+                lowWater = last
+                acked = acked.filter { $0 > last }
+                advanceLowWater()
+                stateDirty = true
+            }
+            if cursor?.base == oldest.base { cursor = nil }
+            total -= oldest.size
+            segments.removeFirst()
+            removed = true
+        }
+        if removed { try? syncDirectory() }
+    }
+
+    // MARK: Replay
+
+    /// Up to `limit` un-acknowledged records with seq > `after`, in seq order, flash first then memory.
+    mutating func pending(after: UInt64, limit: Int) throws(SpoolError) -> [SpoolRecord] {
+        guard !closed else { throw .closed(directory: directory) }
+        var out: [SpoolRecord] = []
+        let from = max(after, lowWater)
+        var startOffset: Int64? = nil
+        if let c = cursor, c.after == from { startOffset = c.offset }
+        for segment in segments where out.count < limit {
+            guard let last = segment.lastSeq, last > from else { continue }
+            var offset = Int64(RecordFormat.segmentHeaderSize)
+            if let c = cursor, let s = startOffset, c.base == segment.base {
+                offset = s
+                startOffset = nil
+            }
+            let isActive = segment.base == segments.last?.base
+            let fd: Int32
+            do { fd = isActive ? activeFD : try FileIO.openFile(segment.path, O_RDONLY) } catch {
+                throw Self.classify(error, path: segment.path, directory: directory, budget: config.memoryBudgetBytes)
+            }
+            defer { if !isActive { FileIO.closeFile(fd) } }
+            while offset < segment.size && out.count < limit {
+                let chunk = Int(min(Int64(64 << 10), segment.size - offset))
+                var bytes: [UInt8]
+                do { bytes = try FileIO.readAt(fd, count: chunk, at: offset, path: segment.path) } catch {
+                    throw Self.classify(error, path: segment.path, directory: directory, budget: config.memoryBudgetBytes)
+                }
+                if bytes.count >= RecordFormat.headerSize {
+                    let length = Int(bytes.withUnsafeBytes { $0.loadLE(UInt32.self, at: 0) })
+                    if length + RecordFormat.overhead > bytes.count && length <= config.maxPayloadBytes {
+                        // One record larger than the chunk: read exactly that record.
+                        do {
+                            bytes = try FileIO.readAt(fd, count: length + RecordFormat.overhead, at: offset, path: segment.path)
+                        } catch {
+                            throw Self.classify(error, path: segment.path, directory: directory, budget: config.memoryBudgetBytes)
+                        }
+                    }
+                }
+                var consumed = 0
+                let before = out.count
+                bytes.withUnsafeBytes { raw in
+                    while out.count < limit,
+                        let r = RecordFormat.decode(raw, at: consumed, maxPayload: config.maxPayloadBytes)
+                    {
+                        consumed += r.size
+                        if r.seq > from && !acked.contains(r.seq) {
+                            out.append(SpoolRecord(seq: r.seq, timestamp: r.timestamp, payload: Array(raw[r.payload])))
+                        }
+                    }
+                }
+                if consumed == 0 {
+                    // Damaged after it was verified at open (flash failing under us): skip the segment's rest.
+                    stats.problem = .io(path: segment.path, underlying: SystemError("read(\(segment.path))", code: EIO))
+                    break
+                }
+                offset += Int64(consumed)
+                if out.count > before, let lastOut = out.last { cursor = (lastOut.seq, segment.base, offset) }
+            }
+        }
+        for record in memory where out.count < limit && record.seq > from && !acked.contains(record.seq) {
+            out.append(record)
+        }
+        return out
+    }
+
+    // MARK: Stats and closing
+
+    func currentStats() -> SpoolStats {
+        var s = stats
+        s.lastSeq = nextSeq - 1
+        s.acknowledgedThrough = lowWater
+        s.flashBytes = segments.reduce(0) { $0 + $1.size }
+        s.segments = segments.count
+        s.memoryRecords = memory.count
+        s.memoryBytes = memoryBytes
+        var existing = nextSeq - 1 - lowWater
+        for h in holes {
+            let a = max(h.lowerBound, lowWater + 1), b = min(h.upperBound, nextSeq - 1)
+            if a <= b { existing -= b - a + 1 }
+        }
+        s.pendingRecords = Int(existing) - acked.count
+        if s.pendingRecords > 0 {
+            var seq = lowWater + 1
+            while acked.contains(seq) || isHole(seq) { seq += 1 }
+            s.oldestPendingSeq = seq
+            seq = nextSeq - 1
+            while acked.contains(seq) || isHole(seq) { seq -= 1 }
+            s.newestPendingSeq = seq
+        }
+        return s
+    }
+
+    mutating func close() throws(SpoolError) {
+        guard !closed else { return }
+        defer {
+            closed = true
+            closeDescriptors()
+        }
+        if !memory.isEmpty { flushMemory(force: true) }
+        if uncommittedRecords > 0 { try syncActive() }
+        // leaseEnd = the last seq handed out: the next start continues right after it, with no gap.
+        try persistState(cleanClose: true)
+    }
+
+    mutating func closeDescriptors() {
+        if activeFD >= 0 { FileIO.closeFile(activeFD) }
+        activeFD = -1
+        stateFile.close()
+        if dirFD >= 0 { FileIO.closeFile(dirFD) }
+        dirFD = -1
+        closed = true
+    }
+
+    static func classify(_ e: SystemError, path: String, directory: String, budget: Int) -> SpoolError {
+        if e.isNoSpace || e.code == EFBIG { return .noSpace(directory: directory, memoryBudgetBytes: budget, underlying: e) }
+        if e.isReadOnlyFileSystem { return .readOnly(directory: directory, memoryBudgetBytes: budget, underlying: e) }
+        return .io(path: path, underlying: e)
+    }
+}

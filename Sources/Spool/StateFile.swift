@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Platform
+
+/// What the spool persists besides the records: the acknowledged position and the seq lease.
+struct PersistedState: Equatable {
+    /// Every seq <= lowWater is acknowledged (or no longer exists).
+    var lowWater: UInt64 = 0
+    /// Acknowledged seqs above `lowWater` (acks arrive out of order under QoS 1), at most `StateFile.maxAcks`.
+    var acked: [UInt64] = []
+    /// No seq above this was handed out before this state was written.
+    var leaseEnd: UInt64 = 0
+    /// Written by `close()`: `leaseEnd` is then exactly the last seq handed out.
+    var cleanClose = false
+    /// Written when readings had to be kept in memory (they die with the process).
+    var degraded = false
+    /// The boot this state was written in (see `FileIO.bootID`).
+    var bootID: [UInt8] = []
+}
+
+/// The state file `state`: two 4 KiB slots, each "DLBSTATE" | generation u64 | lowWater u64 | leaseEnd u64
+/// | flags u32 | ack count u32 | boot id (40) | acked seqs u64... | CRC-32C u32 over everything before it.
+/// An update overwrites the older slot in place and fdatasyncs: a torn write damages only that slot (its
+/// CRC fails) and the other still holds the previous state, so the update is atomic. In-place overwrite of
+/// already-allocated blocks also keeps working on a full file system, where a write-temp-and-rename cannot,
+/// and writes one page per commit instead of a new inode plus two directory updates.
+struct StateFile {
+    static let slotSize = 4096
+    static let fixedSize = 80
+    static let maxAcks = (slotSize - fixedSize - 4) / 8
+    static let magic: [UInt8] = Array("DLBSTATE".utf8)
+
+    let path: String
+    let fd: Int32
+    private(set) var generation: UInt64
+
+    /// Opens (creating when absent) the state file and returns it with the newest valid state, or nil state
+    /// when neither slot is valid (new spool, or both slots damaged). `created` tells the caller to fsync
+    /// the directory.
+    static func open(directory: String) throws(SystemError) -> (StateFile, PersistedState?, created: Bool) {
+        let path = directory + "/state"
+        var created = false
+        let fd: Int32
+        if let existing = try? FileIO.openFile(path, O_RDWR) {
+            fd = existing
+        } else {
+            fd = try FileIO.openFile(path, O_RDWR | O_CREAT, mode: 0o640)
+            created = true
+        }
+        let bytes = try FileIO.readAt(fd, count: 2 * slotSize, at: 0, path: path)
+        var best: (UInt64, PersistedState)?
+        for slot in 0..<2 {
+            let start = slot * slotSize
+            guard bytes.count >= start + slotSize else { continue }
+            if let decoded = bytes.withUnsafeBytes({ decode(UnsafeRawBufferPointer(rebasing: $0[start..<start + slotSize])) }),
+                best == nil || decoded.0 > best!.0
+            {
+                best = decoded
+            }
+        }
+        return (StateFile(path: path, fd: fd, generation: best?.0 ?? 0), best?.1, created)
+    }
+
+    /// Writes `state` into the older slot and fdatasyncs it.
+    mutating func write(_ state: PersistedState) throws(SystemError) {
+        let next = generation &+ 1
+        let bytes = Self.encode(state, generation: next)
+        try FileIO.pwriteAll(fd, bytes, at: Int64(Int(next % 2) * Self.slotSize), path: path)
+        try FileIO.syncData(fd, path: path)
+        generation = next
+    }
+
+    func close() { FileIO.closeFile(fd) }
+
+    static func encode(_ s: PersistedState, generation: UInt64) -> [UInt8] {
+        var out = magic
+        out.reserveCapacity(slotSize)
+        out.appendLE(generation)
+        out.appendLE(s.lowWater)
+        out.appendLE(s.leaseEnd)
+        out.appendLE(UInt32((s.cleanClose ? 1 : 0) | (s.degraded ? 2 : 0)))
+        let acks = s.acked.prefix(maxAcks)
+        out.appendLE(UInt32(acks.count))
+        var boot = Array(s.bootID.prefix(40))
+        boot += [UInt8](repeating: 0, count: 40 - boot.count)
+        out += boot
+        for a in acks { out.appendLE(a) }
+        out.appendLE(CRC32C.checksum(out))
+        out += [UInt8](repeating: 0, count: slotSize - out.count)
+        return out
+    }
+
+    static func decode(_ b: UnsafeRawBufferPointer) -> (UInt64, PersistedState)? {
+        guard b.count >= fixedSize + 4, b.prefix(8).elementsEqual(magic) else { return nil }
+        let count = Int(b.loadLE(UInt32.self, at: 36))
+        guard count <= maxAcks else { return nil }
+        let end = fixedSize + 8 * count
+        guard b.loadLE(UInt32.self, at: end) == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<end])) else {
+            return nil
+        }
+        let flags = b.loadLE(UInt32.self, at: 32)
+        var s = PersistedState()
+        s.lowWater = b.loadLE(UInt64.self, at: 16)
+        s.leaseEnd = b.loadLE(UInt64.self, at: 24)
+        s.cleanClose = flags & 1 != 0
+        s.degraded = flags & 2 != 0
+        s.bootID = Array(b[40..<80].prefix(while: { $0 != 0 }))
+        s.acked = (0..<count).map { b.loadLE(UInt64.self, at: fixedSize + 8 * $0) }
+        return (b.loadLE(UInt64.self, at: 8), s)
+    }
+}
