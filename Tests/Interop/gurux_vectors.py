@@ -401,7 +401,8 @@ def build_requests(out, inexpressible):
     # SNRM with non-default parameters.
     for lg, ph, size in expressible[:3]:
         for mi_tx, mi_rx, w_tx, w_rx in ((32, 32, 1, 1), (32, 128, 1, 1), (128, 32, 1, 1), (512, 512, 1, 1),
-                                         (128, 128, 7, 7), (32, 32, 3, 1)):
+                                         (128, 128, 7, 7), (32, 32, 3, 1), (32, 32, 7, 7),
+                                         (512, 256, 2, 3)):
             p = base_params(lg, ph, size, 1, maxInfoTX=mi_tx, maxInfoRX=mi_rx, windowTX=w_tx, windowRX=w_rx)
             c = client_for(p)
             out.append(request_vector("snrm %d/%d/w%d tx%d rx%d win%d/%d" % (lg, ph, size, mi_tx, mi_rx, w_tx,
