@@ -1,0 +1,288 @@
+/// The LLC header that starts the information field of the first (or only) I-frame of an APDU.
+public enum LLCHeader: Sendable, Hashable {
+    /// `E6 E6 00`: client to server.
+    case request
+    /// `E6 E7 00`: server to client.
+    case response
+
+    /// The three bytes.
+    public var bytes: [UInt8] { [0xE6, second, 0x00] }
+
+    @inlinable var second: UInt8 {
+        switch self {
+        case .request: return 0xE6
+        case .response: return 0xE7
+        }
+    }
+
+    /// Always three.
+    public static let count = 3
+
+    /// The header at the start of `info`, if there is one.
+    public static func detect(_ info: UnsafeRawBufferPointer) -> LLCHeader? {
+        guard info.count >= 3, info[0] == 0xE6, info[2] == 0x00 else { return nil }
+        switch info[1] {
+        case 0xE6: return .request
+        case 0xE7: return .response
+        default: return nil
+        }
+    }
+}
+
+/// One parsed HDLC frame (IEC 62056-46, frame format type 3): the header fields and where the
+/// information field lies in the bytes that were parsed. Parsing copies nothing and allocates nothing.
+///
+/// Wire layout: `7E | format(2) | destination | source | control | [HCS(2) | info] | FCS(2) | 7E`.
+/// The format field is `A0` plus the 11-bit length (format through FCS, flags excluded); bit `08` of its
+/// first byte is the segmentation bit. The HCS is present only when there is an information field.
+/// There is no byte stuffing: `7E` may occur inside the info field and the FCS.
+///
+/// ```swift
+/// let snrm = try HDLCFrame.encode(destination: server, source: client,
+///                                 control: .setNormalResponseMode(poll: true))
+/// let frame = try HDLCFrame.parse(snrm)      // frame.control == .setNormalResponseMode(poll: true)
+/// let info = bytes[frame.infoRange]          // empty for an SNRM without parameters
+/// ```
+public struct HDLCFrame: Hashable, Sendable {
+    /// The segmentation bit: more segments of the same information field follow.
+    public var segmented: Bool
+    /// The address the frame is sent to.
+    public var destination: HDLCAddress
+    /// The address of the sender.
+    public var source: HDLCAddress
+    /// The control field.
+    public var control: Control
+    /// Where the information field lies in the parsed bytes (empty when there is none).
+    public var infoRange: Range<Int>
+    /// Offset of the opening flag in the parsed bytes.
+    public var start: Int
+    /// The whole frame on the wire, both flags included.
+    public var count: Int
+
+    @inlinable public init(
+        segmented: Bool, destination: HDLCAddress, source: HDLCAddress, control: Control,
+        infoRange: Range<Int>, start: Int, count: Int
+    ) {
+        self.segmented = segmented
+        self.destination = destination
+        self.source = source
+        self.control = control
+        self.infoRange = infoRange
+        self.start = start
+        self.count = count
+    }
+
+    /// True when the frame carries an information field (and so an HCS).
+    @inlinable public var hasInfo: Bool { !infoRange.isEmpty }
+
+    /// The largest value of the 11-bit length field.
+    public static let maximumLength = 2047
+
+    /// Bytes on the wire (flags included) of a frame with these addresses and `infoCount` info bytes.
+    @inlinable public static func encodedCount(
+        destination: HDLCAddress, source: HDLCAddress, infoCount: Int
+    ) -> Int {
+        let header = 2 &+ destination.byteCount &+ source.byteCount &+ 1
+        return 2 &+ header &+ (infoCount > 0 ? 2 &+ infoCount : 0) &+ 2
+    }
+
+    /// The largest info field a frame between these addresses can carry (2030 to 2036 bytes).
+    @inlinable public static func maximumInfoCount(destination: HDLCAddress, source: HDLCAddress) -> Int {
+        maximumLength &- (2 &+ destination.byteCount &+ source.byteCount &+ 1 &+ 2 &+ 2)
+    }
+
+    // MARK: Encoding
+
+    /// Encodes a frame into `buffer` and returns the number of bytes written. Allocates nothing.
+    ///
+    /// - Parameters:
+    ///   - llc: an LLC header written before `info` (first segment of an APDU only), or `nil`.
+    ///   - info: the information field (after the LLC header); empty for none.
+    /// - Throws: ``FrameError/infoTooLong(count:maximum:)``, ``FrameError/bufferTooSmall(needed:available:)``.
+    @inlinable public static func encode(
+        into buffer: UnsafeMutableRawBufferPointer,
+        destination: HDLCAddress, source: HDLCAddress, control: Control, segmented: Bool = false,
+        llc: LLCHeader? = nil, info: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+    ) throws(FrameError) -> Int {
+        let infoCount = info.count &+ (llc == nil ? 0 : LLCHeader.count)
+        let maximum = maximumInfoCount(destination: destination, source: source)
+        guard infoCount <= maximum else { throw .infoTooLong(count: infoCount, maximum: maximum) }
+        let total = encodedCount(destination: destination, source: source, infoCount: infoCount)
+        guard buffer.count >= total else { throw .bufferTooSmall(needed: total, available: buffer.count) }
+        let length = total &- 2
+        buffer[0] = 0x7E
+        buffer[1] = 0xA0 | (segmented ? 0x08 : 0) | UInt8(truncatingIfNeeded: length &>> 8)
+        buffer[2] = UInt8(truncatingIfNeeded: length)
+        var p = 3
+        destination.write(to: buffer, at: p)
+        p &+= destination.byteCount
+        source.write(to: buffer, at: p)
+        p &+= source.byteCount
+        buffer[p] = control.byte
+        p &+= 1
+        if infoCount > 0 {
+            let hcs = CRC16.checksum(UnsafeRawBufferPointer(rebasing: buffer[1..<p]))
+            buffer[p] = UInt8(truncatingIfNeeded: hcs)
+            buffer[p &+ 1] = UInt8(truncatingIfNeeded: hcs &>> 8)
+            p &+= 2
+            if let llc {
+                buffer[p] = 0xE6
+                buffer[p &+ 1] = llc.second
+                buffer[p &+ 2] = 0x00
+                p &+= 3
+            }
+            if info.count > 0 {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[p..<(p &+ info.count)]).copyMemory(from: info)
+                p &+= info.count
+            }
+        }
+        let fcs = CRC16.checksum(UnsafeRawBufferPointer(rebasing: buffer[1..<p]))
+        buffer[p] = UInt8(truncatingIfNeeded: fcs)
+        buffer[p &+ 1] = UInt8(truncatingIfNeeded: fcs &>> 8)
+        buffer[p &+ 2] = 0x7E
+        return p &+ 3
+    }
+
+    /// Encodes a frame into a new array (one allocation). See ``encode(into:destination:source:control:segmented:llc:info:)``.
+    public static func encode(
+        destination: HDLCAddress, source: HDLCAddress, control: Control, segmented: Bool = false,
+        llc: LLCHeader? = nil, info: [UInt8] = []
+    ) throws(FrameError) -> [UInt8] {
+        let infoCount = info.count + (llc == nil ? 0 : LLCHeader.count)
+        let maximum = maximumInfoCount(destination: destination, source: source)
+        guard infoCount <= maximum else { throw .infoTooLong(count: infoCount, maximum: maximum) }
+        let total = encodedCount(destination: destination, source: source, infoCount: infoCount)
+        var result: Result<Int, FrameError> = .success(0)
+        let out = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
+            result = info.withUnsafeBytes { infoBytes in
+                do throws(FrameError) {
+                    return .success(try encode(
+                        into: UnsafeMutableRawBufferPointer(buffer), destination: destination, source: source,
+                        control: control, segmented: segmented, llc: llc, info: infoBytes))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            if case let .success(n) = result { initialized = n } else { initialized = 0 }
+        }
+        if case let .failure(error) = result { throw error }
+        return out
+    }
+
+    // MARK: Parsing
+
+    /// Parses and validates exactly one complete frame, flags included: format type 3, length, addresses,
+    /// control, HCS (when there is info), FCS and the closing flag. Allocates nothing.
+    ///
+    /// - Throws: the first ``FrameError`` found, with its byte offset.
+    @inlinable public static func parse(_ bytes: UnsafeRawBufferPointer) throws(FrameError) -> HDLCFrame {
+        switch scan(bytes, start: 0, end: bytes.count) {
+        case let .frame(frame):
+            guard frame.count == bytes.count else {
+                throw .lengthMismatch(at: 1, declared: frame.count &- 2, available: bytes.count &- 2)
+            }
+            return frame
+        case let .needMore(needed):
+            if bytes.count >= 3 {
+                // The length field is readable: say what it declares against what is there.
+                let declared = Int(bytes[1] & 0x07) &<< 8 | Int(bytes[2])
+                throw .lengthMismatch(at: 1, declared: declared, available: bytes.count &- 2)
+            }
+            throw .truncated(needed: needed, available: bytes.count)
+        case let .invalid(error, _):
+            throw error
+        }
+    }
+
+    /// Parses and validates exactly one complete frame, flags included.
+    public static func parse(_ bytes: [UInt8]) throws(FrameError) -> HDLCFrame {
+        var result: Result<HDLCFrame, FrameError> = .failure(.truncated(needed: 9, available: 0))
+        bytes.withUnsafeBytes { raw in
+            do throws(FrameError) { result = .success(try parse(raw)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// The outcome of looking for a frame at an opening flag.
+    @usableFromInline enum ScanResult {
+        /// A valid frame.
+        case frame(HDLCFrame)
+        /// The frame is incomplete: this many bytes from `start` are needed to go on.
+        case needMore(Int)
+        /// Not a valid frame. `trustedCount` is the frame's size when its header was verified by the HCS
+        /// (a bad FCS then spoils only this frame, so a deframer can skip it whole), else `nil`.
+        case invalid(FrameError, trustedCount: Int?)
+    }
+
+    /// Header bytes that are enough to check everything up to the HCS: flag, format (2), two 4-byte
+    /// addresses, control, HCS (2).
+    @usableFromInline static let longestHeader = 14
+
+    /// Validates the frame whose opening flag is at `start`, using bytes up to `end`.
+    @inlinable static func scan(_ b: UnsafeRawBufferPointer, start: Int, end: Int) -> ScanResult {
+        let available = end &- start
+        guard available >= 1 else { return .needMore(9) }
+        guard b[start] == 0x7E else { return .invalid(.missingOpeningFlag(found: b[start]), trustedCount: nil) }
+        guard available >= 3 else { return .needMore(9) }
+        let format = b[start &+ 1]
+        guard format & 0xF0 == 0xA0 else {
+            return .invalid(.unsupportedFormat(at: start &+ 1, found: format), trustedCount: nil)
+        }
+        let length = Int(format & 0x07) &<< 8 | Int(b[start &+ 2])
+        let total = length &+ 2
+        // format 2 + two 1-byte addresses + control + FCS 2
+        guard length >= 7 else {
+            return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2),
+                            trustedCount: nil)
+        }
+        let headerNeeded = min(total, longestHeader)
+        guard available >= headerNeeded else { return .needMore(headerNeeded) }
+        let fcsAt = start &+ length &- 1
+        let destination: HDLCAddress
+        let source: HDLCAddress
+        do throws(FrameError) {
+            destination = try HDLCAddress.read(b, at: start &+ 3, limit: fcsAt)
+            source = try HDLCAddress.read(b, at: start &+ 3 &+ destination.byteCount, limit: fcsAt)
+        } catch {
+            return .invalid(error, trustedCount: nil)
+        }
+        let controlAt = start &+ 3 &+ destination.byteCount &+ source.byteCount
+        guard controlAt < fcsAt else {
+            return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2),
+                            trustedCount: nil)
+        }
+        guard let control = Control(byte: b[controlAt]) else {
+            return .invalid(.unknownControl(at: controlAt, value: b[controlAt]), trustedCount: nil)
+        }
+        let headerEnd = controlAt &+ 1
+        var infoStart = headerEnd
+        var trusted: Int? = nil
+        if fcsAt != headerEnd {
+            // There is an information field, so an HCS after the header.
+            guard fcsAt &- headerEnd >= 2 else {
+                return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2),
+                                trustedCount: nil)
+            }
+            let expected = CRC16.checksum(UnsafeRawBufferPointer(rebasing: b[(start &+ 1)..<headerEnd]))
+            let actual = UInt16(b[headerEnd]) | UInt16(b[headerEnd &+ 1]) &<< 8
+            guard expected == actual else {
+                return .invalid(.hcsMismatch(at: headerEnd, expected: expected, actual: actual), trustedCount: nil)
+            }
+            infoStart = headerEnd &+ 2
+            trusted = total
+        }
+        guard available >= total else { return .needMore(total) }
+        let closing = b[start &+ total &- 1]
+        guard closing == 0x7E else {
+            return .invalid(.missingClosingFlag(at: start &+ total &- 1, found: closing), trustedCount: nil)
+        }
+        let expected = CRC16.checksum(UnsafeRawBufferPointer(rebasing: b[(start &+ 1)..<fcsAt]))
+        let actual = UInt16(b[fcsAt]) | UInt16(b[fcsAt &+ 1]) &<< 8
+        guard expected == actual else {
+            return .invalid(.fcsMismatch(at: fcsAt, expected: expected, actual: actual), trustedCount: trusted)
+        }
+        return .frame(HDLCFrame(
+            segmented: format & 0x08 != 0, destination: destination, source: source, control: control,
+            infoRange: infoStart..<fcsAt, start: start, count: total))
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import HDLC
-
-@Test func placeholderHDLC() { #expect(Bool(true)) }
