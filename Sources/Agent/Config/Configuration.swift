@@ -1,0 +1,214 @@
+/// A password or other secret. Printing it, interpolating it or logging it shows `********`; only `reveal()`
+/// gives the text, at the one place that hands it to the meter or the broker.
+public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    private let text: String
+
+    public init(_ text: String) { self.text = text }
+
+    /// The secret itself: pass it straight to the library that needs it, never to a log or a message.
+    public func reveal() -> String { text }
+
+    public static let mask = "********"
+    public var description: String { Self.mask }
+    public var debugDescription: String { Self.mask }
+}
+
+/// How a meter is reached.
+public enum MeterTransport: Sendable, Equatable {
+    /// HDLC straight on a TCP socket (Microstar: port 3333).
+    case tcp(host: String, port: UInt16)
+    /// A serial optical probe; `modeE` starts with the IEC 62056-21 300-baud sign-on and switches to HDLC.
+    case serial(device: String, baud: Int, modeE: Bool)
+}
+
+/// Width of the HDLC server address (`DLMS_ADDRESS_SIZE`); meters differ, `auto` picks the smallest that fits.
+public enum AddressSize: String, Sendable, Equatable {
+    case one = "1", two = "2", four = "4", auto
+}
+
+/// Per-model behaviour (`DLMS_METER_PROFILE`).
+public enum MeterProfile: String, Sendable, Equatable, CaseIterable {
+    /// Microstar meters: 128-byte information fields, window 1, idle link dropped after 180 s.
+    case microstar
+    /// Standard IEC 62056-46 behaviour with negotiated parameters.
+    case generic
+}
+
+/// One meter, with the DLMS_* settings of its section and its own DEVICE_ID.
+public struct MeterConfiguration: Sendable, Equatable {
+    /// `DEVICE_ID`: the payload's `device_id` and the `{device_id}` of topics.
+    public var deviceID: String
+    public var transport: MeterTransport
+    /// `DLMS_CLIENT_SAP` (1..127).
+    public var clientSAP: UInt8
+    /// `DLMS_SERVER_LOGICAL` and `DLMS_SERVER_PHYSICAL` (0..16383).
+    public var serverLogical: UInt16
+    public var serverPhysical: UInt16
+    public var addressSize: AddressSize
+    /// `DLMS_PASSWORD`: low-level security when set, no authentication when not.
+    public var password: Secret?
+    /// `DLMS_MEASUREMENTS`: names from the meter catalog, in payload order.
+    public var measurements: [String]
+    /// `POLL_PERIOD_S` in milliseconds.
+    public var pollPeriodMilliseconds: Int64
+    /// `MAX_CONSEC_ERRORS`: failed polls in a row before the meter is reported down and its link reset.
+    public var maxConsecutiveErrors: Int
+    /// `DLMS_TIMEOUT_MS`: how long to wait for each answer of the meter.
+    public var timeoutMilliseconds: Int
+    /// `DLMS_CONNECT_PER_POLL`: associate and release at every poll instead of keeping the association.
+    public var connectPerPoll: Bool
+    public var profile: MeterProfile
+
+    public init(
+        deviceID: String, transport: MeterTransport, clientSAP: UInt8 = 1, serverLogical: UInt16 = 0,
+        serverPhysical: UInt16 = 1, addressSize: AddressSize = .auto, password: Secret? = nil,
+        measurements: [String] = ["voltage_l1", "current_l1"], pollPeriodMilliseconds: Int64 = 5000,
+        maxConsecutiveErrors: Int = 10, timeoutMilliseconds: Int = 5000, connectPerPoll: Bool = false,
+        profile: MeterProfile = .microstar
+    ) {
+        self.deviceID = deviceID
+        self.transport = transport
+        self.clientSAP = clientSAP
+        self.serverLogical = serverLogical
+        self.serverPhysical = serverPhysical
+        self.addressSize = addressSize
+        self.password = password
+        self.measurements = measurements
+        self.pollPeriodMilliseconds = pollPeriodMilliseconds
+        self.maxConsecutiveErrors = maxConsecutiveErrors
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.connectPerPoll = connectPerPoll
+        self.profile = profile
+    }
+}
+
+/// TLS towards the broker. On when `MQTT_TLS_CA` is set or `MQTT_PORT` is 8883.
+public struct TLSConfiguration: Sendable, Equatable {
+    /// Where the trusted CA certificates are.
+    public enum Authority: Sendable, Equatable {
+        /// A PEM file of CA certificates.
+        case file(String)
+        /// A directory of hashed CA certificates (`c_rehash`), e.g. the system's /etc/ssl/certs.
+        case directory(String)
+    }
+
+    public var authority: Authority
+    /// `MQTT_TLS_CERT` / `MQTT_TLS_KEY`: a client certificate for mutual TLS.
+    public var certificateFile: String?
+    public var keyFile: String?
+    /// `MQTT_TLS_INSECURE`: skip the server name check. Logged loudly at every start.
+    public var insecure: Bool
+    /// `MQTT_TLS_VERSION`: the minimum TLS version, `tlsv1.2` or `tlsv1.3`.
+    public var minimumVersion: String
+
+    public init(
+        authority: Authority, certificateFile: String? = nil, keyFile: String? = nil, insecure: Bool = false,
+        minimumVersion: String = "tlsv1.2"
+    ) {
+        self.authority = authority
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+        self.insecure = insecure
+        self.minimumVersion = minimumVersion
+    }
+}
+
+/// MQTT protocol level (`MQTT_PROTOCOL`).
+public enum MQTTProtocolVersion: String, Sendable, Equatable {
+    case v311 = "3.1.1"
+    case v5 = "5"
+}
+
+/// The broker connection, shared by every meter of the gateway.
+public struct MQTTConfiguration: Sendable, Equatable {
+    public var host: String
+    public var port: UInt16
+    /// `MQTT_CLIENT_ID`, with `{device_id}` already replaced by the first meter's id.
+    public var clientID: String
+    /// `MQTT_TOPIC`: template with `{device_id}`.
+    public var telemetryTopic: String
+    /// `MQTT_STATUS_TOPIC`: the retained last will (`offline`) and `online`, per meter.
+    public var statusTopic: String
+    /// `MQTT_HEALTH_TOPIC`: the periodic health JSON, per meter.
+    public var healthTopic: String
+    public var tls: TLSConfiguration?
+    public var username: String?
+    public var password: Secret?
+    /// `MQTT_QOS`: 0, 1 or 2.
+    public var qos: UInt8
+    public var protocolVersion: MQTTProtocolVersion
+    /// `MQTT_KEEPALIVE_S`.
+    public var keepaliveSeconds: Int
+
+    public init(
+        host: String = "localhost", port: UInt16 = 1883, clientID: String = "dlms-bridge",
+        telemetryTopic: String = "meters/{device_id}/telemetry", statusTopic: String = "meters/{device_id}/status",
+        healthTopic: String = "meters/{device_id}/health", tls: TLSConfiguration? = nil, username: String? = nil,
+        password: Secret? = nil, qos: UInt8 = 1, protocolVersion: MQTTProtocolVersion = .v311,
+        keepaliveSeconds: Int = 60
+    ) {
+        self.host = host
+        self.port = port
+        self.clientID = clientID
+        self.telemetryTopic = telemetryTopic
+        self.statusTopic = statusTopic
+        self.healthTopic = healthTopic
+        self.tls = tls
+        self.username = username
+        self.password = password
+        self.qos = qos
+        self.protocolVersion = protocolVersion
+        self.keepaliveSeconds = keepaliveSeconds
+    }
+}
+
+/// The flash spool.
+public struct SpoolConfiguration: Sendable, Equatable {
+    /// `SPOOL_DIR`.
+    public var directory: String
+    /// `SPOOL_MAX_BYTES`: beyond it the oldest readings are dropped (and counted).
+    public var maxBytes: Int64
+    /// `SPOOL_MAX_AGE_S`: readings older than this are dropped; 0 keeps them until the size cap.
+    public var maxAgeSeconds: Int64
+    /// `SPOOL_COMMIT_INTERVAL_MS`: group commit interval (fsync at most this often); 0 syncs every reading.
+    public var commitIntervalMilliseconds: Int
+    /// `REPLAY_RATE`: backlog readings replayed per second when the broker comes back, between live ones.
+    public var replayPerSecond: Int
+
+    public init(
+        directory: String = "/var/lib/dlms-bridge/spool", maxBytes: Int64 = 64 << 20, maxAgeSeconds: Int64 = 0,
+        commitIntervalMilliseconds: Int = 1000, replayPerSecond: Int = 50
+    ) {
+        self.directory = directory
+        self.maxBytes = maxBytes
+        self.maxAgeSeconds = maxAgeSeconds
+        self.commitIntervalMilliseconds = commitIntervalMilliseconds
+        self.replayPerSecond = replayPerSecond
+    }
+}
+
+/// Everything `dlms-bridge run` needs, validated.
+public struct AgentConfiguration: Sendable, Equatable {
+    public var meters: [MeterConfiguration]
+    public var mqtt: MQTTConfiguration
+    public var spool: SpoolConfiguration
+    /// `HEALTH_INTERVAL_S` in milliseconds; 0 publishes no health.
+    public var healthIntervalMilliseconds: Int64
+    /// `UNIT_CODES`.
+    public var unitCodes: UnitCodeMapping
+    /// `VERBOSE`: debug logging (frames in hex, with the password bytes masked).
+    public var verbose: Bool
+
+    public init(
+        meters: [MeterConfiguration], mqtt: MQTTConfiguration = MQTTConfiguration(),
+        spool: SpoolConfiguration = SpoolConfiguration(), healthIntervalMilliseconds: Int64 = 60_000,
+        unitCodes: UnitCodeMapping = .standard, verbose: Bool = false
+    ) {
+        self.meters = meters
+        self.mqtt = mqtt
+        self.spool = spool
+        self.healthIntervalMilliseconds = healthIntervalMilliseconds
+        self.unitCodes = unitCodes
+        self.verbose = verbose
+    }
+}
