@@ -28,6 +28,12 @@ public final class Spool: @unchecked Sendable {
         core = try SpoolCore(directory: directory, config: configuration)
     }
 
+    /// Tests: open as if after a reboot (another boot id).
+    init(directory: String, configuration: SpoolConfiguration, bootID: [UInt8]) throws(SpoolError) {
+        self.directory = directory
+        core = try SpoolCore(directory: directory, config: configuration, bootID: bootID)
+    }
+
     deinit { core.closeDescriptors() }
 
     /// Appends a reading built by `build` from its seq (so the payload can carry `seq`), and returns the

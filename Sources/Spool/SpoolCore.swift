@@ -47,30 +47,44 @@ struct SpoolCore {
     var cursor: (after: UInt64, base: UInt64, offset: Int64)?
     var stats = SpoolStats()
     var closed = false
+    /// Opened on a read-only file system: records are read from flash, new readings stay in memory until
+    /// the process restarts on a repaired file system.
+    var readOnly = false
 
     // MARK: Opening and recovery
 
-    init(directory: String, config: SpoolConfiguration) throws(SpoolError) {
+    init(directory: String, config: SpoolConfiguration, bootID: [UInt8]? = nil) throws(SpoolError) {
         try config.validate()
         self.directory = directory
         self.config = config
-        self.bootID = FileIO.bootID()
+        self.bootID = bootID ?? FileIO.bootID()
         do {
             try FileIO.makeDirectories(directory)
             dirFD = try FileIO.openFile(directory, O_RDONLY | O_DIRECTORY)
         } catch {
             throw .cannotOpen(directory: directory, underlying: error)
         }
-        let opened: (StateFile, PersistedState?, created: Bool)
+        var opened: (StateFile, PersistedState?, created: Bool)
         do {
             opened = try StateFile.open(directory: directory)
         } catch {
-            FileIO.closeFile(dirFD)
-            throw Self.classify(error, path: directory + "/state", directory: directory, budget: config.memoryBudgetBytes)
+            if error.isReadOnlyFileSystem, let ro = try? StateFile.open(directory: directory, writable: false) {
+                opened = ro
+                readOnly = true
+            } else {
+                FileIO.closeFile(dirFD)
+                throw Self.classify(error, path: directory + "/state", directory: directory, budget: config.memoryBudgetBytes)
+            }
         }
         stateFile = opened.0
         do {
             try recover(persisted: opened.1)
+            if readOnly {
+                stats.problem = .readOnly(
+                    directory: directory, memoryBudgetBytes: config.memoryBudgetBytes,
+                    underlying: SystemError("open(\(directory)/state)", code: EROFS))
+                return
+            }
             if opened.created { try syncDirectory() }
             try openActiveSegment()
             try persistState()
@@ -93,7 +107,7 @@ struct SpoolCore {
             let isLast = index == bases.count - 1
             if var segment = try scanSegment(path: path, base: base, after: &previous, isLast: isLast) {
                 if segment.records == 0 && !isLast {
-                    try removeFile(path)
+                    if !readOnly { try removeFile(path) }
                     continue
                 }
                 segment.path = path
@@ -101,7 +115,7 @@ struct SpoolCore {
             }
         }
         segments = found
-        if !segments.isEmpty { try syncDirectory() }
+        if !segments.isEmpty && !readOnly { try syncDirectory() }
 
         let state = persisted ?? PersistedState()
         let firstSeq = segments.lazy.compactMap(\.firstSeq).first
@@ -114,7 +128,8 @@ struct SpoolCore {
         // After a process crash in the same boot, every record written is in the page cache and the
         // segments show the last seq handed out. After a reboot, records written since the last commit may
         // be gone although they were published: continue after the persisted lease so no seq repeats.
-        let sameBoot = !bootID.isEmpty && state.bootID == bootID && !state.degraded
+        // Read-only: the previous process may have held readings in memory it could not mark on flash.
+        let sameBoot = !bootID.isEmpty && state.bootID == bootID && !state.degraded && !readOnly
         if persisted != nil && (state.cleanClose || !sameBoot) { maxSeen = max(maxSeen, state.leaseEnd) }
         nextSeq = maxSeen + 1
         leaseEnd = maxSeen + config.seqLease
@@ -131,7 +146,7 @@ struct SpoolCore {
         let fd: Int32
         let bytes: [UInt8]
         do {
-            fd = try FileIO.openFile(path, O_RDWR)
+            fd = try FileIO.openFile(path, readOnly ? O_RDONLY : O_RDWR)
             defer { FileIO.closeFile(fd) }
             let size = try FileIO.fileSize(fd, path: path)
             bytes = try FileIO.readAt(fd, count: Int(size), at: 0, path: path)
@@ -143,6 +158,7 @@ struct SpoolCore {
         guard bytes.count >= header.count, bytes.prefix(header.count).elementsEqual(header) else {
             // A torn creation (header not yet on flash) or a damaged header: nothing in it can be trusted.
             stats.bytesTruncatedInRecovery += Int64(bytes.count)
+            if readOnly { return nil }
             if !isLast {
                 try removeFile(path)
                 return nil
@@ -173,14 +189,16 @@ struct SpoolCore {
                 let lastGood = segment.lastSeq ?? (base > 0 ? base - 1 : 0)
                 if next > lastGood + 1 { stats.lostInRecovery += next - lastGood - 1 }
             }
-            do {
+            if !readOnly {
+                do {
                 let fd = try FileIO.openFile(path, O_RDWR)
                 defer { FileIO.closeFile(fd) }
                 try FileIO.truncate(fd, to: Int64(offset), path: path)
                 try FileIO.syncData(fd, path: path)
                 stats.syncs += 1
-            } catch {
+                } catch {
                 throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
+                }
             }
         }
         segment.size = Int64(offset)
@@ -258,6 +276,7 @@ struct SpoolCore {
 
     /// Writes one record at the end of the active segment (rolling to a new segment when full).
     private mutating func writeRecord(_ record: SpoolRecord) throws(SpoolError) {
+        if readOnly, let problem = stats.problem { throw problem }
         let bytes = RecordFormat.encode(seq: record.seq, timestamp: record.timestamp, payload: record.payload)
         if let active = segments.last, active.records > 0, active.size + Int64(bytes.count) > Int64(config.segmentBytes) {
             if uncommittedRecords > 0 { try syncActive() }
@@ -424,6 +443,7 @@ struct SpoolCore {
     /// Forces appended records and acknowledgements to flash now, then deletes fully acknowledged segments.
     mutating func commit() throws(SpoolError) {
         guard !closed else { throw .closed(directory: directory) }
+        if readOnly { return }
         if uncommittedRecords > 0 { try syncActive() }
         if stateDirty || persistedDegraded != !memory.isEmpty { try persistState() }
         dirtySince = nil
@@ -441,6 +461,7 @@ struct SpoolCore {
     }
 
     mutating func persistState(cleanClose: Bool = false) throws(SpoolError) {
+        if readOnly, let problem = stats.problem { throw problem }
         var s = PersistedState()
         s.lowWater = lowWater
         s.acked = acked.sorted()
@@ -532,7 +553,7 @@ struct SpoolCore {
                 offset = s
                 startOffset = nil
             }
-            let isActive = segment.base == segments.last?.base
+            let isActive = segment.base == segments.last?.base && activeFD >= 0
             let fd: Int32
             do { fd = isActive ? activeFD : try FileIO.openFile(segment.path, O_RDONLY) } catch {
                 throw Self.classify(error, path: segment.path, directory: directory, budget: config.memoryBudgetBytes)
@@ -614,6 +635,10 @@ struct SpoolCore {
         defer {
             closed = true
             closeDescriptors()
+        }
+        if readOnly {
+            if !memory.isEmpty, let problem = stats.problem { throw problem }
+            return
         }
         if !memory.isEmpty { flushMemory(force: true) }
         if uncommittedRecords > 0 { try syncActive() }

@@ -40,12 +40,18 @@ struct StateFile {
     /// Opens (creating when absent) the state file and returns it with the newest valid state, or nil state
     /// when neither slot is valid (new spool, or both slots damaged). `created` tells the caller to fsync
     /// the directory.
-    static func open(directory: String) throws(SystemError) -> (StateFile, PersistedState?, created: Bool) {
+    /// `writable: false` opens for reading only (a spool on a read-only file system); a missing file then
+    /// gives fd -1 and no state.
+    static func open(directory: String, writable: Bool = true) throws(SystemError)
+        -> (StateFile, PersistedState?, created: Bool)
+    {
         let path = directory + "/state"
         var created = false
         let fd: Int32
-        if let existing = try? FileIO.openFile(path, O_RDWR) {
+        if let existing = try? FileIO.openFile(path, writable ? O_RDWR : O_RDONLY) {
             fd = existing
+        } else if !writable {
+            return (StateFile(path: path, fd: -1, generation: 0), nil, false)
         } else {
             fd = try FileIO.openFile(path, O_RDWR | O_CREAT, mode: 0o640)
             created = true
@@ -73,7 +79,7 @@ struct StateFile {
         generation = next
     }
 
-    func close() { FileIO.closeFile(fd) }
+    func close() { if fd >= 0 { FileIO.closeFile(fd) } }
 
     static func encode(_ s: PersistedState, generation: UInt64) -> [UInt8] {
         var out = magic

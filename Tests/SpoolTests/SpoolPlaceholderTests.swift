@@ -1,4 +1,0 @@
-import Testing
-@testable import Spool
-
-@Test func placeholderSpool() { #expect(Bool(true)) }
