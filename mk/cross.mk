@@ -1,0 +1,67 @@
+# Raspberry Pi builds. See cross/README.md for the SDKs, the float ABI and why each flag is there.
+#
+# make cross-check: the protocol core (Sources/HDLC, Sources/COSEM) in Embedded Swift for aarch64 and armv7
+#   (hard-float, like Debian armhf), linked with Tests/CrossCheck against Debian's cross glibc and run under
+#   qemu-user. Needs no SDK and no network beyond Debian's packages: CI runs it.
+# make cross ARCH=aarch64|armv7: the whole agent, fully static, for a Raspberry Pi, with an installed Swift
+#   SDK; libmosquitto and OpenSSL are built/taken for the same target. Leaves dist/<arch>/dlms-bridge.
+
+CROSS_CHECK_ARCHS ?= aarch64 armv7
+
+.PHONY: cross-check cross cross-openssl
+
+cross-check:
+	@for arch in $(CROSS_CHECK_ARCHS); do cross/embedded-check.sh $$arch || exit 1; done
+	@echo "cross-check: golden vectors pass on $(CROSS_CHECK_ARCHS) under qemu-user"
+
+EXTRA_TEST_TARGETS += cross-check
+
+# --- make cross -------------------------------------------------------------------------------------------
+ARCH ?= aarch64
+CROSS_SWIFT_VERSION := $(shell $(SWIFT) --version 2>/dev/null | sed -n 's/.*Swift version \([0-9.]*\).*/\1/p' | head -1)
+ifeq ($(ARCH),aarch64)
+CROSS_TRIPLE  := aarch64-unknown-linux-gnu
+CROSS_DEBARCH := arm64
+CROSS_MULTI   := aarch64-linux-gnu
+else ifeq ($(ARCH),armv7)
+CROSS_TRIPLE  := armv7-unknown-linux-gnueabihf
+CROSS_DEBARCH := armhf
+CROSS_MULTI   := arm-linux-gnueabihf
+endif
+# The SDK id that `swift sdk list` shows for the bundle cross/README.md tells how to make or get.
+CROSS_SDK     ?= $(CROSS_SWIFT_VERSION)-RELEASE_debian_bookworm_$(ARCH)
+CROSS_QEMU    := qemu-$(if $(filter armv7,$(ARCH)),arm,aarch64)
+# GNU strip here knows x86 only; the toolchain's llvm-objcopy strips any ELF.
+CROSS_OBJCOPY := $(dir $(shell command -v swiftc 2>/dev/null))llvm-objcopy
+CROSS_OUT     := $(CURDIR)/out/cross/$(ARCH)
+CROSS_DEPS    := $(CROSS_OUT)/openssl
+CROSS_MOSQ    := $(CROSS_OUT)/libmosquitto
+
+cross:
+	@case "$(ARCH)" in aarch64|armv7) ;; *) echo "make cross: ARCH must be aarch64 or armv7, not '$(ARCH)'" >&2; exit 2;; esac
+	@if ! $(SWIFT) sdk list 2>/dev/null | grep -qx '$(CROSS_SDK)'; then \
+	  echo "make cross: the Swift SDK '$(CROSS_SDK)' is not installed." >&2; \
+	  echo "  It is a Swift $(CROSS_SWIFT_VERSION) SDK for Debian 12 (bookworm, = Raspberry Pi OS) on $(ARCH);" >&2; \
+	  echo "  make it with swift-sdk-generator and install it with 'swift sdk install': see cross/README.md." >&2; \
+	  echo "  (Another SDK id: make cross ARCH=$(ARCH) CROSS_SDK=<id from 'swift sdk list'>.)" >&2; \
+	  exit 1; fi
+	@sysroot=$$($(SWIFT) sdk configure --show-configuration $(CROSS_SDK) $(CROSS_TRIPLE) 2>/dev/null \
+	    | sed -n 's/^sdkRootPath: //p'); \
+	  if [ -z "$$sysroot" ] || [ ! -d "$$sysroot" ]; then \
+	    echo "make cross: SDK '$(CROSS_SDK)' has no sysroot for $(CROSS_TRIPLE) (swift sdk configure --show-configuration)" >&2; exit 1; fi; \
+	  test -f "$$sysroot/usr/lib/$(CROSS_MULTI)/libc.a" || { \
+	    echo "make cross: $$sysroot lacks libc.a (libc6-dev): the fully static link needs it; see cross/README.md" >&2; exit 1; }; \
+	  cross/fetch-openssl.sh $(CROSS_DEBARCH) $(CROSS_MULTI) $(CROSS_DEPS) && \
+	  { test -f $(CROSS_MOSQ)/lib/libmosquitto.a -a $(CROSS_MOSQ)/lib/libmosquitto.a -nt cross/build-libmosquitto.sh || \
+	    cross/build-libmosquitto.sh $(CROSS_MOSQ) $(CROSS_TRIPLE) "$$sysroot" $(CROSS_DEPS); }
+	PKG_CONFIG_LIBDIR=$(CROSS_MOSQ)/lib/pkgconfig PKG_CONFIG_PATH= \
+	  $(SWIFT) build -c release --swift-sdk $(CROSS_SDK) --scratch-path .build-cross-$(ARCH) \
+	  --static-swift-stdlib -Xswiftc -static-executable -Xswiftc -use-ld=lld \
+	  -Xcc -DLIBMOSQUITTO_STATIC -Xcc -I$(CROSS_MOSQ)/include -Xcc -I$(CROSS_DEPS)/include \
+	  -Xlinker -L$(CROSS_MOSQ)/lib -Xlinker -L$(CROSS_DEPS)/lib
+	@mkdir -p dist/$(ARCH)
+	$(CROSS_OBJCOPY) --strip-all .build-cross-$(ARCH)/release/dlms-bridge dist/$(ARCH)/dlms-bridge
+	@# qemu-user (binfmt) runs it here: a binary that cannot start on the Pi fails now, not on site.
+	$(CROSS_QEMU) dist/$(ARCH)/dlms-bridge --help >/dev/null
+	@file dist/$(ARCH)/dlms-bridge
+	@echo "cross: dist/$(ARCH)/dlms-bridge $$(stat -c %s dist/$(ARCH)/dlms-bridge) bytes; copy it to usr/bin/ of the image"
