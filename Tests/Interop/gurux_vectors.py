@@ -11,6 +11,7 @@ The document (schema 1):
   requests      client -> meter frames built by GXDLMSClient (SNRM, DISC, AARQ, GET Normal/With-List/
                 Next/selective access, RR). Each: name, kind, params, frames[] (hex), decoded[] (what
                 gurux's own HDLC parser reads back from each frame), apdu (hex, LLC removed, reassembled).
+  aares         AARE APDUs from gurux's encoder (accepted, rejected) and what gurux's client reads from them.
   axdr          A-XDR Data encoded by gurux (_GXCommon.setData): name, params, hex, value (typed JSON,
                 as gurux's _GXCommon.getData decodes it).
   getResponses  GET-Response APDUs encoded by gurux's LN PDU builder: name, params, apdus[] (hex, several
@@ -489,8 +490,9 @@ def add_get_requests(out, p):
     end = GXDateTime(datetime.datetime(2024, 3, 2, 0, 0, 0, tzinfo=tz))
     c = associated_client(p)
     frames = c.readRowsByRange(pg, start, end)
-    start_raw = _encode(DataType.DATETIME, start)
-    end_raw = _encode(DataType.DATETIME, end)
+    # readRowsByRange sends the bounds as octet-string(12), not as the date-time type.
+    start_raw = _encode(DataType.OCTET_STRING, start)
+    end_raw = _encode(DataType.OCTET_STRING, end)
     q = dict(p, classId=7, obis="1.0.99.1.0.255", attribute=2, invokeIdAndPriority=0xC1,
              selector=1, restrictingObject={"classId": 8, "obis": "0.0.1.0.0.255", "attribute": 2,
                                             "dataIndex": 0},
@@ -629,6 +631,47 @@ def build_axdr(out):
         if tree["type"] != TYPE_NAMES[data_type]:
             raise VectorError("%s: encoded as %s, gurux decoded %s" % (name, TYPE_NAMES[data_type], tree["type"]))
         out.append({"name": name, "params": {"type": TYPE_NAMES[data_type]}, "hex": hx(raw), "value": tree})
+
+
+# ---------------------------------------------------------------------------------------------------
+# AARE (meter -> client) from gurux's APDU encoder, and what gurux's client makes of it.
+
+
+def build_aares(out):
+    from gurux_dlms._GXAPDU import _GXAPDU
+    from gurux_dlms.enums import AssociationResult, SourceDiagnostic
+    from gurux_dlms.GXDLMSException import GXDLMSException
+    cases = [
+        ("accepted usual conformance pdu 1200", 0, 0, 0x001E1D, 1200),
+        ("accepted with-list and selective access pdu 512", 0, 0, 0x007E1F, 512),
+        ("accepted gurux-style conformance pdu 65535", 0, 0, 0x401E5D, 65535),
+        ("rejected permanent authentication failure", 1, 13, 0x001E1D, 1200),
+        ("rejected permanent authentication required", 1, 14, 0x001E1D, 1200),
+        ("rejected transient no reason", 2, 1, 0x001E1D, 1200),
+    ]
+    for name, result, diagnostic, conformance, pdu in cases:
+        s = GXDLMSSettings(True, None)
+        s.negotiatedConformance = Conformance(wire_to_gurux_conformance(conformance))
+        s.maxPduSize = pdu
+        s.dlmsVersion = 6
+        buff = GXByteBuffer()
+        _GXAPDU.generateAARE(s, buff, AssociationResult(result), SourceDiagnostic(diagnostic), None, None, None)
+        apdu = as_bytes(buff.array())
+        client = GXDLMSClient(True, 16, 1)
+        gurux = {}
+        try:
+            client.parseAareResponse(GXByteBuffer(bytearray(apdu)))
+            gurux = {"result": 0, "negotiatedConformance": wire_to_gurux_conformance(int(client.negotiatedConformance)),
+                     "serverMaxReceivePDUSize": int(client.maxReceivePDUSize)}
+        except GXDLMSException as exc:
+            gurux = {"result": int(exc.result), "diagnostic": int(exc.diagnostic)}
+        if gurux["result"] != result or (result and gurux["diagnostic"] != diagnostic):
+            raise VectorError("%s: gurux's client read back %r" % (name, gurux))
+        if result == 0 and (gurux["negotiatedConformance"] != conformance or gurux["serverMaxReceivePDUSize"] != pdu):
+            raise VectorError("%s: gurux's client read back %r" % (name, gurux))
+        out.append({"name": name, "kind": "aare", "apdu": hx(apdu), "params": {
+            "result": result, "diagnostic": diagnostic, "conformance": conformance, "maxPduSize": pdu},
+            "gurux": gurux})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -883,9 +926,10 @@ def conversation(p, data):
 
 def main():
     doc = {"generator": {"package": "gurux-dlms", "version": GURUX_VERSION, "schema": SCHEMA},
-           "inexpressible": [], "requests": [], "axdr": [], "getResponses": [], "conversations": []}
+           "inexpressible": [], "requests": [], "axdr": [], "aares": [], "getResponses": [], "conversations": []}
     build_requests(doc["requests"], doc["inexpressible"])
     build_axdr(doc["axdr"])
+    build_aares(doc["aares"])
     build_get_responses(doc["getResponses"])
     build_conversations(doc["conversations"])
     json.dump(doc, sys.stdout, indent=1, sort_keys=True)
