@@ -1,0 +1,222 @@
+// Error APDUs and the APDU enum that decodes any APDU this layer knows (for `dlms-bridge decode`).
+
+/// exception-response (`D8 <state-error> <service-error> [invocation counter u32]`): the meter could not
+/// process the APDU at all.
+public struct ExceptionResponse: Hashable, Sendable, CustomStringConvertible {
+    /// 1 service-not-allowed, 2 service-unknown.
+    public var stateError: UInt8
+    /// 1 operation-not-possible, 2 service-not-supported, 3 other-reason, 4 pdu-too-long,
+    /// 5 deciphering-error, 6 invocation-counter-error (then followed by the expected counter).
+    public var serviceError: UInt8
+    public var invocationCounter: UInt32?
+
+    public init(stateError: UInt8, serviceError: UInt8, invocationCounter: UInt32? = nil) {
+        self.stateError = stateError
+        self.serviceError = serviceError
+        self.invocationCounter = invocationCounter
+    }
+
+    public var stateErrorName: String {
+        switch stateError {
+        case 1: return "service-not-allowed"
+        case 2: return "service-unknown"
+        default: return "state-error \(stateError)"
+        }
+    }
+
+    public var serviceErrorName: String {
+        switch serviceError {
+        case 1: return "operation-not-possible"
+        case 2: return "service-not-supported"
+        case 3: return "other-reason"
+        case 4: return "pdu-too-long"
+        case 5: return "deciphering-error"
+        case 6: return "invocation-counter-error"
+        default: return "service-error \(serviceError)"
+        }
+    }
+
+    public var description: String {
+        var text = "the meter rejected the request (exception-response: \(stateErrorName), \(serviceErrorName))"
+        switch serviceError {
+        case 4: text += ": lower the max PDU size in the configuration"
+        case 2: text += ": the meter does not support this service; check what it granted in the association"
+        default:
+            if stateError == 1 { text += ": the association is not open (the meter may have dropped it); it will be reopened" }
+        }
+        return text
+    }
+
+    public func encode(into out: inout [UInt8]) {
+        out.append(0xD8); out.append(stateError); out.append(serviceError)
+        if let invocationCounter { out.appendU32(invocationCounter) }
+    }
+
+    public static func decode(from r: inout ByteReader) throws(COSEMError) -> ExceptionResponse {
+        let at = r.offset
+        let tag = try r.u8("the exception-response tag")
+        guard tag == 0xD8 else { throw COSEMError.unexpectedTag(at: at, expected: 0xD8, found: tag, what: "exception-response") }
+        let state = try r.u8("the state-error")
+        let service = try r.u8("the service-error")
+        var counter: UInt32? = nil
+        if service == 6, r.remaining >= 4 { counter = try r.u32("the invocation counter") }
+        return ExceptionResponse(stateError: state, serviceError: service, invocationCounter: counter)
+    }
+}
+
+/// confirmed-service-error (`0E <service> <error kind> <value>`): the meter refused a confirmed service, e.g.
+/// the InitiateRequest inside the AARQ.
+public struct ConfirmedServiceError: Hashable, Sendable, CustomStringConvertible {
+    /// Which service failed: 1 initiateError, 2 getStatus, 3 getNameList, 4 getVariableAttribute, 5 read,
+    /// 6 write, ...
+    public var service: UInt8
+    /// The ServiceError choice: 0 application-reference, 1 hardware-resource, 2 vde-state-error, 3 service,
+    /// 4 definition, 5 access, 6 initiate, 7 load-data-set, 8 change-scope, 9 task, 10 other.
+    public var errorKind: UInt8
+    public var value: UInt8
+
+    public init(service: UInt8, errorKind: UInt8, value: UInt8) {
+        self.service = service
+        self.errorKind = errorKind
+        self.value = value
+    }
+
+    public var serviceName: String {
+        switch service {
+        case 1: return "initiate"
+        case 2: return "get-status"
+        case 3: return "get-name-list"
+        case 4: return "get-variable-attribute"
+        case 5: return "read"
+        case 6: return "write"
+        default: return "service \(service)"
+        }
+    }
+
+    public var errorName: String {
+        switch errorKind {
+        case 0: return "application-reference error \(value)"
+        case 1: return "hardware-resource error \(value)"
+        case 2: return "vde-state error \(value)"
+        case 3:
+            switch value {
+            case 1: return "service: pdu-size"
+            case 2: return "service: service-unsupported"
+            default: return "service error \(value)"
+            }
+        case 4: return "definition error \(value)"
+        case 5: return "access error \(value)"
+        case 6:
+            switch value {
+            case 0: return "initiate: other"
+            case 1: return "initiate: dlms-version-too-low"
+            case 2: return "initiate: incompatible-conformance"
+            case 3: return "initiate: pdu-size-too-short"
+            case 4: return "initiate: refused-by-the-VDE-handler"
+            default: return "initiate error \(value)"
+            }
+        default: return "error kind \(errorKind) value \(value)"
+        }
+    }
+
+    public var description: String {
+        var text = "the meter refused the \(serviceName) service (confirmed-service-error: \(errorName))"
+        if errorKind == 6 {
+            switch value {
+            case 2: text += ": the proposed conformance has nothing the meter supports"
+            case 3: text += ": raise the max PDU size in the configuration"
+            case 1: text += ": the meter needs another DLMS version"
+            default: break
+            }
+        }
+        return text
+    }
+
+    public func encode(into out: inout [UInt8]) {
+        out.append(0x0E); out.append(service); out.append(errorKind); out.append(value)
+    }
+
+    public static func decode(from r: inout ByteReader) throws(COSEMError) -> ConfirmedServiceError {
+        let at = r.offset
+        let tag = try r.u8("the confirmed-service-error tag")
+        guard tag == 0x0E else {
+            throw COSEMError.unexpectedTag(at: at, expected: 0x0E, found: tag, what: "confirmed-service-error")
+        }
+        return ConfirmedServiceError(service: try r.u8("the failed service"), errorKind: try r.u8("the service error kind"),
+                                     value: try r.u8("the service error value"))
+    }
+}
+
+/// Any APDU this layer decodes.
+public enum APDU: Equatable, Sendable {
+    case aarq(AARQ)
+    case aare(AARE)
+    case rlrq(RLRQ)
+    case rlre(RLRE)
+    case getRequest(GetRequest)
+    case getResponse(GetResponse)
+    case exceptionResponse(ExceptionResponse)
+    case confirmedServiceError(ConfirmedServiceError)
+
+    /// The standard name of the APDU (`GET-Response-Normal`).
+    public var name: String {
+        switch self {
+        case .aarq: return "AARQ"
+        case .aare: return "AARE"
+        case .rlrq: return "RLRQ"
+        case .rlre: return "RLRE"
+        case let .getRequest(r):
+            switch r {
+            case .normal: return "GET-Request-Normal"
+            case .next: return "GET-Request-Next"
+            case .withList: return "GET-Request-With-List"
+            }
+        case let .getResponse(r):
+            switch r {
+            case .normal: return "GET-Response-Normal"
+            case .withDatablock: return "GET-Response-With-Datablock"
+            case .withList: return "GET-Response-With-List"
+            }
+        case .exceptionResponse: return "exception-response"
+        case .confirmedServiceError: return "confirmed-service-error"
+        }
+    }
+
+    /// Decodes one complete APDU (trailing bytes are an error).
+    public static func decode(_ bytes: [UInt8], limits: DecodingLimits = .default) throws(COSEMError) -> APDU {
+        guard let first = bytes.first else {
+            throw COSEMError.truncated(at: 0, needed: 1, remaining: 0, what: "an APDU")
+        }
+        var r = ByteReader(bytes)
+        let apdu: APDU
+        switch first {
+        case 0x60: return .aarq(try AARQ.decode(bytes))
+        case 0x61: return .aare(try AARE.decode(bytes))
+        case 0x62: return .rlrq(try RLRQ.decode(bytes))
+        case 0x63: return .rlre(try RLRE.decode(bytes))
+        case 0xC0: apdu = .getRequest(try GetRequest.decode(from: &r, limits: limits))
+        case 0xC4: apdu = .getResponse(try GetResponse.decode(from: &r, limits: limits))
+        case 0xD8: apdu = .exceptionResponse(try ExceptionResponse.decode(from: &r))
+        case 0x0E: apdu = .confirmedServiceError(try ConfirmedServiceError.decode(from: &r))
+        default: throw COSEMError.unknownAPDU(tag: first)
+        }
+        try r.expectEnd()
+        return apdu
+    }
+
+    /// The bytes of the APDU.
+    public func encode() -> [UInt8] {
+        var out: [UInt8] = []
+        switch self {
+        case let .aarq(a): return a.encode()
+        case let .aare(a): return a.encode()
+        case let .rlrq(a): return a.encode()
+        case let .rlre(a): return a.encode()
+        case let .getRequest(g): g.encode(into: &out)
+        case let .getResponse(g): g.encode(into: &out)
+        case let .exceptionResponse(e): e.encode(into: &out)
+        case let .confirmedServiceError(e): e.encode(into: &out)
+        }
+        return out
+    }
+}

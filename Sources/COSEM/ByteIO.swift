@@ -1,0 +1,161 @@
+// Bounds-checked reading and appending of big-endian fields. Every read checks the remaining length first
+// and throws a COSEMError naming the byte offset, so no input from the wire can trap.
+
+/// A cursor over a byte array. Offsets in errors are relative to `origin` (the first byte of the APDU), so an
+/// operator can find the byte in a logged frame.
+public struct ByteReader: Sendable {
+    let storage: [UInt8]
+    /// The index of the next byte to read.
+    public private(set) var position: Int
+    /// One past the last readable index.
+    public let end: Int
+    let origin: Int
+
+    /// Reads `storage[range]`; offsets in errors count from `range.lowerBound`.
+    public init(_ bytes: [UInt8], range: Range<Int>? = nil) {
+        self.storage = bytes
+        let r = range ?? bytes.startIndex..<bytes.endIndex
+        let lower = Swift.max(bytes.startIndex, Swift.min(r.lowerBound, bytes.endIndex))
+        let upper = Swift.max(lower, Swift.min(r.upperBound, bytes.endIndex))
+        self.position = lower
+        self.end = upper
+        self.origin = lower
+    }
+
+    /// Bytes left to read.
+    public var remaining: Int { end - position }
+    /// The offset of the next byte, counted from the start of the input.
+    public var offset: Int { position - origin }
+    /// True when everything was read.
+    public var isAtEnd: Bool { position >= end }
+
+    func need(_ count: Int, _ what: String) throws(COSEMError) {
+        if count > end - position {
+            throw COSEMError.truncated(at: position - origin, needed: count, remaining: end - position, what: what)
+        }
+    }
+
+    /// The next byte, without consuming it.
+    public func peek(_ what: String = "a field") throws(COSEMError) -> UInt8 {
+        try need(1, what)
+        return storage[position]
+    }
+
+    public mutating func u8(_ what: String = "a field") throws(COSEMError) -> UInt8 {
+        try need(1, what)
+        defer { position += 1 }
+        return storage[position]
+    }
+
+    public mutating func u16(_ what: String = "a field") throws(COSEMError) -> UInt16 {
+        try need(2, what)
+        defer { position += 2 }
+        return UInt16(storage[position]) << 8 | UInt16(storage[position + 1])
+    }
+
+    public mutating func u32(_ what: String = "a field") throws(COSEMError) -> UInt32 {
+        try need(4, what)
+        var v: UInt32 = 0
+        for i in 0..<4 { v = v << 8 | UInt32(storage[position + i]) }
+        position += 4
+        return v
+    }
+
+    public mutating func u64(_ what: String = "a field") throws(COSEMError) -> UInt64 {
+        try need(8, what)
+        var v: UInt64 = 0
+        for i in 0..<8 { v = v << 8 | UInt64(storage[position + i]) }
+        position += 8
+        return v
+    }
+
+    /// `count` bytes as a new array.
+    public mutating func bytes(_ count: Int, _ what: String = "a field") throws(COSEMError) -> [UInt8] {
+        try need(count, what)
+        defer { position += count }
+        return Array(storage[position..<position + count])
+    }
+
+    /// Skips `count` bytes.
+    public mutating func skip(_ count: Int, _ what: String = "a field") throws(COSEMError) {
+        try need(count, what)
+        position += count
+    }
+
+    /// An A-XDR length: one byte below 0x80, else 0x8N followed by N big-endian bytes (N = 1...4).
+    public mutating func axdrLength() throws(COSEMError) -> Int {
+        let at = offset
+        let first = try u8("a length")
+        if first < 0x80 { return Int(first) }
+        let n = Int(first & 0x7F)
+        guard n >= 1, n <= 4 else { throw COSEMError.invalidLengthForm(at: at, byte: first) }
+        try need(n, "a length")
+        var v: UInt64 = 0
+        for i in 0..<n { v = v << 8 | UInt64(storage[position + i]) }
+        position += n
+        // Clamped so that 32-bit targets cannot overflow; no real input is that long, so the caller's
+        // comparison with the remaining bytes rejects it.
+        return Int(truncatingIfNeeded: Swift.min(v, UInt64(Int32.max)))
+    }
+
+    /// A sub-reader over the next `count` bytes (offsets keep counting from this reader's origin).
+    mutating func sub(_ count: Int, _ what: String) throws(COSEMError) -> ByteReader {
+        try need(count, what)
+        let r = ByteReader(storage, position: position, end: position + count, origin: origin)
+        position += count
+        return r
+    }
+
+    init(_ bytes: [UInt8], position: Int, end: Int, origin: Int) {
+        self.storage = bytes
+        self.position = position
+        self.end = end
+        self.origin = origin
+    }
+
+    /// Throws unless every byte was consumed.
+    public func expectEnd() throws(COSEMError) {
+        if position < end { throw COSEMError.trailingBytes(at: offset, count: end - position) }
+    }
+}
+
+extension Array where Element == UInt8 {
+    mutating func appendU16(_ v: UInt16) {
+        append(UInt8(truncatingIfNeeded: v >> 8))
+        append(UInt8(truncatingIfNeeded: v))
+    }
+
+    mutating func appendU32(_ v: UInt32) {
+        append(UInt8(truncatingIfNeeded: v >> 24))
+        append(UInt8(truncatingIfNeeded: v >> 16))
+        append(UInt8(truncatingIfNeeded: v >> 8))
+        append(UInt8(truncatingIfNeeded: v))
+    }
+
+    mutating func appendU64(_ v: UInt64) {
+        var shift: UInt64 = 56
+        while true {
+            append(UInt8(truncatingIfNeeded: v >> shift))
+            if shift == 0 { break }
+            shift -= 8
+        }
+    }
+
+    /// Appends an A-XDR length in the shortest form (1 byte, 81 xx, 82 xx xx, or 84 xx xx xx xx).
+    mutating func appendAXDRLength(_ length: Int) {
+        if length < 0x80 {
+            append(UInt8(length))
+        } else if length <= 0xFF {
+            append(0x81); append(UInt8(length))
+        } else if length <= 0xFFFF {
+            append(0x82); appendU16(UInt16(length))
+        } else {
+            append(0x84); appendU32(UInt32(truncatingIfNeeded: length))
+        }
+    }
+}
+
+/// Appends an A-XDR length in its shortest form to `out` (a helper for encoders outside this module).
+public func appendAXDRLength(_ length: Int, to out: inout [UInt8]) {
+    out.appendAXDRLength(length)
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import COSEM
-
-@Test func placeholderCOSEM() { #expect(Bool(true)) }
