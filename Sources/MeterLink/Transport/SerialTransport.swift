@@ -27,13 +27,13 @@ public final class SerialTransport: SerialLine, @unchecked Sendable {
     public let path: String
     private var io: DescriptorIO
     private var settings: SerialSettings
-    private let exclusive: Bool
+    private let openedByPath: Bool  // false for an adopted pty master
 
     /// Opens `path` exclusively and applies `settings` (default 9600 8N1, DTR and RTS raised).
     public init(path: String, settings: SerialSettings = .hdlc()) throws(LinkError) {
         self.path = path
         self.settings = settings
-        self.exclusive = true
+        self.openedByPath = true
         let fd = try Self.open(path: path, settings: settings, exclusive: true)
         io = DescriptorIO(fd: fd, flavor: .terminal, peer: path)
         io.interOctetGapMilliseconds = settings.interOctetGapMilliseconds
@@ -43,7 +43,7 @@ public final class SerialTransport: SerialLine, @unchecked Sendable {
     init(adopting fd: Int32, path: String, settings: SerialSettings) throws(LinkError) {
         self.path = path
         self.settings = settings
-        self.exclusive = false
+        self.openedByPath = false
         io = DescriptorIO(fd: fd, flavor: .terminal, peer: path)
         io.interOctetGapMilliseconds = settings.interOctetGapMilliseconds
         try Self.configure(fd, path: path, settings: settings)
@@ -71,8 +71,11 @@ public final class SerialTransport: SerialLine, @unchecked Sendable {
 
     public func apply(_ newSettings: SerialSettings) throws(LinkError) {
         guard io.fd >= 0 else { throw LinkError.closed(path) }
+        if let problem = newSettings.problem { throw LinkError.invalid(path, problem) }
         if !newSettings.sameFraming(as: settings) { try drain() }
-        try Self.configure(io.fd, path: path, settings: newSettings)
+        // A pty master has no line to clock (the kernel refuses rate changes on it, EINVAL): the framing of
+        // the pair is the slave's, set by whoever opened it. The master only records what the meter agreed.
+        if openedByPath { try Self.configure(io.fd, path: path, settings: newSettings) }
         settings = newSettings
         io.interOctetGapMilliseconds = newSettings.interOctetGapMilliseconds
     }
@@ -95,7 +98,7 @@ public final class SerialTransport: SerialLine, @unchecked Sendable {
     }
 
     public func reopen(deadline: Deadline) throws(LinkError) {
-        guard exclusive else {
+        guard openedByPath else {
             throw LinkError(.unsupported, peer: path, message: "\(path) is a pseudo-terminal master: it cannot be reopened")
         }
         io.close()
