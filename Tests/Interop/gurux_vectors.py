@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Interop vectors for dlms-bridge, produced at run time by the independent gurux-dlms implementation.
 
-Run with no arguments: prints one JSON document on stdout and exits 0. Any gurux exception, or any
+Run with no arguments: prints one JSON document on stdout and exits 0. With --check-our-frames it reads
+frames built by dlms-bridge on stdin and answers, one JSON line each, how gurux's parsers read them. Any gurux exception, or any
 self-check that fails (gurux not accepting its own frames, a round trip that changes a value), exits
 non-zero with the reason on stderr, so the Swift test that consumes this never sees half a document.
 
@@ -924,7 +925,57 @@ def conversation(p, data):
 # ---------------------------------------------------------------------------------------------------
 
 
+def check_our_frames(lines):
+    """The reverse direction: frames our code built, read by gurux's parsers (the Swift test sends them).
+
+    Each input line is `frames <hex> <hex> ...` (the I-frames of one APDU: gurux's meter-side parser
+    joins them) or `snrm <hex>` (gurux reads the SNRM parameters). Each output line is a JSON object:
+    {"apdu": hex} / {"parameters": {...}} / {"error": text}. gurux exceptions here are answers, not
+    failures: they tell the test that gurux refuses our bytes."""
+    out = []
+    for line in lines:
+        words = line.split()
+        if not words:
+            continue
+        try:
+            if words[0] == "frames":
+                apdu = b""
+                for w in words[1:]:
+                    d = gurux_parse(bytes.fromhex(w), as_server=True)
+                    apdu += bytes.fromhex(d["payload"])
+                out.append({"apdu": hx(apdu)})
+            elif words[0] == "snrm":
+                frame = bytes.fromhex(words[1])
+                d = gurux_parse(frame, as_server=True)
+                if d["control"] != 0x93:
+                    raise VectorError("not an SNRM: control %02X" % d["control"])
+                from gurux_dlms.GXHdlcSettings import GXHdlcSettings
+                hdlc = GXHdlcSettings()
+                info = _raw_info(frame)
+                GXDLMS.parseSnrmUaResponse(GXByteBuffer(bytearray(info)), hdlc)
+                # parseSnrmUaResponse takes the peer's view (a UA): swap back to the sender's.
+                out.append({"parameters": {"maxInfoTX": hdlc.maxInfoRX, "maxInfoRX": hdlc.maxInfoTX,
+                                           "windowTX": hdlc.windowSizeRX, "windowRX": hdlc.windowSizeTX}})
+            else:
+                out.append({"error": "unknown request %r" % words[0]})
+        except Exception as exc:  # gurux refusing our bytes is the answer
+            out.append({"error": "%s: %s" % (type(exc).__name__, exc)})
+    return out
+
+
+def _raw_info(frame):
+    """The information field of one frame (between HCS and FCS), empty when there is none."""
+    start = _control_index(frame) + 1
+    end = len(frame) - 3
+    return frame[start + 2:end] if end > start else b""
+
+
 def main():
+    if sys.argv[1:] == ["--check-our-frames"]:
+        for answer in check_our_frames(sys.stdin.read().splitlines()):
+            sys.stdout.write(json.dumps(answer, sort_keys=True) + "\n")
+        return 0
+
     doc = {"generator": {"package": "gurux-dlms", "version": GURUX_VERSION, "schema": SCHEMA},
            "inexpressible": [], "requests": [], "axdr": [], "aares": [], "getResponses": [], "conversations": []}
     build_requests(doc["requests"], doc["inexpressible"])

@@ -208,6 +208,8 @@ struct GuruxInteropTests {
     @Test("SNRM parameters decode to the settings gurux was given")
     func snrmParameters() throws {
         let doc = try GuruxVectors.get()
+        var checks: [String] = []
+        var wanted: [(String, LinkParameters)] = []
         for vector in try list(doc, "requests") where vector["kind"]?.string == "snrm" {
             let name = try text(vector, "name")
             let params = vector["params"] ?? .null
@@ -223,7 +225,21 @@ struct GuruxInteropTests {
                 #expect(hex(expected.encode(omittingDefaults: true)) == hex(info(of: frame, in: frameBytes)),
                         "\(name): SNRM parameters")
             }
+            // The SNRM our client link sends for these settings, for gurux to read back below.
+            var link = HDLCLink(.client(try .client(sap: UInt8(try field(params, "clientSAP"))),
+                                        server: try serverAddress(params), parameters: expected))
+            let ours = try #require(sentFrames(link.connect()).first, "\(name): no SNRM from our link")
+            checks.append("snrm " + hex(ours))
+            wanted.append((name, expected))
         }
+        // gurux reads the parameters of our SNRMs as we meant them (all four written, or none).
+        for ((name, p), answer) in zip(wanted, try GuruxVectors.guruxReads(checks)) {
+            let g = answer["parameters"] ?? .null
+            #expect(g["maxInfoTX"]?.int == p.maxInfoTransmit && g["maxInfoRX"]?.int == p.maxInfoReceive
+                        && g["windowTX"]?.int == p.windowTransmit && g["windowRX"]?.int == p.windowReceive,
+                    "\(name): gurux read our SNRM as \(answer)")
+        }
+        #expect(!checks.isEmpty)
     }
 }
 
@@ -369,5 +385,61 @@ struct GuruxLinkTests {
             #expect(delivered.map(hex) == [try text(vector, "apdu")], "\(name)")
         }
         #expect(segmentedSeen > 0)
+    }
+}
+
+extension GuruxLinkTests {
+    /// gurux's client segments an AARQ longer than the max info field. Ours must cut the same APDU into
+    /// frames gurux's meter side would accept: same addresses, control sequence and segmentation bits,
+    /// each info field within the max, and the same APDU when joined.
+    @Test("our client link segments long requests like gurux")
+    func segmentsRequestsLikeGurux() throws {
+        let doc = try GuruxVectors.get()
+        var compared = 0
+        var checks: [String] = []
+        var expected: [(String, String)] = []
+        for vector in try list(doc, "requests") where vector["kind"]?.string == "aarq" {
+            let frames = try list(vector, "frames").compactMap(\.string).map { bytes(hex: $0) }
+            let name = try text(vector, "name")
+            let params = vector["params"] ?? .null
+            let size = try field(params, "maxInfoTX")
+            let server = try serverAddress(params)
+            let client = try HDLCAddress.client(sap: UInt8(try field(params, "clientSAP")))
+            let proposal = LinkParameters(maxInfoTransmit: size, maxInfoReceive: size)
+            var link = HDLCLink(.client(client, server: server, parameters: proposal))
+            _ = link.connect()
+            let ua = try HDLCFrame.encode(destination: client, source: server,
+                                          control: .unnumberedAcknowledge(final: true), info: proposal.encode())
+            _ = link.receive(frame: ua)
+            var ours: [[UInt8]] = sentFrames(try link.send(apdu: bytes(hex: try text(vector, "apdu"))))
+            while let last = ours.last, try HDLCFrame.parse(last).segmented, ours.count < 64 {
+                let rr = try HDLCFrame.encode(destination: client, source: server,
+                                              control: .receiveReady(receive: link.sendSequence, poll: true))
+                ours += sentFrames(link.receive(frame: rr))
+            }
+            // Ours and gurux's: the same first control byte, addresses and APDU; every info field within
+            // the max; every frame but the last with the segmentation bit.
+            let apdu = try text(vector, "apdu")
+            var joined: [UInt8] = []
+            for (i, f) in ours.enumerated() {
+                let frame = try HDLCFrame.parse(f)
+                #expect(frame.destination == server && frame.source == client, "\(name) frame \(i): addresses")
+                #expect(frame.infoRange.count <= size, "\(name) frame \(i): info field over \(size)")
+                #expect(frame.segmented == (i < ours.count - 1), "\(name) frame \(i): segmentation bit")
+                joined += info(of: frame, in: f)
+            }
+            #expect(hex(Array(joined.dropFirst(LLCHeader.count))) == apdu, "\(name): joined APDU")
+            #expect(ours.first.map { try? HDLCFrame.parse($0).control } == frames.first.map { try? HDLCFrame.parse($0).control },
+                    "\(name): first control")
+            checks.append("frames " + ours.map(hex).joined(separator: " "))
+            expected.append((name, apdu))
+            compared += 1
+        }
+        // And gurux's meter-side parser accepts our segments and joins them into the same APDU.
+        let answers = try GuruxVectors.guruxReads(checks)
+        for ((name, apdu), answer) in zip(expected, answers) {
+            #expect(answer["apdu"]?.string == apdu, "\(name): gurux read our segments as \(answer)")
+        }
+        #expect(compared > 0)
     }
 }

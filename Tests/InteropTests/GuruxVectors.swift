@@ -117,35 +117,7 @@ enum GuruxVectors {
 
     static func load() -> Result<JSON, VectorLoadFailure> {
         do {
-            let python = try python()
-            let script = repositoryRoot.appendingPathComponent("Tests/Interop/gurux_vectors.py").path
-            guard FileManager.default.fileExists(atPath: script) else {
-                throw VectorLoadFailure(description: "The vector generator \(script) is missing.")
-            }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [script]
-            let stdout = Pipe()
-            // stderr goes to a file: a full pipe nobody reads would block the generator.
-            let errPath = FileManager.default.temporaryDirectory
-                .appendingPathComponent("gurux_vectors-\(ProcessInfo.processInfo.processIdentifier).err")
-            _ = FileManager.default.createFile(atPath: errPath.path, contents: nil)
-            let stderr = try FileHandle(forWritingTo: errPath)
-            defer { try? FileManager.default.removeItem(at: errPath) }
-            process.standardOutput = stdout
-            process.standardError = stderr
-            try process.run()
-            let output = stdout.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            try? stderr.close()
-            guard process.terminationStatus == 0 else {
-                let err = (try? String(contentsOf: errPath, encoding: .utf8)) ?? ""
-                throw VectorLoadFailure(description: """
-                    \(python) \(script) exited with status \(process.terminationStatus): gurux-dlms failed to \
-                    produce the vectors. Its error output:
-                    \(err)
-                    """)
-            }
+            let output = try runGenerator(arguments: [], input: nil)
             let json = try JSONDecoder().decode(JSON.self, from: output)
             guard json["generator"]?["schema"]?.int == 1 else {
                 throw VectorLoadFailure(description: "The vector document has an unknown schema: \(json["generator"] ?? .null)")
@@ -154,8 +126,65 @@ enum GuruxVectors {
         } catch let failure as VectorLoadFailure {
             return .failure(failure)
         } catch {
-            return .failure(VectorLoadFailure(description: "Could not run or read the gurux vector generator: \(error)"))
+            return .failure(VectorLoadFailure(description: "Could not read the gurux vector document: \(error)"))
         }
+    }
+
+    /// The reverse direction: gurux's parsers read frames our code built. Each request line is
+    /// `frames <hex> <hex> ...` (one APDU's I-frames) or `snrm <hex>`; each answer is
+    /// `{"apdu": hex}`, `{"parameters": {...}}` or `{"error": text}` (gurux refused the bytes).
+    static func guruxReads(_ requests: [String]) throws -> [JSON] {
+        let input = Data((requests.joined(separator: "\n") + "\n").utf8)
+        let output = try runGenerator(arguments: ["--check-our-frames"], input: input)
+        let lines = String(decoding: output, as: UTF8.self).split(separator: "\n")
+        let answers = try lines.map { try JSONDecoder().decode(JSON.self, from: Data($0.utf8)) }
+        guard answers.count == requests.count else {
+            throw VectorLoadFailure(description: "gurux answered \(answers.count) of \(requests.count) frame checks")
+        }
+        return answers
+    }
+
+    /// Runs the generator with the venv's Python; its stdout, or a failure carrying its stderr.
+    static func runGenerator(arguments: [String], input: Data?) throws -> Data {
+        let python = try python()
+        let script = repositoryRoot.appendingPathComponent("Tests/Interop/gurux_vectors.py").path
+        guard FileManager.default.fileExists(atPath: script) else {
+            throw VectorLoadFailure(description: "The vector generator \(script) is missing.")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script] + arguments
+        let stdout = Pipe()
+        // stderr and stdin go through files: a full pipe nobody serves would block the generator.
+        let tmp = FileManager.default.temporaryDirectory
+        let tag = "\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+        let errPath = tmp.appendingPathComponent("gurux_vectors-\(tag).err")
+        let inPath = tmp.appendingPathComponent("gurux_vectors-\(tag).in")
+        _ = FileManager.default.createFile(atPath: errPath.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: inPath.path, contents: input ?? Data())
+        defer {
+            try? FileManager.default.removeItem(at: errPath)
+            try? FileManager.default.removeItem(at: inPath)
+        }
+        let stderr = try FileHandle(forWritingTo: errPath)
+        let stdin = try FileHandle(forReadingFrom: inPath)
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = stdin
+        try process.run()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try? stderr.close()
+        try? stdin.close()
+        guard process.terminationStatus == 0 else {
+            let err = (try? String(contentsOf: errPath, encoding: .utf8)) ?? ""
+            throw VectorLoadFailure(description: """
+                \(python) \(script) \(arguments.joined(separator: " ")) exited with status \
+                \(process.terminationStatus): gurux-dlms failed. Its error output:
+                \(err)
+                """)
+        }
+        return output
     }
 }
 
