@@ -82,7 +82,7 @@ public struct ModeEIdentification: Sendable, Equatable {
     public var manufacturer: String
     /// The baud code character, '0'...'6'.
     public var baudCode: UInt8
-    /// The offered rate in bits per second.
+    /// The offered rate in bits per second (0 when `baudCode` is not '0'...'6').
     public var baudRate: Int
     /// Characters that followed a `\` escape (e.g. `2`).
     public var escapes: [UInt8]
@@ -122,7 +122,7 @@ public struct ModeEIdentification: Sendable, Equatable {
             throw ModeE.garbled(peer, "identification", line)
         }
         let code = body[body.startIndex + 4]
-        guard let rate = ModeE.baudRate(forCode: code) else {
+        guard ModeE.baudRate(forCode: code) != nil else {
             if code >= 0x41 && code <= 0x49 {
                 throw LinkError(
                     .unsupported, peer: peer,
@@ -146,11 +146,9 @@ public struct ModeEIdentification: Sendable, Equatable {
             rest = rest.dropFirst(2)
         }
         for c in rest where c < 0x20 || c > 0x7E { throw ModeE.garbled(peer, "identification", line) }
-        var identification = ModeEIdentification(
+        return ModeEIdentification(
             manufacturer: String(decoding: letters, as: UTF8.self), baudCode: code, escapes: escapes,
             identification: String(decoding: rest, as: UTF8.self))
-        identification.baudRate = rate
-        return identification
     }
 }
 
