@@ -38,9 +38,9 @@ public struct DeframerCounters: Hashable, Sendable, CustomStringConvertible {
 ///
 /// Frames are delimited by their length field, never by scanning for the next flag (`7E` legally occurs
 /// inside the info field and the FCS). After garbage, repeated flags, truncated frames, bad HCS or FCS
-/// and oversize lengths it resynchronises on the next flag and counts the discard in ``counters``. A
-/// frame whose header passed the HCS but whose FCS failed is skipped whole. Back-to-back frames may share
-/// a flag. No input makes it trap; pulling a frame allocates nothing.
+/// and oversize lengths it resynchronises on the next flag after the failed one (a cut frame is followed
+/// by the next frame inside its declared length) and counts the discard in ``counters``. Back-to-back
+/// frames may share a flag. No input makes it trap; pulling a frame allocates nothing.
 ///
 /// ```swift
 /// var deframer = Deframer()
@@ -219,21 +219,17 @@ public struct Deframer: Sendable {
                     return frame
                 case .needMore:
                     return nil
-                case let .invalid(error, trustedCount):
+                case let .invalid(error):
                     switch error {
                     case .hcsMismatch: counters.hcsErrors &+= 1
                     case .fcsMismatch: counters.fcsErrors &+= 1
                     case .missingClosingFlag: counters.truncatedFrames &+= 1
                     default: counters.malformedHeaders &+= 1
                     }
-                    if let trustedCount {
-                        // The HCS vouched for the length: skip the damaged frame whole, keeping its closing flag.
-                        head &+= trustedCount &- 1
-                        atClosingFlag = true
-                    } else {
-                        head &+= 1
-                        atClosingFlag = false
-                    }
+                    // Resume right after this flag, not after the declared length: a frame cut short
+                    // is followed by the next frame, which lies inside that length.
+                    head &+= 1
+                    atClosingFlag = false
                 }
             }
         }

@@ -189,7 +189,7 @@ public struct HDLCFrame: Hashable, Sendable {
                 throw .lengthMismatch(at: 1, declared: declared, available: bytes.count &- 2)
             }
             throw .truncated(needed: needed, available: bytes.count)
-        case let .invalid(error, _):
+        case let .invalid(error):
             throw error
         }
     }
@@ -209,77 +209,86 @@ public struct HDLCFrame: Hashable, Sendable {
         case frame(HDLCFrame)
         /// The frame is incomplete: this many bytes from `start` are needed to go on.
         case needMore(Int)
-        /// Not a valid frame. `trustedCount` is the frame's size when its header was verified by the HCS
-        /// (a bad FCS then spoils only this frame, so a deframer can skip it whole), else `nil`.
-        case invalid(FrameError, trustedCount: Int?)
+        /// Not a valid frame.
+        case invalid(FrameError)
     }
 
-    /// Header bytes that are enough to check everything up to the HCS: flag, format (2), two 4-byte
-    /// addresses, control, HCS (2).
-    @usableFromInline static let longestHeader = 14
-
-    /// Validates the frame whose opening flag is at `start`, using bytes up to `end`.
+    /// Validates the frame whose opening flag is at `start`, using bytes up to `end`. Each check runs as
+    /// soon as its bytes are present, so a false start (a `7E` in noise) is refused without waiting for
+    /// the length it seems to declare.
     @inlinable static func scan(_ b: UnsafeRawBufferPointer, start: Int, end: Int) -> ScanResult {
         let available = end &- start
         guard available >= 1 else { return .needMore(9) }
-        guard b[start] == 0x7E else { return .invalid(.missingOpeningFlag(found: b[start]), trustedCount: nil) }
+        guard b[start] == 0x7E else { return .invalid(.missingOpeningFlag(found: b[start])) }
         guard available >= 3 else { return .needMore(9) }
         let format = b[start &+ 1]
         guard format & 0xF0 == 0xA0 else {
-            return .invalid(.unsupportedFormat(at: start &+ 1, found: format), trustedCount: nil)
+            return .invalid(.unsupportedFormat(at: start &+ 1, found: format))
         }
         let length = Int(format & 0x07) &<< 8 | Int(b[start &+ 2])
         let total = length &+ 2
         // format 2 + two 1-byte addresses + control + FCS 2
         guard length >= 7 else {
-            return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2),
-                            trustedCount: nil)
+            return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2))
         }
-        let headerNeeded = min(total, longestHeader)
-        guard available >= headerNeeded else { return .needMore(headerNeeded) }
         let fcsAt = start &+ length &- 1
+        // Address lengths: up to the byte with the lowest bit set, 1, 2 or 4 bytes, before the FCS.
+        let destinationAt = start &+ 3
+        var sourceAt = 0
+        var at = destinationAt
+        for field in 0..<2 {
+            let first = at
+            while true {
+                if at >= fcsAt { return .invalid(.invalidAddress(at: first, byteCount: at &- first)) }
+                if at >= end { return .needMore(min(total, at &- start &+ 1)) }
+                let last = b[at] & 1 == 1
+                at &+= 1
+                if last { break }
+                if at &- first == 4 { return .invalid(.invalidAddress(at: first, byteCount: 5)) }
+            }
+            if at &- first == 3 { return .invalid(.invalidAddress(at: first, byteCount: 3)) }
+            if field == 0 { sourceAt = at }
+        }
         let destination: HDLCAddress
         let source: HDLCAddress
         do throws(FrameError) {
-            destination = try HDLCAddress.read(b, at: start &+ 3, limit: fcsAt)
-            source = try HDLCAddress.read(b, at: start &+ 3 &+ destination.byteCount, limit: fcsAt)
+            destination = try HDLCAddress.read(b, at: destinationAt, limit: sourceAt)
+            source = try HDLCAddress.read(b, at: sourceAt, limit: at)
         } catch {
-            return .invalid(error, trustedCount: nil)
+            return .invalid(error)
         }
-        let controlAt = start &+ 3 &+ destination.byteCount &+ source.byteCount
+        let controlAt = at
         guard controlAt < fcsAt else {
-            return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2),
-                            trustedCount: nil)
+            return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2))
         }
+        guard controlAt < end else { return .needMore(min(total, controlAt &- start &+ 1)) }
         guard let control = Control(byte: b[controlAt]) else {
-            return .invalid(.unknownControl(at: controlAt, value: b[controlAt]), trustedCount: nil)
+            return .invalid(.unknownControl(at: controlAt, value: b[controlAt]))
         }
         let headerEnd = controlAt &+ 1
         var infoStart = headerEnd
-        var trusted: Int? = nil
         if fcsAt != headerEnd {
             // There is an information field, so an HCS after the header.
             guard fcsAt &- headerEnd >= 2 else {
-                return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2),
-                                trustedCount: nil)
+                return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2))
             }
+            guard headerEnd &+ 2 <= end else { return .needMore(headerEnd &+ 2 &- start) }
             let expected = CRC16.checksum(UnsafeRawBufferPointer(rebasing: b[(start &+ 1)..<headerEnd]))
             let actual = UInt16(b[headerEnd]) | UInt16(b[headerEnd &+ 1]) &<< 8
             guard expected == actual else {
-                return .invalid(.hcsMismatch(at: headerEnd, expected: expected, actual: actual), trustedCount: nil)
+                return .invalid(.hcsMismatch(at: headerEnd, expected: expected, actual: actual))
             }
             infoStart = headerEnd &+ 2
-            trusted = total
         }
         guard available >= total else { return .needMore(total) }
         let closing = b[start &+ total &- 1]
         guard closing == 0x7E else {
-            return .invalid(.missingClosingFlag(at: start &+ total &- 1, found: closing), trustedCount: nil)
+            return .invalid(.missingClosingFlag(at: start &+ total &- 1, found: closing))
         }
         let expected = CRC16.checksum(UnsafeRawBufferPointer(rebasing: b[(start &+ 1)..<fcsAt]))
         let actual = UInt16(b[fcsAt]) | UInt16(b[fcsAt &+ 1]) &<< 8
         guard expected == actual else {
-            return .invalid(.fcsMismatch(at: fcsAt, expected: expected, actual: actual), trustedCount: trusted)
+            return .invalid(.fcsMismatch(at: fcsAt, expected: expected, actual: actual))
         }
         return .frame(HDLCFrame(
             segmented: format & 0x08 != 0, destination: destination, source: source, control: control,

@@ -287,15 +287,17 @@ public struct HDLCLink: Sendable {
 
     mutating func handle(_ frame: HDLCFrame, _ bytes: UnsafeRawBufferPointer) -> [Event] {
         let info = UnsafeRawBufferPointer(rebasing: bytes[frame.infoRange])
-        // A server configured for any client learns the client from each SNRM.
+        // A server configured for any client takes the client of each SNRM, and answers any client while
+        // no link is up (with DM, so that it reconnects).
         var isSNRM = false
         if case .setNormalResponseMode = frame.control { isSNRM = true }
-        let anyClient = acceptsAnyClient && isSNRM
+        let anyClient = acceptsAnyClient && (isSNRM || state != .connected)
         guard frame.destination.isSameStation(as: configuration.localAddress),
             anyClient || (configuration.peerAddress.map { frame.source.isSameStation(as: $0) } ?? false)
         else {
             return [.protocolError(.wrongAddress(destination: frame.destination, source: frame.source))]
         }
+        if anyClient { configuration.peerAddress = frame.source }
         switch configuration.role {
         case .client: return handleAsClient(frame, info)
         case .server: return handleAsServer(frame, info)
@@ -339,7 +341,6 @@ public struct HDLCLink: Sendable {
                 // Refuse with FRMR rather than guess: the client will see why in its log.
                 return [.protocolError(.badParameters(error)), emit(.frameReject(final: true), info: [])]
             }
-            if acceptsAnyClient { configuration.peerAddress = frame.source }
             parameters = configuration.parameters.negotiated(withPeer: peer)
             resetTransfer()
             state = .connected

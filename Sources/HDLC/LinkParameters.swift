@@ -45,10 +45,12 @@ public struct LinkParameters: Hashable, Sendable, CustomStringConvertible {
                        windowTransmit: windowReceive, windowReceive: windowTransmit)
     }
 
-    /// The info field for an SNRM or UA. With `omittingDefaults`, parameters equal to the defaults give
-    /// an empty field (what the Microstar notes' SNRM `7E A0 07 03 03 93 8C 11 7E` sends).
+    /// The info field for an SNRM or UA. With `omittingDefaults`, each parameter equal to its default is
+    /// left out, and all defaults give an empty field, as gurux-dlms's SNRM does (and the Microstar notes'
+    /// SNRM `7E A0 07 03 03 93 8C 11 7E`). Without it all four are written, as meters' UAs do.
     public func encode(omittingDefaults: Bool = false) -> [UInt8] {
         if omittingDefaults && self == .defaults { return [] }
+        let d = LinkParameters.defaults
         var body: [UInt8] = []
         body.reserveCapacity(23)
         func info(_ id: UInt8, _ value: Int) {
@@ -64,10 +66,11 @@ public struct LinkParameters: Hashable, Sendable, CustomStringConvertible {
             body += [id, 4, UInt8(truncatingIfNeeded: v &>> 24), UInt8(truncatingIfNeeded: v &>> 16),
                      UInt8(truncatingIfNeeded: v &>> 8), UInt8(truncatingIfNeeded: v)]
         }
-        info(0x05, maxInfoTransmit)
-        info(0x06, maxInfoReceive)
-        window(0x07, windowTransmit)
-        window(0x08, windowReceive)
+        let all = !omittingDefaults
+        if all || maxInfoTransmit != d.maxInfoTransmit { info(0x05, maxInfoTransmit) }
+        if all || maxInfoReceive != d.maxInfoReceive { info(0x06, maxInfoReceive) }
+        if all || windowTransmit != d.windowTransmit { window(0x07, windowTransmit) }
+        if all || windowReceive != d.windowReceive { window(0x08, windowReceive) }
         return [0x81, 0x80, UInt8(body.count)] + body
     }
 

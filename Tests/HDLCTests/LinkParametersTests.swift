@@ -25,6 +25,13 @@ import Testing
         #expect(agreed == LinkParameters(maxInfoTransmit: 256, maxInfoReceive: 128, windowTransmit: 1, windowReceive: 1))
     }
 
+    /// As gurux-dlms's SNRM: only the parameters that differ from their defaults.
+    @Test func omittingDefaultsLeavesOutEachDefault() throws {
+        let p = LinkParameters(maxInfoTransmit: 128, maxInfoReceive: 32, windowTransmit: 1, windowReceive: 1)
+        #expect(p.encode(omittingDefaults: true) == h("81 80 03 06 01 20"))
+        #expect(try LinkParameters.decode(p.encode(omittingDefaults: true)) == p)
+    }
+
     @Test func malformedFieldsAreRefused() {
         #expect(throws: FrameError.invalidParameters(at: 0)) { try LinkParameters.decode(h("80 80 00")) }
         #expect(throws: FrameError.invalidParameters(at: 2)) { try LinkParameters.decode(h("81 80 05 05 01")) }
