@@ -1,0 +1,162 @@
+import Synchronization
+
+/// Whether a meter answers.
+public enum MeterState: String, Sendable, Equatable {
+    /// No poll has finished yet.
+    case starting
+    /// The last poll succeeded.
+    case up
+    /// `MAX_CONSEC_ERRORS` polls in a row failed.
+    case down
+    /// Some recent polls failed, fewer than `MAX_CONSEC_ERRORS` in a row.
+    case degraded
+}
+
+/// Link-level events of one poll, reported by the meter session.
+public struct LinkCounters: Sendable, Equatable {
+    public var crcErrors: UInt64
+    public var retransmissions: UInt64
+    public var associationFailures: UInt64
+
+    public init(crcErrors: UInt64 = 0, retransmissions: UInt64 = 0, associationFailures: UInt64 = 0) {
+        self.crcErrors = crcErrors
+        self.retransmissions = retransmissions
+        self.associationFailures = associationFailures
+    }
+
+    static func += (lhs: inout LinkCounters, rhs: LinkCounters) {
+        lhs.crcErrors += rhs.crcErrors
+        lhs.retransmissions += rhs.retransmissions
+        lhs.associationFailures += rhs.associationFailures
+    }
+}
+
+/// How full the spool is.
+public struct SpoolDepth: Sendable, Equatable {
+    /// Readings stored and not yet acknowledged by the broker.
+    public var pendingReadings: UInt64
+    public var bytes: UInt64
+    /// Readings dropped (oldest first) because the spool hit its size or age cap.
+    public var droppedReadings: UInt64
+
+    public init(pendingReadings: UInt64 = 0, bytes: UInt64 = 0, droppedReadings: UInt64 = 0) {
+        self.pendingReadings = pendingReadings
+        self.bytes = bytes
+        self.droppedReadings = droppedReadings
+    }
+}
+
+/// A meter's counters at one moment.
+public struct MeterHealth: Sendable, Equatable {
+    public var deviceID: String
+    public var state: MeterState = .starting
+    public var polls: UInt64 = 0
+    public var failedPolls: UInt64 = 0
+    public var consecutiveErrors: UInt64 = 0
+    /// Schedule slots skipped because a poll overran them.
+    public var skippedSlots: UInt64 = 0
+    /// Measurements that failed within otherwise successful polls.
+    public var measurementErrors: UInt64 = 0
+    public var link = LinkCounters()
+    /// Round-trip time of the last successful poll's requests, microseconds (mean per request).
+    public var lastRTTMicroseconds: Int64?
+    /// Wall-clock milliseconds of the last successful poll.
+    public var lastSuccessMilliseconds: Int64?
+    /// The last failure's message, for the operator.
+    public var lastError: String?
+
+    public init(deviceID: String) { self.deviceID = deviceID }
+}
+
+/// Thread-safe counters of one meter: its poll thread writes, the health publisher reads.
+public final class MeterHealthRecorder: Sendable {
+    public let maxConsecutiveErrors: UInt64
+    private let state: Mutex<MeterHealth>
+
+    public init(deviceID: String, maxConsecutiveErrors: Int) {
+        self.maxConsecutiveErrors = UInt64(max(1, maxConsecutiveErrors))
+        state = Mutex(MeterHealth(deviceID: deviceID))
+    }
+
+    public var snapshot: MeterHealth { state.withLock { $0 } }
+
+    /// A poll that produced a reading. Returns true when the meter came back from `down`.
+    @discardableResult
+    public func recordSuccess(
+        atMilliseconds ts: Int64, rttMicroseconds: Int64?, failedMeasurements: Int, link: LinkCounters,
+        skippedSlots: UInt64
+    ) -> Bool {
+        state.withLock { h in
+            let recovered = h.state == .down
+            h.polls += 1
+            h.consecutiveErrors = 0
+            h.state = .up
+            h.measurementErrors += UInt64(failedMeasurements)
+            h.link += link
+            h.lastRTTMicroseconds = rttMicroseconds ?? h.lastRTTMicroseconds
+            h.lastSuccessMilliseconds = ts
+            h.skippedSlots = skippedSlots
+            return recovered
+        }
+    }
+
+    /// A poll that produced nothing. Returns true when this failure took the meter `down`.
+    @discardableResult
+    public func recordFailure(_ message: String, link: LinkCounters, skippedSlots: UInt64) -> Bool {
+        state.withLock { h in
+            h.polls += 1
+            h.failedPolls += 1
+            h.consecutiveErrors += 1
+            h.link += link
+            h.lastError = message
+            h.skippedSlots = skippedSlots
+            let wentDown = h.state != .down && h.consecutiveErrors >= maxConsecutiveErrors
+            h.state = h.consecutiveErrors >= maxConsecutiveErrors ? .down : .degraded
+            return wentDown
+        }
+    }
+}
+
+/// The health message published on `MQTT_HEALTH_TOPIC` (`meters/{device_id}/health`) every `HEALTH_INTERVAL_S`.
+/// The retained `.../status` topic stays `online`/`offline` (the last will), as consumers expect.
+///
+/// ```json
+/// {"device_id":"microstar-001","ts":1728564123456,"state":"up","polls":120,"failed_polls":2,
+///  "consecutive_errors":0,"skipped_slots":0,"measurement_errors":0,"crc_errors":1,"retransmissions":1,
+///  "association_failures":0,"last_rtt_ms":41.2,"last_success_ts":1728564120000,"last_error":null,
+///  "spool":{"pending":0,"bytes":0,"dropped":0},"uptime_s":600}
+/// ```
+public enum HealthPayload {
+    public static func render(
+        _ h: MeterHealth, spool: SpoolDepth, timestampMilliseconds: Int64, uptimeSeconds: Int64,
+        style: JSONWriter.Style = .compact
+    ) -> [UInt8] {
+        var json = JSONWriter(style: style, reservingCapacity: 512)
+        json.beginObject()
+        json.member("device_id", h.deviceID)
+        json.member("ts", timestampMilliseconds)
+        json.member("state", h.state.rawValue)
+        json.member("polls", h.polls)
+        json.member("failed_polls", h.failedPolls)
+        json.member("consecutive_errors", h.consecutiveErrors)
+        json.member("skipped_slots", h.skippedSlots)
+        json.member("measurement_errors", h.measurementErrors)
+        json.member("crc_errors", h.link.crcErrors)
+        json.member("retransmissions", h.link.retransmissions)
+        json.member("association_failures", h.link.associationFailures)
+        json.key("last_rtt_ms")
+        if let rtt = h.lastRTTMicroseconds { json.number(Double(rtt) / 1000) } else { json.null() }
+        json.key("last_success_ts")
+        if let ts = h.lastSuccessMilliseconds { json.integer(ts) } else { json.null() }
+        json.member("last_error", h.lastError)
+        json.key("spool")
+        json.beginObject()
+        json.member("pending", spool.pendingReadings)
+        json.member("bytes", spool.bytes)
+        json.member("dropped", spool.droppedReadings)
+        json.endObject()
+        json.member("uptime_s", uptimeSeconds)
+        json.endObject()
+        return json.bytes
+    }
+}
