@@ -24,6 +24,8 @@ struct SpoolCore {
     var dirFD: Int32 = -1
     var stateFile: StateFile
     var leaseEnd: UInt64 = 0
+    /// The last seq before this process started (persisted as `PersistedState.seqFloor`).
+    var seqFloor: UInt64 = 0
     var segments: [Segment] = []
     /// Write descriptor of `segments.last`.
     var activeFD: Int32 = -1
@@ -122,16 +124,20 @@ struct SpoolCore {
         let lastRecordSeq = segments.last(where: { $0.lastSeq != nil })?.lastSeq ?? 0
         lowWater = state.lowWater
         if let firstSeq { lowWater = max(lowWater, firstSeq - 1) } else { lowWater = max(lowWater, lastRecordSeq) }
-        acked = Set(state.acked.filter { $0 > lowWater && $0 <= lastRecordSeq })
-        var maxSeen = max(lastRecordSeq, lowWater)
+        acked = Set(state.acked.filter { s in s > lowWater && s <= lastRecordSeq && !holes.contains { $0.contains(s) } })
+        var maxSeen = max(lastRecordSeq, lowWater, state.seqFloor)
         if let last = segments.last, last.base > 0 { maxSeen = max(maxSeen, last.base - 1) }
         // After a process crash in the same boot, every record written is in the page cache and the
         // segments show the last seq handed out. After a reboot, records written since the last commit may
         // be gone although they were published: continue after the persisted lease so no seq repeats.
         // Read-only: the previous process may have held readings in memory it could not mark on flash.
         let sameBoot = !bootID.isEmpty && state.bootID == bootID && !state.degraded && !readOnly
-        if persisted != nil && (state.cleanClose || !sameBoot) { maxSeen = max(maxSeen, state.leaseEnd) }
+        if persisted != nil && (state.cleanClose || !sameBoot) {
+            let lease = state.leaseEnd
+            maxSeen = max(maxSeen, state.leaseEndMayBeStale ? lease &+ config.seqLease : lease)
+        }
         nextSeq = maxSeen + 1
+        seqFloor = maxSeen
         leaseEnd = maxSeen + config.seqLease
         let lastExisting = max(lastRecordSeq, lowWater)
         if maxSeen > lastExisting { addHole(lastExisting + 1...maxSeen) }
@@ -469,6 +475,7 @@ struct SpoolCore {
         s.cleanClose = cleanClose
         s.degraded = !memory.isEmpty || persistedDegraded && stats.problem != nil
         s.bootID = bootID
+        s.seqFloor = seqFloor
         do { try stateFile.write(s) } catch {
             throw Self.classify(error, path: stateFile.path, directory: directory, budget: config.memoryBudgetBytes)
         }

@@ -19,17 +19,22 @@ struct PersistedState: Equatable {
     var degraded = false
     /// The boot this state was written in (see `FileIO.bootID`).
     var bootID: [UInt8] = []
+    /// Every seq up to this one was handed out by an earlier process (set at open): a later open continues
+    /// after it whatever the boot, because no record on flash may show it (all acknowledged, or lost).
+    var seqFloor: UInt64 = 0
+    /// Not stored: set when the other slot was damaged, so a newer lease may have been lost with it.
+    var leaseEndMayBeStale = false
 }
 
 /// The state file `state`: two 4 KiB slots, each "DLBSTATE" | generation u64 | lowWater u64 | leaseEnd u64
-/// | flags u32 | ack count u32 | boot id (40) | acked seqs u64... | CRC-32C u32 over everything before it.
+/// | flags u32 | ack count u32 | boot id (40) | seq floor u64 | acked seqs u64... | CRC-32C u32 over everything before it.
 /// An update overwrites the older slot in place and fdatasyncs: a torn write damages only that slot (its
 /// CRC fails) and the other still holds the previous state, so the update is atomic. In-place overwrite of
 /// already-allocated blocks also keeps working on a full file system, where a write-temp-and-rename cannot,
 /// and writes one page per commit instead of a new inode plus two directory updates.
 struct StateFile {
     static let slotSize = 4096
-    static let fixedSize = 80
+    static let fixedSize = 88
     static let maxAcks = (slotSize - fixedSize - 4) / 8
     static let magic: [UInt8] = Array("DLBSTATE".utf8)
 
@@ -56,16 +61,23 @@ struct StateFile {
             fd = try FileIO.openFile(path, O_RDWR | O_CREAT, mode: 0o640)
             created = true
         }
-        let bytes = try FileIO.readAt(fd, count: 2 * slotSize, at: 0, path: path)
+        var bytes = try FileIO.readAt(fd, count: 2 * slotSize, at: 0, path: path)
+        // A cut file still holds a valid slot when the cut falls after the slot's CRC: read what is there.
+        bytes += [UInt8](repeating: 0, count: 2 * slotSize - bytes.count)
         var best: (UInt64, PersistedState)?
+        var damaged = false
         for slot in 0..<2 {
-            let start = slot * slotSize
-            guard bytes.count >= start + slotSize else { continue }
-            if let decoded = bytes.withUnsafeBytes({ decode(UnsafeRawBufferPointer(rebasing: $0[start..<start + slotSize])) }),
-                best == nil || decoded.0 > best!.0
-            {
-                best = decoded
+            let range = (slot * slotSize)..<((slot + 1) * slotSize)
+            if let decoded = bytes.withUnsafeBytes({ decode(UnsafeRawBufferPointer(rebasing: $0[range])) }) {
+                if best == nil || decoded.0 > best!.0 { best = decoded }
+            } else if bytes[range].contains(where: { $0 != 0 }) {
+                damaged = true
             }
+        }
+        // A damaged slot may be the newest write, torn: it may have extended the seq lease once more.
+        if damaged, var state = best?.1 {
+            state.leaseEndMayBeStale = true
+            best!.1 = state
         }
         return (StateFile(path: path, fd: fd, generation: best?.0 ?? 0), best?.1, created)
     }
@@ -93,6 +105,7 @@ struct StateFile {
         var boot = Array(s.bootID.prefix(40))
         boot += [UInt8](repeating: 0, count: 40 - boot.count)
         out += boot
+        out.appendLE(s.seqFloor)
         for a in acks { out.appendLE(a) }
         out.appendLE(CRC32C.checksum(out))
         out += [UInt8](repeating: 0, count: slotSize - out.count)
@@ -114,6 +127,7 @@ struct StateFile {
         s.cleanClose = flags & 1 != 0
         s.degraded = flags & 2 != 0
         s.bootID = Array(b[40..<80].prefix(while: { $0 != 0 }))
+        s.seqFloor = b.loadLE(UInt64.self, at: 80)
         s.acked = (0..<count).map { b.loadLE(UInt64.self, at: fixedSize + 8 * $0) }
         return (b.loadLE(UInt64.self, at: 8), s)
     }
