@@ -7,6 +7,12 @@ public struct ChecksumVerdict: Hashable, Sendable {
     /// The value in the frame (low byte first on the wire); `nil` when the frame ends before it.
     public var actual: UInt16?
 
+    public init(offset: Int, expected: UInt16, actual: UInt16?) {
+        self.offset = offset
+        self.expected = expected
+        self.actual = actual
+    }
+
     /// True when present and right.
     public var isValid: Bool { actual == expected }
 }
