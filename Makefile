@@ -51,3 +51,6 @@ clean:
 	rm -rf .build dist out Fuzz/bin
 
 -include mk/*.mk
+
+# Prerequisites expand when a rule is read, so the areas' checks join `make test` here, after mk/*.mk set them.
+test: $(EXTRA_TEST_TARGETS)
