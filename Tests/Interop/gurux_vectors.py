@@ -929,8 +929,9 @@ def check_our_frames(lines):
     """The reverse direction: frames our code built, read by gurux's parsers (the Swift test sends them).
 
     Each input line is `frames <hex> <hex> ...` (the I-frames of one APDU: gurux's meter-side parser
-    joins them) or `snrm <hex>` (gurux reads the SNRM parameters). Each output line is a JSON object:
-    {"apdu": hex} / {"parameters": {...}} / {"error": text}. gurux exceptions here are answers, not
+    joins them), `snrm <hex>` (gurux reads the SNRM parameters) or `responses <hex> ...` (GET-Response
+    APDUs read by gurux's client). Each output line is a JSON object: {"apdu": hex} /
+    {"parameters": {...}} / {"data": hex, "nextRequests": [...]} / {"error": text}. gurux exceptions here are answers, not
     failures: they tell the test that gurux refuses our bytes."""
     out = []
     for line in lines:
@@ -956,6 +957,28 @@ def check_our_frames(lines):
                 # parseSnrmUaResponse takes the peer's view (a UA): swap back to the sender's.
                 out.append({"parameters": {"maxInfoTX": hdlc.maxInfoRX, "maxInfoRX": hdlc.maxInfoTX,
                                            "windowTX": hdlc.windowSizeRX, "windowRX": hdlc.windowSizeTX}})
+            elif words[0] in ("responses", "list-responses"):
+                # GET-Response APDUs as our meter side sends them: gurux's client reads them as answers
+                # to a GET-Normal (or a With-List of `count` items: `list-responses <count> <hex>...`).
+                client = pdu_client(65535)
+                if words[0] == "list-responses":
+                    apdus = [bytes.fromhex(w) for w in words[2:]]
+                    client.readList([(GXDLMSData("0.0.96.1.0.255"), 2)] * int(words[1]))
+                else:
+                    apdus = [bytes.fromhex(w) for w in words[1:]]
+                    client.read(GXDLMSData("0.0.96.1.0.255"), 2)
+                reply, nexts = client_decode(client, apdus, None)
+                answer = {"nextRequests": [hx(n) for n in nexts], "error": None}
+                if reply.error:
+                    answer["dataAccessResult"] = reply.error
+                if words[0] == "responses" and reply.data.size:
+                    answer["data"] = hx(as_bytes(reply.data.array()))
+                if words[0] == "list-responses":
+                    # gurux keeps values (null for refused items) and only the last error code.
+                    answer["values"] = [None if v is None else hx(_encode(_GXCommon.getDLMSDataType(v), v))
+                                        for v in reply.value]
+                del answer["error"]
+                out.append(answer)
             else:
                 out.append({"error": "unknown request %r" % words[0]})
         except Exception as exc:  # gurux refusing our bytes is the answer

@@ -191,6 +191,76 @@ struct GuruxCOSEMTests {
         }
     }
 
+    /// The other direction, for the simulated meter: GET-Responses our encoder builds (normal, split into
+    /// blocks for the same max PDU size, with-list, refusals) are read by gurux's client as intended.
+    @Test("gurux's client reads our GET-Responses (normal, blocks, with-list, errors)")
+    func guruxReadsOurGetResponses() throws {
+        let doc = try GuruxVectors.get()
+        let invoke = InvokeIdAndPriority(rawValue: 0xC1)
+        var checks: [String] = []
+        var expectations: [(name: String, result: JSON, blocks: Int)] = []
+        for vector in try list(doc, "getResponses") {
+            let name = try text(vector, "name")
+            let result = vector["result"] ?? .null
+            var responses: [GetResponse]
+            var line = "responses"
+            switch (try text(vector, "kind"), result["kind"]?.string) {
+            case ("get-response-datablock", _):
+                let maxPDU = try field(vector["params"] ?? .null, "maxPduSize")
+                responses = GetResponse.datablocks(invoke: invoke, data: bytes(hex: try text(vector, "data")),
+                                                   maxPDUSize: maxPDU)
+                for (i, r) in responses.enumerated() {
+                    #expect(r.encode().count <= maxPDU, "\(name): our block \(i) exceeds max PDU \(maxPDU)")
+                }
+            case (_, "data"):
+                responses = [.normal(invoke: invoke, result: .data(try DataValue.decode(bytes(hex: try text(vector, "data")))))]
+            case (_, "error"):
+                let code = UInt8(try field(result, "dataAccessResult"))
+                responses = [.normal(invoke: invoke, result: .error(DataAccessResult(rawValue: code)))]
+            case (_, "list"):
+                let items = try list(result, "items")
+                line = "list-responses \(items.count)"
+                responses = [.withList(invoke: invoke, results: try items.map { item in
+                    item["kind"]?.string == "error"
+                        ? GetDataResult.error(DataAccessResult(rawValue: UInt8(try field(item, "dataAccessResult"))))
+                        : GetDataResult.data(try dataValue(item["value"] ?? .null))
+                })]
+            default:
+                Issue.record("\(name): unknown response vector")
+                continue
+            }
+            checks.append(line + " " + responses.map { hex($0.encode()) }.joined(separator: " "))
+            expectations.append((name, vector, responses.count))
+        }
+        for (e, answer) in zip(expectations, try GuruxVectors.guruxReads(checks)) {
+            let name = e.name
+            let vector = e.result
+            let result = vector["result"] ?? .null
+            #expect(answer["error"] == nil, "\(name): gurux refused our response: \(answer)")
+            #expect(answer["nextRequests"]?.array?.count == e.blocks - 1, "\(name): gurux's GET-Next count")
+            switch result["kind"]?.string {
+            case "data":
+                #expect(answer["data"]?.string == vector["data"]?.string, "\(name): gurux read \(answer)")
+            case "error":
+                #expect(answer["dataAccessResult"]?.int == result["dataAccessResult"]?.int, "\(name): \(answer)")
+            case "list":
+                let items = try list(result, "items")
+                let values = answer["values"]?.array ?? []
+                #expect(values.count == items.count, "\(name): \(answer)")
+                for (i, (item, v)) in zip(items, values).enumerated() {
+                    // gurux gives null for a refused item and for null-data alike.
+                    let empty = item["kind"]?.string == "error" || item["value"]?["type"]?.string == "null"
+                    #expect(empty == v.isNull, "\(name)[\(i)]: gurux read \(v)")
+                }
+                let lastError = items.last { $0["kind"]?.string == "error" }?["dataAccessResult"]?.int
+                #expect(answer["dataAccessResult"]?.int == lastError, "\(name): \(answer)")
+            default:
+                Issue.record("\(name): unknown result kind")
+            }
+        }
+        #expect(!checks.isEmpty)
+    }
+
     /// The whole client stack against gurux's meter frames: our HDLC link and association send gurux's
     /// client frames byte for byte (the GET, every RR, every GET-Request-Next built by our association)
     /// and end with the value gurux decoded.
