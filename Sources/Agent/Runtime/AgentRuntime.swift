@@ -1,0 +1,341 @@
+import Logging
+import Platform
+import Synchronization
+
+/// The agent's loop: poll each meter on its schedule, build the payload with the spool's seq, append it to
+/// the spool, publish it, and drop it from the spool when the broker acknowledges it. Readings the broker has
+/// not taken (uplink down, process restarted, publish refused) are replayed from the spool in seq order at
+/// `REPLAY_RATE` per second, between live readings.
+///
+/// Live readings are published only while the broker connection is up: during an outage they wait in the
+/// spool (on flash, bounded by SPOOL_MAX_BYTES) instead of piling up in the MQTT client's memory.
+///
+/// Threads: one per meter (`ScheduleRunner`), one housekeeping thread (replay, group commits, health), and
+/// the caller's, which feeds uplink events in (`delivered`, `publishFailed`, `connectionChanged`).
+public final class AgentRuntime: Sendable {
+    /// One meter and its parts.
+    public struct Meter: Sendable {
+        public var configuration: MeterConfiguration
+        public var reader: any MeterReader
+        public var store: any ReadingStore
+
+        public init(configuration: MeterConfiguration, reader: any MeterReader, store: any ReadingStore) {
+            self.configuration = configuration
+            self.reader = reader
+            self.store = store
+        }
+    }
+
+    public let configuration: AgentConfiguration
+    public let meters: [Meter]
+    public let health: [MeterHealthRecorder]
+    private let publisher: any Publisher
+    private let clock: any ScheduleClock
+    private let wallClock: @Sendable () -> Int64
+    private let logger: Logger
+    private let startedAt: MonotonicInstant
+    /// Set to stop every loop; waits on it end at once.
+    public let stopSignal = StopSignal()
+
+    private struct InFlight {
+        var meter: Int
+        var seq: UInt64
+    }
+
+    private struct State {
+        var connected = false
+        var inFlight: [Int32: InFlight] = [:]
+        /// Per meter: seqs handed to the publisher and not settled.
+        var inFlightSeqs: [Set<UInt64>]
+        /// Per meter: replay continues after this seq; reset to 0 to rescan after a failure.
+        var replayCursor: [UInt64]
+        /// Per meter: whether the store may hold readings that are neither acknowledged nor in flight.
+        var backlog: [Bool]
+        var nextReplayMeter = 0
+        var replayed: UInt64 = 0
+        var publishFailures: UInt64 = 0
+        var storeFailures: UInt64 = 0
+    }
+
+    private let state: Mutex<State>
+    private let threads = Mutex<[PlatformThread]>([])
+
+    public init(
+        configuration: AgentConfiguration, meters: [Meter], publisher: any Publisher,
+        clock: any ScheduleClock = MonotonicScheduleClock(),
+        wallClock: @escaping @Sendable () -> Int64 = { WallClock.milliseconds() },
+        logger: Logger = Logger(label: "dlms-bridge.agent")
+    ) {
+        self.configuration = configuration
+        self.meters = meters
+        self.publisher = publisher
+        self.clock = clock
+        self.wallClock = wallClock
+        self.logger = logger
+        self.startedAt = clock.now()
+        health = meters.map {
+            MeterHealthRecorder(deviceID: $0.configuration.deviceID, maxConsecutiveErrors: $0.configuration.maxConsecutiveErrors)
+        }
+        // Every store may hold readings of a previous run: replay starts with a full scan.
+        state = Mutex(
+            State(
+                inFlightSeqs: Array(repeating: [], count: meters.count),
+                replayCursor: Array(repeating: 0, count: meters.count),
+                backlog: Array(repeating: true, count: meters.count)))
+    }
+
+    // MARK: one poll
+
+    /// What the meter's thread runs at each slot: poll, record health, store, publish.
+    public func pollOnce(meter index: Int, tick: Tick) {
+        let meter = meters[index]
+        let id = meter.configuration.deviceID
+        let result = meter.reader.poll(stop: stopSignal)
+        let ts = wallClock()
+        switch result.outcome {
+        case .failed(let message):
+            let h = health[index]
+            let wentDown = h.recordFailure(message, link: result.link, skippedSlots: tick.skippedSlots)
+            let errors = h.snapshot.consecutiveErrors
+            if wentDown {
+                logger.error(
+                    "meter down after \(errors) failed polls in a row: \(message)",
+                    metadata: ["device_id": "\(id)"])
+            } else if errors < h.maxConsecutiveErrors {
+                logger.warning("poll failed: \(message)", metadata: ["device_id": "\(id)", "consecutive": "\(errors)"])
+            } else {
+                // Already reported down: one line per failed poll would flood the journal.
+                logger.debug("poll failed: \(message)", metadata: ["device_id": "\(id)"])
+            }
+        case .reading(let measurements, let failures):
+            if health[index].recordSuccess(
+                atMilliseconds: ts, rttMicroseconds: result.rttMicroseconds, failedMeasurements: failures.count,
+                link: result.link, skippedSlots: tick.skippedSlots)
+            {
+                logger.notice("meter answers again", metadata: ["device_id": "\(id)"])
+            }
+            for f in failures {
+                logger.warning("measurement not read: \(f.reason)", metadata: ["device_id": "\(id)", "measurement": "\(f.name)"])
+            }
+            let reading = MeterReading(
+                deviceID: id, timestampMilliseconds: ts, measurements: measurements, failures: failures)
+            store(reading, meter: index)
+        }
+    }
+
+    private func store(_ reading: MeterReading, meter index: Int) {
+        let units = configuration.unitCodes
+        var payload: [UInt8] = []
+        let seq: UInt64
+        do {
+            seq = try meters[index].store.append(timestampMilliseconds: reading.timestampMilliseconds) { seq in
+                payload = TelemetryPayload.render(reading, seq: seq, units: units)
+                return payload
+            }
+        } catch {
+            state.withLock { $0.storeFailures += 1 }
+            logger.error(
+                "reading not stored, so not published: \(error)", metadata: ["device_id": "\(reading.deviceID)"])
+            return
+        }
+        state.withLock { s in
+            guard s.connected else {
+                s.backlog[index] = true  // replayed once the broker is back
+                return
+            }
+            publishLocked(&s, meter: index, seq: seq, payload: payload)
+        }
+    }
+
+    // Publishes under the state lock, so a delivery event cannot overtake the bookkeeping of its message id.
+    private func publishLocked(_ s: inout State, meter index: Int, seq: UInt64, payload: [UInt8]) {
+        let topic = TelemetryPayload.topic(template: configuration.mqtt.telemetryTopic, deviceID: meters[index].configuration.deviceID)
+        do {
+            let mid = try publisher.publish(topic: topic, payload: payload, qos: nil, retain: false)
+            s.inFlight[mid] = InFlight(meter: index, seq: seq)
+            s.inFlightSeqs[index].insert(seq)
+        } catch {
+            s.publishFailures += 1
+            s.backlog[index] = true
+            s.replayCursor[index] = min(s.replayCursor[index], seq > 0 ? seq - 1 : 0)
+            logger.warning("publish failed, the reading stays in the spool: \(error)", metadata: ["seq": "\(seq)"])
+        }
+    }
+
+    // MARK: uplink events
+
+    /// The broker acknowledged message `id` (PUBACK/PUBCOMP, or written for QoS 0).
+    public func delivered(messageID id: Int32) {
+        let settled: InFlight? = state.withLock { s in
+            guard let f = s.inFlight.removeValue(forKey: id) else { return nil }
+            s.inFlightSeqs[f.meter].remove(f.seq)
+            return f
+        }
+        if let settled { meters[settled.meter].store.acknowledge(settled.seq) }
+    }
+
+    /// The broker refused message `id`: it stays in the spool and is replayed later.
+    public func publishFailed(messageID id: Int32, reason: String) {
+        state.withLock { s in
+            guard let f = s.inFlight.removeValue(forKey: id) else { return }
+            s.inFlightSeqs[f.meter].remove(f.seq)
+            s.replayCursor[f.meter] = min(s.replayCursor[f.meter], f.seq > 0 ? f.seq - 1 : 0)
+            s.backlog[f.meter] = true
+            s.publishFailures += 1
+        }
+        logger.warning("broker refused a reading, it stays in the spool: \(reason)")
+    }
+
+    /// The broker connection came up or went down.
+    public func connectionChanged(connected: Bool) {
+        state.withLock { s in
+            s.connected = connected
+            if connected {
+                // Rescan from the start: whatever is neither acknowledged nor in flight is replayed.
+                for i in s.replayCursor.indices { s.replayCursor[i] = 0 }
+            }
+        }
+    }
+
+    // MARK: replay
+
+    /// Publishes up to `budget` backlog readings, round robin over meters, oldest first within a meter.
+    /// Returns how many were published. Does nothing while disconnected.
+    @discardableResult
+    public func replay(budget: Int) -> Int {
+        guard budget > 0, !meters.isEmpty else { return 0 }
+        enum Step { case published, advanced, idle }
+        var published = 0
+        var idleInARow = 0
+        while published < budget && idleInARow < meters.count {
+            let step: Step = state.withLock { s in
+                guard s.connected else { return .idle }
+                let index = s.nextReplayMeter
+                guard s.backlog[index] else {
+                    s.nextReplayMeter = (index + 1) % meters.count
+                    return .idle
+                }
+                let batch: [StoredReading]
+                do {
+                    batch = try meters[index].store.pending(after: s.replayCursor[index], limit: 16)
+                } catch {
+                    s.storeFailures += 1
+                    s.nextReplayMeter = (index + 1) % meters.count
+                    logger.error(
+                        "spool unreadable for replay: \(error)",
+                        metadata: ["device_id": "\(meters[index].configuration.deviceID)"])
+                    return .idle
+                }
+                for r in batch {
+                    s.replayCursor[index] = r.seq
+                    if s.inFlightSeqs[index].contains(r.seq) { continue }  // live, or replayed earlier
+                    publishLocked(&s, meter: index, seq: r.seq, payload: r.payload)
+                    s.replayed += 1
+                    s.nextReplayMeter = (index + 1) % meters.count  // round robin between meters
+                    return .published
+                }
+                if batch.count < 16 {
+                    s.backlog[index] = false  // scanned to the end
+                    s.nextReplayMeter = (index + 1) % meters.count
+                    return batch.isEmpty ? .idle : .advanced
+                }
+                return .advanced
+            }
+            switch step {
+            case .published:
+                published += 1
+                idleInARow = 0
+            case .advanced: idleInARow = 0
+            case .idle: idleInARow += 1
+            }
+            if !state.withLock({ $0.connected }) { break }
+        }
+        return published
+    }
+
+    // MARK: health
+
+    /// The health messages, one per meter: (topic, JSON).
+    public func healthMessages() -> [(topic: String, payload: [UInt8])] {
+        let now = wallClock()
+        let uptime = clock.now().milliseconds(since: startedAt) / 1000
+        return meters.indices.map { i in
+            let id = meters[i].configuration.deviceID
+            return (
+                TelemetryPayload.topic(template: configuration.mqtt.healthTopic, deviceID: id),
+                HealthPayload.render(
+                    health[i].snapshot, spool: meters[i].store.depth, timestampMilliseconds: now, uptimeSeconds: uptime)
+            )
+        }
+    }
+
+    /// Publishes the health messages (QoS 0, not retained: the next one comes within HEALTH_INTERVAL_S).
+    public func publishHealth() {
+        guard state.withLock({ $0.connected }) else { return }
+        for (topic, payload) in healthMessages() {
+            _ = try? publisher.publish(topic: topic, payload: payload, qos: 0, retain: false)
+        }
+    }
+
+    /// Counters of the orchestration itself.
+    public var counters: (replayed: UInt64, publishFailures: UInt64, storeFailures: UInt64, inFlight: Int) {
+        state.withLock { ($0.replayed, $0.publishFailures, $0.storeFailures, $0.inFlight.count) }
+    }
+
+    // MARK: threads
+
+    /// Starts one thread per meter and the housekeeping thread.
+    public func start() throws(SystemError) {
+        var started: [PlatformThread] = []
+        for i in meters.indices {
+            let runner = ScheduleRunner(
+                periodMilliseconds: meters[i].configuration.pollPeriodMilliseconds, clock: clock, stop: stopSignal)
+            started.append(try runner.spawn(name: "meter \(meters[i].configuration.deviceID)") { [self] tick in
+                pollOnce(meter: i, tick: tick)
+            })
+        }
+        started.append(try PlatformThread.spawn(name: "housekeeping") { [self] in housekeeping() })
+        threads.withLock { $0 = started }
+    }
+
+    /// Stops polling (the poll in flight finishes or gives up within the meter timeout), closes the meter
+    /// sessions (release, DISC), and commits and closes the spools. The caller then stops the uplink.
+    public func stop() {
+        stopSignal.set()
+        let all = threads.withLock { t in
+            defer { t.removeAll() }
+            return t
+        }
+        for t in all { t.join() }
+        for m in meters {
+            m.reader.close()
+            m.store.close()
+        }
+    }
+
+    private func housekeeping() {
+        let rate = Double(configuration.spool.replayPerSecond)
+        var tokens = 0.0
+        var last = clock.now()
+        var nextHealth = configuration.healthIntervalMilliseconds > 0
+            ? last.advanced(byMilliseconds: configuration.healthIntervalMilliseconds) : nil
+        var nextCommit = last.advanced(byMilliseconds: 1000)
+        while !stopSignal.isSet {
+            // Replay in small steps (10 per second at least) so it interleaves with live readings.
+            guard clock.sleep(until: last.advanced(byMilliseconds: 100), stop: stopSignal) else { break }
+            let now = clock.now()
+            tokens = min(rate, tokens + rate * Double(now.milliseconds(since: last)) / 1000)
+            last = now
+            let sent = replay(budget: Int(tokens))
+            tokens -= Double(sent)
+            if now >= nextCommit {
+                for m in meters { m.store.commitIfDue() }
+                nextCommit = now.advanced(byMilliseconds: 1000)
+            }
+            if let due = nextHealth, now >= due {
+                publishHealth()
+                nextHealth = now.advanced(byMilliseconds: configuration.healthIntervalMilliseconds)
+            }
+        }
+    }
+}
