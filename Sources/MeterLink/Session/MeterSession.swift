@@ -1,0 +1,522 @@
+import COSEM
+import HDLC
+import Platform
+
+/// Which way a traced frame went.
+public enum FrameDirection: String, Sendable {
+    case transmit = "TX"
+    case receive = "RX"
+}
+
+/// Receives every frame on the line (for `--verbose`); passwords are already masked as `**` bytes.
+public typealias FrameTrace = @Sendable (FrameDirection, String) -> Void
+
+/// One association with one meter: the transport, the HDLC link and the COSEM client association, driven
+/// over blocking I/O with deadlines. Not thread-safe: one thread (the meter's) uses it.
+///
+/// `open()` connects the transport, clears a stale link (DISC), opens the link (SNRM/UA, trying the other
+/// address widths when the meter does not answer and the width is `auto`) and associates (AARQ/AARE).
+/// `read(_:)` reads measurements in as few round trips as the meter allows: scaler and unit once per
+/// association, then one GET-With-List for every value. `close()` releases and disconnects.
+public final class MeterSession {
+    public let settings: MeterSettings
+    public private(set) var counters = MeterCounters()
+    /// The server address width the meter answered to (known after `open`).
+    public private(set) var resolvedWidth: AddressWidth?
+    /// The services the meter granted.
+    public private(set) var granted: Conformance?
+    /// The negotiated HDLC parameters.
+    public private(set) var linkParameters: LinkParameters?
+
+    private let trace: FrameTrace?
+    private let transportFactory: @Sendable (MeterEndpoint, Deadline) throws(LinkError) -> any ByteTransport
+    private var transport: (any ByteTransport)?
+    private var link: HDLCLink?
+    private var association: ClientAssociation
+    private var scalerCache: [ObisCode: ScalerUnit] = [:]
+    private var captureObjectCache: [ObisCode: [CaptureObjectDefinition]] = [:]
+    private var readBuffer = [UInt8](repeating: 0, count: 4096)
+    private var lastActivity = MonotonicInstant.now()
+    private var deframerBaseline = DeframerCounters()
+
+    /// - Parameters:
+    ///   - trace: called with every frame in hex (`--verbose`), password bytes masked.
+    ///   - transportFactory: opens the transport; tests may substitute one.
+    public init(
+        settings: MeterSettings, trace: FrameTrace? = nil,
+        transportFactory: @escaping @Sendable (MeterEndpoint, Deadline) throws(LinkError) -> any ByteTransport = MeterSession.openTransport
+    ) {
+        self.settings = settings
+        self.trace = trace
+        self.transportFactory = transportFactory
+        self.association = ClientAssociation(settings: AssociationSettings(
+            clientSAP: settings.clientSAP, authentication: settings.authentication,
+            maxReceivePDUSize: settings.maxReceivePDUSize))
+    }
+
+    deinit { transport?.close() }
+
+    /// True while an association is up.
+    public var isAssociated: Bool {
+        if case .associated = association.state, link?.state == .connected, transport?.isOpen == true { return true }
+        return false
+    }
+
+    /// Opens the transport the default way: TCP, or a serial port with the optional mode E opening.
+    public static func openTransport(_ endpoint: MeterEndpoint, _ deadline: Deadline) throws(LinkError) -> any ByteTransport {
+        switch endpoint {
+        case let .tcp(host, port):
+            return try TCPTransport(host: host, port: port, deadline: deadline)
+        case let .serial(path, baud, modeE):
+            if modeE {
+                let line = try SerialTransport(path: path, settings: .iec62056Opening)
+                do {
+                    _ = try ModeEOpener().open(line)
+                } catch {
+                    line.close()
+                    throw error
+                }
+                return line
+            }
+            return try SerialTransport(path: path, settings: .hdlc(baudRate: baud))
+        }
+    }
+
+    // MARK: Opening and closing
+
+    /// Connects, opens the HDLC link and associates. Throws an operator-facing `MeterError`.
+    public func open() throws(MeterError) {
+        abort()
+        let deadline = Deadline.after(milliseconds: settings.connectTimeoutMilliseconds)
+        do {
+            transport = try transportFactory(settings.endpoint, deadline)
+        } catch {
+            throw MeterError.transport(error)
+        }
+        do {
+            try openLink()
+            try associate()
+        } catch {
+            abort()
+            throw error
+        }
+        lastActivity = .now()
+    }
+
+    private func openLink() throws(MeterError) {
+        let client: HDLCAddress
+        do { client = try HDLCAddress.client(sap: settings.clientSAP) } catch {
+            throw MeterError(.configuration, "client SAP \(settings.clientSAP) cannot be addressed: \(error.description)")
+        }
+        var widths = settings.candidateWidths()
+        if widths.isEmpty {
+            throw MeterError(.configuration,
+                "server logical \(settings.serverLogical) / physical \(settings.serverPhysical) does not fit an HDLC "
+                + "address of \(settings.addressSize) byte(s): logical and physical must be below 128 for 2 bytes, "
+                + "below 16384 for 4 bytes")
+        }
+        if let known = resolvedWidth, let i = widths.firstIndex(of: known) {
+            widths.remove(at: i)
+            widths.insert(known, at: 0)
+        }
+        var tried: [String] = []
+        for (index, width) in widths.enumerated() {
+            let server: HDLCAddress
+            do { server = try HDLCAddress(logical: settings.serverLogical, physical: settings.serverPhysical, width: width) }
+            catch { continue }
+            link = HDLCLink(.client(client, server: server, parameters: settings.linkParameters))
+            tried.append(hexString(server.bytes))
+            // Clear a half-open link left by an earlier process or a dropped connection: DISC, then SNRM.
+            if index == 0 {
+                do {
+                    _ = try exchange(link!.disconnect(), until: .disconnected,
+                                     timeout: min(settings.responseTimeoutMilliseconds, 1000), retries: 0)
+                } catch {
+                    if error.kind != .timeout { throw error }
+                }
+            }
+            do {
+                if case let .connected(parameters) = try exchange(link!.connect(), until: .connected,
+                                                                  timeout: settings.responseTimeoutMilliseconds,
+                                                                  retries: min(settings.retries, 1)) {
+                    linkParameters = parameters
+                }
+                if resolvedWidth != width, settings.addressSize == .auto, index > 0 {
+                    trace?(.receive, "meter answered at the \(width) server address \(hexString(server.bytes))")
+                }
+                resolvedWidth = width
+                return
+            } catch {
+                if error.kind != .timeout { throw error }
+            }
+        }
+        counters.associationFailures += 1
+        throw MeterError(.noAnswer,
+            "no answer from \(settings.endpoint) at server logical \(settings.serverLogical) / physical "
+            + "\(settings.serverPhysical) (address bytes tried: \(tried.joined(separator: ", ")), client SAP "
+            + "\(settings.clientSAP)): check DLMS_SERVER_LOGICAL (Microstar: 0 or 1), DLMS_SERVER_PHYSICAL "
+            + "(Microstar: 1, or the last four digits of the serial) and DLMS_ADDRESS_SIZE")
+    }
+
+    private func associate() throws(MeterError) {
+        association = ClientAssociation(settings: association.settings)
+        let response = try transact(association.associationRequest(), masking: settings.password.bytes)
+        let outcome: AssociationOutcome
+        do { outcome = try association.handleAssociationResponse(response) } catch {
+            counters.associationFailures += 1
+            throw MeterError(.protocolError, "the meter's association response could not be read: \(error.description)")
+        }
+        switch outcome {
+        case let .accepted(granted, _):
+            self.granted = granted
+            counters.associations += 1
+            scalerCache.removeAll()
+        case let .rejected(_, diagnostic, error):
+            counters.associationFailures += 1
+            var hint = "check DLMS_CLIENT_SAP and DLMS_PASSWORD"
+            if diagnostic == .authenticationFailure {
+                hint = "the password (\(settings.password.bytes.count) characters) is wrong for client SAP \(settings.clientSAP): check DLMS_PASSWORD (Microstar: 8 or 10 characters)"
+            } else if diagnostic == .authenticationRequired {
+                hint = "client SAP \(settings.clientSAP) needs a password: set DLMS_PASSWORD, or use the public client (DLMS_CLIENT_SAP=16)"
+            }
+            // Leave the link cleanly so that the next attempt starts from a known state.
+            _ = try? exchange(link!.disconnect(), until: .disconnected, timeout: 500, retries: 0)
+            throw MeterError(.associationRejected, "association rejected by \(settings.endpoint): \(error.description); \(hint)")
+        }
+    }
+
+    /// Releases the association and disconnects the link (bounded, best effort), then closes the transport.
+    public func close() {
+        if isAssociated {
+            _ = try? transact(association.releaseRequest(), timeout: 1000, retries: 0)
+        }
+        if let l = link, l.state == .connected {
+            _ = try? exchange(link!.disconnect(), until: .disconnected, timeout: 1000, retries: 0)
+        }
+        abort()
+    }
+
+    /// Drops everything without talking to the meter (after a broken link).
+    public func abort() {
+        transport?.close()
+        transport = nil
+        link = nil
+        association.reset()
+        granted = nil
+    }
+
+    // MARK: Reading
+
+    /// Reads `measurements`: values (and capture times) in one GET-With-List when the meter granted it,
+    /// scaler and unit once per association. An object the meter refuses fails alone; a broken link throws.
+    public func read(_ measurements: [Measurement]) throws(MeterError) -> [MeasurementResult] {
+        guard isAssociated else { throw MeterError(.linkDropped, "not associated with \(settings.endpoint): open the session first") }
+        let start = MonotonicInstant.now()
+        let roundTripsBefore = counters.roundTrips
+        defer {
+            counters.lastPollRoundTrips = counters.roundTrips - roundTripsBefore
+            counters.lastPollMicroseconds = MonotonicInstant.now().microseconds(since: start)
+        }
+        var failures: [String: MeterError] = [:]
+        let readable = measurements.filter { m in
+            if m.kind == .profile {
+                failures[m.key] = MeterError(.configuration,
+                    "\(m.key) (\(m.obis)) is a profile: read it by range (`dlms-bridge read --profile \(m.obis.fullDescription) --from ... --to ...`), not in a poll")
+                return false
+            }
+            return true
+        }
+
+        // Scaler and unit, once per association.
+        let missing = readable.filter { $0.kind.hasScalerUnit && scalerCache[$0.obis] == nil }
+        if !missing.isEmpty {
+            let results = try readAttributes(missing.compactMap(\.scalerUnitAttribute))
+            for (m, r) in zip(missing, results) {
+                switch r {
+                case let .success(v):
+                    do { scalerCache[m.obis] = try ScalerUnit(v) } catch {
+                        failures[m.key] = MeterError(.protocolError, "\(m.key) (\(m.obis)): scaler_unit not understood: \(error.description)")
+                    }
+                case let .failure(e): failures[m.key] = e
+                }
+            }
+        }
+
+        // Values and capture times, in one request.
+        var attributes: [AttributeDescriptor] = []
+        var slots: [(Measurement, value: Int, capture: Int?)] = []
+        for m in readable where failures[m.key] == nil {
+            let v = attributes.count
+            attributes.append(m.valueAttribute)
+            var c: Int? = nil
+            if let ct = m.captureTimeAttribute { c = attributes.count; attributes.append(ct) }
+            slots.append((m, v, c))
+        }
+        let values = attributes.isEmpty ? [] : try readAttributes(attributes)
+
+        var out: [MeasurementResult] = []
+        for m in measurements {
+            if let e = failures[m.key] { out.append(.failed(m, e)); continue }
+            guard let slot = slots.first(where: { $0.0.key == m.key }) else { continue }
+            switch values[slot.value] {
+            case let .failure(e):
+                out.append(.failed(m, e))
+            case let .success(raw):
+                var captured: CosemDateTime? = nil
+                if let c = slot.capture, case let .success(ct) = values[c] {
+                    if case let .octetString(b) = ct { captured = try? CosemDateTime(bytes: b) }
+                    if case let .dateTime(dt) = ct { captured = dt }
+                }
+                out.append(.reading(Reading(measurement: m, raw: raw, scalerUnit: scalerCache[m.obis], captureTime: captured)))
+            }
+        }
+        return out
+    }
+
+    /// Reads one attribute's value.
+    public func readAttribute(_ attribute: AttributeDescriptor, access: SelectiveAccess? = nil) throws(MeterError) -> DataValue {
+        guard isAssociated else { throw MeterError(.linkDropped, "not associated with \(settings.endpoint): open the session first") }
+        let request: [UInt8]
+        do { request = try association.getRequest(attribute, access: access) } catch {
+            throw MeterError(.protocolError, "cannot build the request for \(attribute): \(error.description)")
+        }
+        let result = try complete(request)
+        guard case let .result(r) = result else {
+            throw MeterError(.protocolError, "the meter answered a single GET with a list")
+        }
+        return try value(of: r, for: attribute).get()
+    }
+
+    /// Reads a profile generic (load profile, event log) by clock range; falls back to reading the whole
+    /// buffer and filtering when the meter did not grant selective access.
+    public func readProfile(_ obis: ObisCode, fromUnixMilliseconds from: Int64, toUnixMilliseconds to: Int64) throws(MeterError) -> ProfileReading {
+        let columns: [CaptureObjectDefinition]
+        if let cached = captureObjectCache[obis] {
+            columns = cached
+        } else {
+            let v = try readAttribute(InterfaceClass.profileGeneric.attribute(3, of: obis))
+            do { columns = try ProfileGeneric.captureObjects(v) } catch {
+                throw MeterError(.protocolError, "capture objects of \(obis) not understood: \(error.description)")
+            }
+            captureObjectCache[obis] = columns
+        }
+        var scalers: [ScalerUnit?] = []
+        for c in columns {
+            guard let kind = MeasurementKind(name: String(c.classId)), let attr = kind.scalerUnitAttribute,
+                c.attribute == 2 else { scalers.append(nil); continue }
+            if let s = scalerCache[c.obis] { scalers.append(s); continue }
+            let s = try? ScalerUnit(readAttribute(AttributeDescriptor(classId: c.classId, obis: c.obis, attribute: attr)))
+            if let s { scalerCache[c.obis] = s }
+            scalers.append(s)
+        }
+        let fromDT = CosemDateTime(unixMilliseconds: from)
+        let toDT = CosemDateTime(unixMilliseconds: to)
+        let selective = granted?.contains(.selectiveAccess) ?? false
+        let buffer = try readAttribute(InterfaceClass.profileGeneric.attribute(2, of: obis),
+                                       access: selective ? .byClockRange(from: fromDT, to: toDT) : nil)
+        var rows: [[DataValue]]
+        do { rows = try ProfileGeneric.rows(buffer) } catch {
+            throw MeterError(.protocolError, "buffer of \(obis) not understood: \(error.description)")
+        }
+        if !selective, let clockColumn = columns.firstIndex(where: { $0.classId == 8 }) {
+            rows = rows.filter { row in
+                guard clockColumn < row.count, case let .octetString(b) = row[clockColumn],
+                    let t = try? CosemDateTime(bytes: b).unixMilliseconds(assumedDeviation: 0) else { return false }
+                return t >= from && t <= to
+            }
+        }
+        return ProfileReading(columns: columns, scalers: scalers, rows: rows)
+    }
+
+    /// Reads the clock when the association has been idle for the keep-alive interval, so that the meter's
+    /// inactivity timeout (Microstar: 180 s) does not drop it. Returns true when it read.
+    @discardableResult
+    public func keepAliveIfIdle() throws(MeterError) -> Bool {
+        guard isAssociated, settings.keepAliveMilliseconds > 0,
+            MonotonicInstant.now().milliseconds(since: lastActivity) >= settings.keepAliveMilliseconds else { return false }
+        _ = try readAttribute(InterfaceClass.clock.attribute(2, of: .clock))
+        counters.keepAlives += 1
+        return true
+    }
+
+    /// When the next keep-alive read falls due (nil when there is no association or keep-alive is off).
+    public var nextKeepAlive: MonotonicInstant? {
+        guard isAssociated, settings.keepAliveMilliseconds > 0 else { return nil }
+        return lastActivity.advanced(byMilliseconds: settings.keepAliveMilliseconds)
+    }
+
+    // MARK: Internals: GET
+
+    /// Reads several attributes: GET-With-List in chunks when granted, single GETs otherwise.
+    private func readAttributes(_ attributes: [AttributeDescriptor]) throws(MeterError) -> [Result<DataValue, MeterError>] {
+        let withList = (granted?.contains(.multipleReferences) ?? false) && attributes.count > 1
+        var out: [Result<DataValue, MeterError>] = []
+        if !withList {
+            for a in attributes {
+                do { out.append(.success(try readAttribute(a))) } catch {
+                    if error.keepsAssociation { out.append(.failure(error)) } else { throw error }
+                }
+            }
+            return out
+        }
+        var index = 0
+        while index < attributes.count {
+            let chunk = Array(attributes[index..<min(index + max(1, settings.maxListSize), attributes.count)])
+            index += chunk.count
+            let request: [UInt8]
+            do { request = try association.getRequest(list: chunk.map { AttributeRequest($0) }) } catch {
+                throw MeterError(.protocolError, "cannot build the list request: \(error.description)")
+            }
+            guard case let .results(results) = try complete(request) else {
+                throw MeterError(.protocolError, "the meter answered a GET-With-List with a single result")
+            }
+            for (a, r) in zip(chunk, results) { out.append(value(of: r, for: a)) }
+        }
+        return out
+    }
+
+    /// Sends a GET and follows block transfer to the end.
+    private func complete(_ request: [UInt8]) throws(MeterError) -> GetStep {
+        var response = try transact(request)
+        while true {
+            let step: GetStep
+            do { step = try association.handleGetResponse(response) } catch {
+                throw MeterError(.protocolError, "the meter's answer could not be read: \(error.description)")
+            }
+            guard case let .send(next) = step else { return step }
+            response = try transact(next)
+        }
+    }
+
+    private func value(of result: GetDataResult, for attribute: AttributeDescriptor) -> Result<DataValue, MeterError> {
+        switch result {
+        case let .data(v): return .success(v)
+        case let .error(access):
+            counters.objectErrors += 1
+            return .failure(MeterError(.objectUnavailable,
+                "\(attribute) refused by the meter: \(access.name) (data-access-result \(access.rawValue)): \(access.advice)",
+                accessResult: access))
+        }
+    }
+
+    // MARK: Internals: the line
+
+    private enum Awaited { case connected, disconnected, apdu }
+    private enum Arrival { case connected(LinkParameters), disconnected, apdu([UInt8]) }
+
+    /// Sends an APDU and returns the answer APDU (segments and RRs handled by the link).
+    private func transact(_ apdu: [UInt8], masking secret: [UInt8] = [], timeout: Int64? = nil, retries: Int? = nil) throws(MeterError) -> [UInt8] {
+        guard link != nil else { throw MeterError(.linkDropped, "no link to \(settings.endpoint)") }
+        let events: [HDLCLink.Event]
+        do { events = try link!.send(apdu: apdu) } catch {
+            throw MeterError(.linkDropped, "cannot send to \(settings.endpoint): \(error.description)")
+        }
+        let sent = MonotonicInstant.now()
+        let arrival = try exchange(events, until: .apdu, timeout: timeout ?? settings.responseTimeoutMilliseconds,
+                                   retries: retries ?? settings.retries, masking: secret)
+        counters.lastRTTMicroseconds = MonotonicInstant.now().microseconds(since: sent)
+        guard case let .apdu(answer) = arrival else { throw MeterError(.protocolError, "no APDU in the answer") }
+        return answer
+    }
+
+    /// Writes the link's frames, reads until the awaited event, retransmitting on timeouts.
+    private func exchange(_ initial: [HDLCLink.Event], until awaited: Awaited, timeout: Int64, retries: Int,
+                          masking secret: [UInt8] = []) throws(MeterError) -> Arrival {
+        guard let transport else { throw MeterError(.linkDropped, "no connection to \(settings.endpoint)") }
+        var pending = initial
+        var attempts = 0
+        var deadline = Deadline.after(milliseconds: timeout)
+        while true {
+            for event in pending {
+                switch event {
+                case let .send(frame):
+                    try write(frame, on: transport, masking: secret)
+                    deadline = Deadline.after(milliseconds: timeout)
+                case let .connected(p):
+                    if awaited == .connected { return .connected(p) }
+                case .disconnected:
+                    if awaited == .disconnected { return .disconnected }
+                    throw MeterError(.linkDropped, "\(settings.endpoint) closed the HDLC link (DISC or DM): it will be reopened")
+                case let .apdu(a):
+                    if awaited == .apdu { return .apdu(a) }
+                case let .rejected(why):
+                    if awaited == .disconnected { return .disconnected }
+                    throw MeterError(.linkDropped, "\(settings.endpoint): \(why.description)")
+                case .protocolError:
+                    counters.framingErrors += 1
+                }
+            }
+            pending = []
+            let n: Int
+            do {
+                n = try transport.read(into: &readBuffer, deadline: deadline)
+            } catch {
+                if error.kind == .timeout {
+                    counters.timeouts += 1
+                    if attempts < retries, link != nil {
+                        attempts += 1
+                        counters.retransmissions += 1
+                        link!.abandonPartialFrame()
+                        pending = link!.retransmit()
+                        continue
+                    }
+                    throw MeterError(.timeout,
+                        "no answer from \(settings.endpoint) within \(timeout) ms (\(attempts) retransmission(s)): "
+                        + "the meter may be busy with another client, or the line is broken; it will be retried")
+                }
+                throw MeterError.transport(error)
+            }
+            counters.bytesIn += n
+            lastActivity = .now()
+            let chunk = Array(readBuffer[0..<n])
+            pending = link!.receive(bytes: chunk)
+            updateDeframerCounters()
+            if let trace, !chunk.isEmpty { trace(.receive, hexString(chunk)) }
+        }
+    }
+
+    private func write(_ frame: [UInt8], on transport: any ByteTransport, masking secret: [UInt8]) throws(MeterError) {
+        if let trace { trace(.transmit, Self.maskedHex(frame, secret: secret)) }
+        do {
+            try transport.write(frame, deadline: .after(milliseconds: settings.responseTimeoutMilliseconds))
+        } catch {
+            throw MeterError.transport(error)
+        }
+        counters.bytesOut += frame.count
+        counters.roundTrips += 1
+    }
+
+    private func updateDeframerCounters() {
+        guard let link else { return }
+        let now = link.deframerCounters
+        counters.crcErrors += (now.hcsErrors - deframerBaseline.hcsErrors) + (now.fcsErrors - deframerBaseline.fcsErrors)
+        deframerBaseline = now
+    }
+
+    /// The frame in hex with the bytes of `secret` (the password inside an AARQ) shown as `**`.
+    public static func maskedHex(_ frame: [UInt8], secret: [UInt8]) -> String {
+        var masked = Set<Int>()
+        if !secret.isEmpty, frame.count >= secret.count {
+            var i = 0
+            while i + secret.count <= frame.count {
+                if Array(frame[i..<(i + secret.count)]) == secret {
+                    for j in i..<(i + secret.count) { masked.insert(j) }
+                    i += secret.count
+                } else {
+                    i += 1
+                }
+            }
+        }
+        var out = ""
+        for (i, b) in frame.enumerated() {
+            if i > 0 { out += " " }
+            out += masked.contains(i) ? "**" : hex2(b)
+        }
+        return out
+    }
+}
+
+private func hex2(_ b: UInt8) -> String {
+    let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D", "E", "F"]
+    return String([digits[Int(b >> 4)], digits[Int(b & 0xF)]])
+}
