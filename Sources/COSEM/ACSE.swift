@@ -454,7 +454,7 @@ public struct AARE: Hashable, Sendable {
         body.appendBER(tag: 0xA1, [0x06, 0x07] + ApplicationContextName.prefix + [applicationContext.rawValue])
         body.appendBER(tag: 0xA2, [0x02, 0x01, result.rawValue])
         body.appendBER(tag: 0xA3, [diagnostic.source.rawValue, 0x03, 0x02, 0x01, diagnostic.rawValue])
-        if let mechanism, mechanism != .none {
+        if let mechanism {
             body.append(contentsOf: [0x88, 0x02, 0x07, 0x80])
             body.appendBER(tag: 0x89, MechanismName.prefix + [mechanism.rawValue])
         }

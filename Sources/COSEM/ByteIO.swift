@@ -11,12 +11,19 @@ public struct ByteReader: Sendable {
     public let end: Int
     let origin: Int
 
-    /// Reads `storage[range]`; offsets in errors count from `range.lowerBound`.
-    public init(_ bytes: [UInt8], range: Range<Int>? = nil) {
+    /// Reads all of `bytes`; offsets in errors count from its first byte.
+    public init(_ bytes: [UInt8]) {
         self.storage = bytes
-        let r = range ?? bytes.startIndex..<bytes.endIndex
-        let lower = Swift.max(bytes.startIndex, Swift.min(r.lowerBound, bytes.endIndex))
-        let upper = Swift.max(lower, Swift.min(r.upperBound, bytes.endIndex))
+        self.position = bytes.startIndex
+        self.end = bytes.endIndex
+        self.origin = bytes.startIndex
+    }
+
+    /// Reads `bytes[range]` (clamped to the array); offsets in errors count from `range.lowerBound`.
+    public init(_ bytes: [UInt8], range: Range<Int>) {
+        self.storage = bytes
+        let lower = Swift.max(bytes.startIndex, Swift.min(range.lowerBound, bytes.endIndex))
+        let upper = Swift.max(lower, Swift.min(range.upperBound, bytes.endIndex))
         self.position = lower
         self.end = upper
         self.origin = lower
@@ -29,30 +36,39 @@ public struct ByteReader: Sendable {
     /// True when everything was read.
     public var isAtEnd: Bool { position >= end }
 
+    @inline(__always)
     func need(_ count: Int, _ what: String) throws(COSEMError) {
-        if count > end - position {
-            throw COSEMError.truncated(at: position - origin, needed: count, remaining: end - position, what: what)
-        }
+        if count > end - position { throw truncated(count, what) }
+    }
+
+    // Kept out of line so the bounds checks above stay small enough to inline into every decoder.
+    @inline(never)
+    func truncated(_ count: Int, _ what: String) -> COSEMError {
+        COSEMError.truncated(at: position - origin, needed: count, remaining: end - position, what: what)
     }
 
     /// The next byte, without consuming it.
+    @inline(__always)
     public func peek(_ what: String = "a field") throws(COSEMError) -> UInt8 {
         try need(1, what)
         return storage[position]
     }
 
+    @inline(__always)
     public mutating func u8(_ what: String = "a field") throws(COSEMError) -> UInt8 {
         try need(1, what)
         defer { position += 1 }
         return storage[position]
     }
 
+    @inline(__always)
     public mutating func u16(_ what: String = "a field") throws(COSEMError) -> UInt16 {
         try need(2, what)
         defer { position += 2 }
         return UInt16(storage[position]) << 8 | UInt16(storage[position + 1])
     }
 
+    @inline(__always)
     public mutating func u32(_ what: String = "a field") throws(COSEMError) -> UInt32 {
         try need(4, what)
         var v: UInt32 = 0
@@ -61,6 +77,7 @@ public struct ByteReader: Sendable {
         return v
     }
 
+    @inline(__always)
     public mutating func u64(_ what: String = "a field") throws(COSEMError) -> UInt64 {
         try need(8, what)
         var v: UInt64 = 0
