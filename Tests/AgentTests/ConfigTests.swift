@@ -77,7 +77,7 @@ private func tlsFiles() throws -> (dir: String, ca: String, cert: String, key: S
         #expect(m.pollPeriodMilliseconds == 5000 && m.maxConsecutiveErrors == 10 && m.timeoutMilliseconds == 5000)
         #expect(m.connectPerPoll == false && m.profile == .microstar)
         #expect(c.mqtt == MQTTConfiguration(clientID: "dlms-bridge-m1"))
-        #expect(c.spool == SpoolConfiguration())
+        #expect(c.spool == SpoolSettings())
         #expect(c.healthIntervalMilliseconds == 60_000 && c.unitCodes == .standard && !c.verbose)
     }
 
@@ -113,7 +113,7 @@ private func tlsFiles() throws -> (dir: String, ca: String, cert: String, key: S
                     minimumVersion: "tlsv1.3"),
                 username: "gw", password: Secret("s3cret"), qos: 2, protocolVersion: .v5, keepaliveSeconds: 30))
         #expect(
-            c.spool == SpoolConfiguration(
+            c.spool == SpoolSettings(
                 directory: "/data/spool", maxBytes: 8 << 20, maxAgeSeconds: 604_800, commitIntervalMilliseconds: 250,
                 replayPerSecond: 20))
         #expect(c.healthIntervalMilliseconds == 30_000 && c.unitCodes == .prototype && c.verbose)

@@ -108,7 +108,7 @@ final class FakePublisher: Publisher {
 private func config(meters ids: [String], health: Int64 = 60_000, replayRate: Int = 50) -> AgentConfiguration {
     AgentConfiguration(
         meters: ids.map { MeterConfiguration(deviceID: $0, transport: .tcp(host: "10.0.0.1", port: 3333), pollPeriodMilliseconds: 20, maxConsecutiveErrors: 2) },
-        spool: SpoolConfiguration(replayPerSecond: replayRate), healthIntervalMilliseconds: health)
+        spool: SpoolSettings(replayPerSecond: replayRate), healthIntervalMilliseconds: health)
 }
 
 private let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })

@@ -163,7 +163,7 @@ public struct MQTTConfiguration: Sendable, Equatable {
 }
 
 /// The flash spool.
-public struct SpoolConfiguration: Sendable, Equatable {
+public struct SpoolSettings: Sendable, Equatable {
     /// `SPOOL_DIR`.
     public var directory: String
     /// `SPOOL_MAX_BYTES`: beyond it the oldest readings are dropped (and counted).
@@ -191,7 +191,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
 public struct AgentConfiguration: Sendable, Equatable {
     public var meters: [MeterConfiguration]
     public var mqtt: MQTTConfiguration
-    public var spool: SpoolConfiguration
+    public var spool: SpoolSettings
     /// `HEALTH_INTERVAL_S` in milliseconds; 0 publishes no health.
     public var healthIntervalMilliseconds: Int64
     /// `UNIT_CODES`.
@@ -201,7 +201,7 @@ public struct AgentConfiguration: Sendable, Equatable {
 
     public init(
         meters: [MeterConfiguration], mqtt: MQTTConfiguration = MQTTConfiguration(),
-        spool: SpoolConfiguration = SpoolConfiguration(), healthIntervalMilliseconds: Int64 = 60_000,
+        spool: SpoolSettings = SpoolSettings(), healthIntervalMilliseconds: Int64 = 60_000,
         unitCodes: UnitCodeMapping = .standard, verbose: Bool = false
     ) {
         self.meters = meters

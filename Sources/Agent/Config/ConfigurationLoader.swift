@@ -357,7 +357,7 @@ public enum ConfigurationLoader {
         guard !directory.isEmpty else {
             throw v.fail("SPOOL_DIR", "it is empty", "a directory on flash, e.g. /var/lib/dlms-bridge/spool")
         }
-        let spool = SpoolConfiguration(
+        let spool = SpoolSettings(
             directory: directory, maxBytes: try v.size("SPOOL_MAX_BYTES", default: 64 << 20),
             maxAgeSeconds: Int64(try v.integer("SPOOL_MAX_AGE_S", default: 0, in: 0...(10 * 365 * 86400))),
             commitIntervalMilliseconds: try v.integer("SPOOL_COMMIT_INTERVAL_MS", default: 1000, in: 0...60_000),
