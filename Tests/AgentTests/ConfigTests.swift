@@ -101,7 +101,7 @@ private func tlsFiles() throws -> (dir: String, ca: String, cert: String, key: S
         #expect(
             m == MeterConfiguration(
                 deviceID: "kitchen", transport: .tcp(host: "meter.lan", port: 4059), clientSAP: 32, serverLogical: 1,
-                serverPhysical: 1234, addressSize: .four, password: Secret("2222222222"), measurements: ["voltage_l1"],
+                serverPhysical: 1234, addressSize: .four, password: ConfigSecret("2222222222"), measurements: ["voltage_l1"],
                 pollPeriodMilliseconds: 250, maxConsecutiveErrors: 3, timeoutMilliseconds: 2500, connectPerPoll: true,
                 profile: .generic))
         #expect(
@@ -111,7 +111,7 @@ private func tlsFiles() throws -> (dir: String, ca: String, cert: String, key: S
                 tls: TLSConfiguration(
                     authority: .file(f.ca), certificateFile: f.cert, keyFile: f.key, insecure: true,
                     minimumVersion: "tlsv1.3"),
-                username: "gw", password: Secret("s3cret"), qos: 2, protocolVersion: .v5, keepaliveSeconds: 30))
+                username: "gw", password: ConfigSecret("s3cret"), qos: 2, protocolVersion: .v5, keepaliveSeconds: 30))
         #expect(
             c.spool == SpoolSettings(
                 directory: "/data/spool", maxBytes: 8 << 20, maxAgeSeconds: 604_800, commitIntervalMilliseconds: 250,

@@ -51,9 +51,9 @@ private final class Lines: Sendable {
         let (log, lines) = logger(.journald)
         log.info("config\nloaded", metadata: [
             "mqtt_password": "hunter2", "DLMS_PASSWORD": "22222222", "nested": ["token": "abc", "user": "u"],
-            "secret_value": .stringConvertible(Secret("s3")),
+            "secret_value": .stringConvertible(ConfigSecret("s3")),
         ])
-        log.info("password is \(Secret("22222222"))")
+        log.info("password is \(ConfigSecret("22222222"))")
         let text = lines.all.joined(separator: "\n")
         #expect(lines.all.count == 2)
         #expect(!text.contains("hunter2") && !text.contains("22222222") && !text.contains("abc"))

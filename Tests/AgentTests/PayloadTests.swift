@@ -111,7 +111,7 @@ private func withoutUnitLines(_ text: String) -> String {
     ])
     func scaledValues(raw: RawValue, scaler: Int8, expected: String) {
         var json = JSONWriter()
-        TelemetryPayload.write(ScaledValue(raw: raw, scaler: scaler), into: &json)
+        TelemetryPayload.write(PayloadValue(raw: raw, scaler: scaler), into: &json)
         #expect(json.output == expected)
     }
 

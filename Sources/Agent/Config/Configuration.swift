@@ -1,6 +1,6 @@
 /// A password or other secret. Printing it, interpolating it or logging it shows `********`; only `reveal()`
 /// gives the text, at the one place that hands it to the meter or the broker.
-public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+public struct ConfigSecret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     private let text: String
 
     public init(_ text: String) { self.text = text }
@@ -27,7 +27,7 @@ public enum AddressSize: String, Sendable, Equatable {
 }
 
 /// Per-model behaviour (`DLMS_METER_PROFILE`).
-public enum MeterProfile: String, Sendable, Equatable, CaseIterable {
+public enum MeterProfileName: String, Sendable, Equatable, CaseIterable {
     /// Microstar meters: 128-byte information fields, window 1, idle link dropped after 180 s.
     case microstar
     /// Standard IEC 62056-46 behaviour with negotiated parameters.
@@ -46,7 +46,7 @@ public struct MeterConfiguration: Sendable, Equatable {
     public var serverPhysical: UInt16
     public var addressSize: AddressSize
     /// `DLMS_PASSWORD`: low-level security when set, no authentication when not.
-    public var password: Secret?
+    public var password: ConfigSecret?
     /// `DLMS_MEASUREMENTS`: names from the meter catalog, in payload order.
     public var measurements: [String]
     /// `POLL_PERIOD_S` in milliseconds.
@@ -57,14 +57,14 @@ public struct MeterConfiguration: Sendable, Equatable {
     public var timeoutMilliseconds: Int
     /// `DLMS_CONNECT_PER_POLL`: associate and release at every poll instead of keeping the association.
     public var connectPerPoll: Bool
-    public var profile: MeterProfile
+    public var profile: MeterProfileName
 
     public init(
         deviceID: String, transport: MeterTransport, clientSAP: UInt8 = 1, serverLogical: UInt16 = 0,
-        serverPhysical: UInt16 = 1, addressSize: AddressSize = .auto, password: Secret? = nil,
+        serverPhysical: UInt16 = 1, addressSize: AddressSize = .auto, password: ConfigSecret? = nil,
         measurements: [String] = ["voltage_l1", "current_l1"], pollPeriodMilliseconds: Int64 = 5000,
         maxConsecutiveErrors: Int = 10, timeoutMilliseconds: Int = 5000, connectPerPoll: Bool = false,
-        profile: MeterProfile = .microstar
+        profile: MeterProfileName = .microstar
     ) {
         self.deviceID = deviceID
         self.transport = transport
@@ -114,7 +114,7 @@ public struct TLSConfiguration: Sendable, Equatable {
 }
 
 /// MQTT protocol level (`MQTT_PROTOCOL`).
-public enum MQTTProtocolVersion: String, Sendable, Equatable {
+public enum MQTTVersion: String, Sendable, Equatable {
     case v311 = "3.1.1"
     case v5 = "5"
 }
@@ -133,10 +133,10 @@ public struct MQTTConfiguration: Sendable, Equatable {
     public var healthTopic: String
     public var tls: TLSConfiguration?
     public var username: String?
-    public var password: Secret?
+    public var password: ConfigSecret?
     /// `MQTT_QOS`: 0, 1 or 2.
     public var qos: UInt8
-    public var protocolVersion: MQTTProtocolVersion
+    public var protocolVersion: MQTTVersion
     /// `MQTT_KEEPALIVE_S`.
     public var keepaliveSeconds: Int
 
@@ -144,7 +144,7 @@ public struct MQTTConfiguration: Sendable, Equatable {
         host: String = "localhost", port: UInt16 = 1883, clientID: String = "dlms-bridge",
         telemetryTopic: String = "meters/{device_id}/telemetry", statusTopic: String = "meters/{device_id}/status",
         healthTopic: String = "meters/{device_id}/health", tls: TLSConfiguration? = nil, username: String? = nil,
-        password: Secret? = nil, qos: UInt8 = 1, protocolVersion: MQTTProtocolVersion = .v311,
+        password: ConfigSecret? = nil, qos: UInt8 = 1, protocolVersion: MQTTVersion = .v311,
         keepaliveSeconds: Int = 60
     ) {
         self.host = host

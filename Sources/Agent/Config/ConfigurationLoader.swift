@@ -217,19 +217,19 @@ public enum ConfigurationLoader {
             "DLMS_SERVER_PHYSICAL", default: 1, in: 0...physicalLimit,
             why: addressSize == .auto ? nil : "with DLMS_ADDRESS_SIZE=\(addressSize.rawValue)")
 
-        var password: Secret?
+        var password: ConfigSecret?
         if let p = v["DLMS_PASSWORD"], !p.value.isEmpty {
             guard p.value.utf8.count <= 64, p.value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
                 throw v.fail("DLMS_PASSWORD", "it is longer than 64 bytes or has non-printable or non-ASCII "
                     + "characters", "the meter's low-level-security password, printable ASCII (e.g. 8 digits)")
             }
-            password = Secret(p.value)
+            password = ConfigSecret(p.value)
         }
 
         let measurements = try measurementList(v, known: knownMeasurements)
         let period = try v.double("POLL_PERIOD_S", default: 5.0, in: 0.1...86_400)
         let profileText = v["DLMS_METER_PROFILE"]?.value.trimmingBlanksString().lowercased() ?? "microstar"
-        guard let profile = MeterProfile(rawValue: profileText) else {
+        guard let profile = MeterProfileName(rawValue: profileText) else {
             throw v.fail("DLMS_METER_PROFILE", "unknown meter profile", "microstar or generic")
         }
         return MeterConfiguration(
@@ -322,7 +322,7 @@ public enum ConfigurationLoader {
         }
 
         let username = v["MQTT_USERNAME"].flatMap { $0.value.isEmpty ? nil : $0.value }
-        let password = v["MQTT_PASSWORD"].flatMap { $0.value.isEmpty ? nil : Secret($0.value) }
+        let password = v["MQTT_PASSWORD"].flatMap { $0.value.isEmpty ? nil : ConfigSecret($0.value) }
         if password != nil && username == nil {
             throw v.fail("MQTT_PASSWORD", "it is set without MQTT_USERNAME", "MQTT_USERNAME as well")
         }
@@ -340,7 +340,7 @@ public enum ConfigurationLoader {
         }
 
         let protocolText = v["MQTT_PROTOCOL"]?.value.trimmingBlanksString().lowercased() ?? "3.1.1"
-        let protocolVersion: MQTTProtocolVersion
+        let protocolVersion: MQTTVersion
         switch protocolText {
         case "3.1.1", "311", "mqttv311", "v3.1.1": protocolVersion = .v311
         case "5", "5.0", "mqttv5", "v5": protocolVersion = .v5
@@ -437,7 +437,7 @@ struct Values {
 
     func fail(_ name: String, _ problem: String, _ expected: String) -> ConfigError {
         let s = self[name]
-        let shown = ConfigVariable.secrets.contains(name) ? (s == nil ? nil : Secret.mask) : s?.value
+        let shown = ConfigVariable.secrets.contains(name) ? (s == nil ? nil : ConfigSecret.mask) : s?.value
         return ConfigError(variable: name, value: shown, origin: s?.origin, problem: problem, expected: expected)
     }
 

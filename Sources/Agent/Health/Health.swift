@@ -47,7 +47,7 @@ public struct SpoolDepth: Sendable, Equatable {
 }
 
 /// A meter's counters at one moment.
-public struct MeterHealth: Sendable, Equatable {
+public struct MeterHealthSnapshot: Sendable, Equatable {
     public var deviceID: String
     public var state: MeterState = .starting
     public var polls: UInt64 = 0
@@ -71,14 +71,14 @@ public struct MeterHealth: Sendable, Equatable {
 /// Thread-safe counters of one meter: its poll thread writes, the health publisher reads.
 public final class MeterHealthRecorder: Sendable {
     public let maxConsecutiveErrors: UInt64
-    private let state: Mutex<MeterHealth>
+    private let state: Mutex<MeterHealthSnapshot>
 
     public init(deviceID: String, maxConsecutiveErrors: Int) {
         self.maxConsecutiveErrors = UInt64(max(1, maxConsecutiveErrors))
-        state = Mutex(MeterHealth(deviceID: deviceID))
+        state = Mutex(MeterHealthSnapshot(deviceID: deviceID))
     }
 
-    public var snapshot: MeterHealth { state.withLock { $0 } }
+    public var snapshot: MeterHealthSnapshot { state.withLock { $0 } }
 
     /// A poll that produced a reading. Returns true when the meter came back from `down`.
     @discardableResult
@@ -128,7 +128,7 @@ public final class MeterHealthRecorder: Sendable {
 /// ```
 public enum HealthPayload {
     public static func render(
-        _ h: MeterHealth, spool: SpoolDepth, timestampMilliseconds: Int64, uptimeSeconds: Int64,
+        _ h: MeterHealthSnapshot, spool: SpoolDepth, timestampMilliseconds: Int64, uptimeSeconds: Int64,
         style: JSONWriter.Style = .compact
     ) -> [UInt8] {
         var json = JSONWriter(style: style, reservingCapacity: 512)

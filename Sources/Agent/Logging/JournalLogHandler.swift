@@ -70,7 +70,7 @@ public struct JournalLogHandler: LogHandler {
         }
         line += label + ": " + Self.oneLine(message)
         for key in metadata.keys.sorted() {
-            let value = Self.isSecretKey(key) ? Secret.mask : Self.render(metadata[key]!)
+            let value = Self.isSecretKey(key) ? ConfigSecret.mask : Self.render(metadata[key]!)
             line += " " + key + "=" + Self.quotedIfNeeded(value)
         }
         return line
@@ -137,7 +137,7 @@ public struct JournalLogHandler: LogHandler {
         case .array(let items): return "[" + items.map { render($0) }.joined(separator: ",") + "]"
         case .dictionary(let dict):
             return "{" + dict.keys.sorted().map { key in
-                key + ":" + (isSecretKey(key) ? Secret.mask : render(dict[key]!))
+                key + ":" + (isSecretKey(key) ? ConfigSecret.mask : render(dict[key]!))
             }.joined(separator: ",") + "}"
         }
     }

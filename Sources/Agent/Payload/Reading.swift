@@ -10,7 +10,7 @@ public enum RawValue: Sendable, Equatable {
 }
 
 /// What the payload's `value` holds: the raw value with the register's scaler applied.
-public enum ScaledValue: Sendable, Equatable {
+public enum PayloadValue: Sendable, Equatable {
     /// An exact integer (scaler >= 0 on an integer): printed without `.0`, as the prototype's Python did.
     case integer(Int64)
     case unsigned(UInt64)
@@ -85,7 +85,7 @@ public struct MeasurementReading: Sendable, Equatable {
         self.description = description
     }
 
-    public var value: ScaledValue { ScaledValue(raw: raw, scaler: scaler) }
+    public var value: PayloadValue { PayloadValue(raw: raw, scaler: scaler) }
 }
 
 /// A measurement that could not be read in a poll whose other measurements succeeded.

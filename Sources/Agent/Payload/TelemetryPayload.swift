@@ -58,7 +58,7 @@ public enum TelemetryPayload {
         template.replacingAll("{device_id}", with: deviceID)
     }
 
-    static func write(_ value: ScaledValue, into json: inout JSONWriter) {
+    static func write(_ value: PayloadValue, into json: inout JSONWriter) {
         switch value {
         case .integer(let v): json.integer(v)
         case .unsigned(let v): json.integer(v)
