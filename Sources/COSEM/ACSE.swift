@@ -22,6 +22,16 @@ public struct ApplicationContextName: RawRepresentable, Hashable, Sendable {
     public static let shortNameWithCiphering = ApplicationContextName(rawValue: 4)
 
     static let prefix: [UInt8] = [0x60, 0x85, 0x74, 0x05, 0x08, 0x01]
+
+    public var name: String {
+        switch rawValue {
+        case 1: return "LN, no ciphering"
+        case 2: return "SN, no ciphering"
+        case 3: return "LN, ciphered"
+        case 4: return "SN, ciphered"
+        default: return "context \(rawValue)"
+        }
+    }
 }
 
 /// The authentication mechanism (last byte of `60 85 74 05 08 02 xx`).

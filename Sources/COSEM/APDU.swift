@@ -148,7 +148,7 @@ public struct ConfirmedServiceError: Hashable, Sendable, CustomStringConvertible
 }
 
 /// Any APDU this layer decodes.
-public enum APDU: Equatable, Sendable {
+public enum APDU: Equatable, Sendable, CustomStringConvertible {
     case aarq(AARQ)
     case aare(AARE)
     case rlrq(RLRQ)
@@ -179,6 +179,92 @@ public enum APDU: Equatable, Sendable {
             }
         case .exceptionResponse: return "exception-response"
         case .confirmedServiceError: return "confirmed-service-error"
+        }
+    }
+
+    /// One line per APDU for the decode command and logs, e.g.
+    /// `GET-Response-Normal invoke 1: long-unsigned 2301`. Passwords are never printed, only their length.
+    public var description: String {
+        switch self {
+        case let .aarq(a):
+            var text = "AARQ: context \(a.applicationContext.rawValue) (\(a.applicationContext.name)), "
+            switch a.authentication {
+            case .none: text += "no authentication"
+            case let .lowLevel(password): text += "LLS password of \(password.count) bytes"
+            }
+            text += "; proposed conformance: \(a.initiateRequest.proposedConformance)"
+            text += "; client max receive PDU \(a.initiateRequest.clientMaxReceivePDUSize)"
+            return text
+        case let .aare(a):
+            var text = "AARE: \(a.result.name), diagnostic \(a.diagnostic.rawValue) (\(a.diagnostic.name))"
+            switch a.userInformation {
+            case let .initiateResponse(r)?:
+                text += "; granted conformance: \(r.negotiatedConformance); server max receive PDU \(r.serverMaxReceivePDUSize)"
+            case let .confirmedServiceError(e)?: text += "; " + e.description
+            case nil: text += "; no user information"
+            }
+            return text
+        case let .rlrq(r): return "RLRQ: reason " + (r.content.reason.map { "\($0)" } ?? "absent")
+        case let .rlre(r): return "RLRE: reason " + (r.content.reason.map { "\($0)" } ?? "absent")
+        case let .getRequest(g):
+            var text = name + " " + Self.describe(g.invoke) + ": "
+            switch g {
+            case let .normal(_, attribute, access): text += attribute.description + Self.describe(access)
+            case let .next(_, block): text += "acknowledges block \(block)"
+            case let .withList(_, list):
+                text += "\(list.count) attributes: "
+                for (i, item) in list.enumerated() {
+                    if i > 0 { text += "; " }
+                    text += item.attribute.description + Self.describe(item.access)
+                }
+            }
+            return text
+        case let .getResponse(g):
+            var text = name + " " + Self.describe(g.invoke) + ": "
+            switch g {
+            case let .normal(_, result): text += Self.describe(result)
+            case let .withDatablock(_, block):
+                text += "block \(block.blockNumber)" + (block.lastBlock ? " (last)" : "") + ", "
+                switch block.result {
+                case let .raw(bytes): text += "\(bytes.count) raw bytes"
+                case let .error(e): text += "error \(e.name) (\(e.rawValue))"
+                }
+            case let .withList(_, results):
+                text += "\(results.count) results: "
+                for (i, r) in results.enumerated() {
+                    if i > 0 { text += "; " }
+                    text += Self.describe(r)
+                }
+            }
+            return text
+        case let .exceptionResponse(e): return "exception-response: " + e.stateErrorName + ", " + e.serviceErrorName
+        case let .confirmedServiceError(e): return "confirmed-service-error: " + e.serviceName + ", " + e.errorName
+        }
+    }
+
+    static func describe(_ invoke: InvokeIdAndPriority) -> String {
+        "invoke \(invoke.invokeId)" + (invoke.isHighPriority ? " (high priority)" : "")
+    }
+
+    static func describe(_ access: SelectiveAccess?) -> String {
+        switch access {
+        case nil: return ""
+        case let .byRange(restricting, from, to, selected)?:
+            var text = " by range of \(restricting.obis.fullDescription) from "
+            text += from.dateTimeValue?.description ?? from.description
+            text += " to " + (to.dateTimeValue?.description ?? to.description)
+            return text + (selected.isEmpty ? ", all columns" : ", \(selected.count) columns")
+        case let .byEntry(fromEntry, toEntry, fromValue, toValue)?:
+            return " by entry \(fromEntry)...\(toEntry), columns \(fromValue)...\(toValue)"
+        case let .other(selector, parameters)?:
+            return " selector \(selector) " + parameters.description
+        }
+    }
+
+    static func describe(_ result: GetDataResult) -> String {
+        switch result {
+        case let .data(v): return v.description
+        case let .error(e): return "error \(e.name) (\(e.rawValue))"
         }
     }
 

@@ -119,7 +119,7 @@ public struct ClientAssociation: Sendable {
             throw COSEMError.invalidValue(at: 0, what: "accepted AARE without an InitiateResponse")
         }
         // Use only what both sides agree on: some meters echo bits the client never proposed.
-        let granted = initiate.negotiatedConformance
+        let granted = initiate.negotiatedConformance.intersection(settings.proposedConformance)
         state = .associated(granted: granted, serverMaxReceivePDUSize: initiate.serverMaxReceivePDUSize)
         return .accepted(granted: granted, serverMaxReceivePDUSize: initiate.serverMaxReceivePDUSize)
     }

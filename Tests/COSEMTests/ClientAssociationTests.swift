@@ -26,6 +26,16 @@ import Testing
         #expect(error == .serviceNotGranted("GET-With-List (multiple references)"))
     }
 
+    @Test func grantedIsIntersectedWithTheProposal() throws {
+        var assoc = ClientAssociation(settings: AssociationSettings(proposedConformance: [.get, .blockTransferWithGet]))
+        _ = assoc.associationRequest()
+        // The meter echoes more than was proposed: only the proposed services count.
+        #expect(try assoc.handleAssociationResponse(accepted(.usualClientProposal))
+                == .accepted(granted: [.get, .blockTransferWithGet], serverMaxReceivePDUSize: 500))
+        #expect(!assoc.supportsGetWithList)
+        #expect(!assoc.supportsSelectiveAccess)
+    }
+
     @Test func wrongPasswordIsNamed() throws {
         var assoc = ClientAssociation(settings: Self.settings)
         _ = assoc.associationRequest()
