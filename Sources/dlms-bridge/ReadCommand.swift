@@ -1,10 +1,301 @@
+import Agent
 import ArgumentParser
+import COSEM
+import MeterLink
+import Platform
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dlms-bridge read`: the prototype's one-shot reader, for installing and debugging a meter.
 struct ReadCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "read", abstract: "(being written)")
+    static let configuration = CommandConfiguration(
+        commandName: "read",
+        abstract: "Read measurements (or a load profile) from a meter once and print them.",
+        discussion: """
+            Examples:
+              dlms-bridge read --host 192.168.5.177 --port 3333 --client-sap 1 --server-logical 0 \\
+                  --server-physical 1 --password 22222222 --measurement voltage_l1 current_l1 --verbose
+              dlms-bridge read --serial /dev/ttyUSB0 --mode-e --measurement active_energy_import
+              dlms-bridge read --host 127.0.0.1 --profile 1-0:99.1.0.255 --from -24h --to now --json
+            Times for --from/--to: now, -90m, -24h, -7d, an ISO date-time in UTC (2026-11-21T00:00Z), or Unix ms.
+            Exit status: 0 all read, 1 some measurements failed, 3 the meter could not be read at all.
+            """)
+
+    @Option(help: "Meter host name or address (TCP, HDLC on the socket).") var host: String?
+    @Option(help: "Meter TCP port.") var port: UInt16 = 3333
+    @Option(help: "Serial device of an optical probe, instead of --host.") var serial: String?
+    @Flag(name: .customLong("mode-e"), help: "Open the optical port with IEC 62056-21 mode E first.") var modeE = false
+    @Option(help: "Serial rate for direct HDLC (without mode E).") var baud: Int = 9600
+    @Option(name: .customLong("client-sap"), help: "Client SAP: 1 (Microstar, password), 16 (public), 32 (management).")
+    var clientSAP: UInt8?
+    @Option(name: .customLong("server-logical"), help: "Server logical address (Microstar: 0, or 1).") var serverLogical: UInt16?
+    @Option(name: .customLong("server-physical"), help: "Server physical address (Microstar: 1, or the serial's last 4 digits).")
+    var serverPhysical: UInt16?
+    @Option(name: .customLong("address-size"), help: "Server address bytes: 1, 2, 4 or auto.") var addressSize: String = "auto"
+    @Option(help: "LLS password (never printed).") var password: String?
+    @Option(name: .customLong("meter-profile"), help: "Meter family defaults: microstar or generic.") var meterProfile = "microstar"
+    @Option(name: .customLong("timeout-ms"), help: "Answer timeout per frame, milliseconds.") var timeoutMs: Int64 = 2000
+    @Option(name: .customLong("measurement"), parsing: .upToNextOption, help: "Measurement keys (see --list).")
+    var measurements: [String] = []
+    @Option(name: .customLong("define"), help: "A custom measurement key=OBIS:class[:description]; repeatable.")
+    var definitions: [String] = []
+    @Option(help: "Read this profile generic (e.g. 1-0:99.1.0.255) by range instead of measurements.") var profile: String?
+    @Option(help: "Profile range start.") var from: String = "-24h"
+    @Option(help: "Profile range end.") var to: String = "now"
+    @Flag(help: "Print JSON instead of a table.") var json = false
+    @Flag(help: "Show every frame in hex with timestamps (passwords masked).") var verbose = false
+    @Flag(help: "List the known measurement keys and exit.") var list = false
 
     func run() throws {
-        print("dlms-bridge read: not implemented yet")
-        throw ExitCode(1)
+        var catalog = MeasurementCatalog.standard
+        for d in definitions {
+            do { catalog.add(try MeasurementCatalog.parseDefinition(d)) } catch { fail(error.description, code: 2) }
+        }
+        if list {
+            for m in catalog.measurements {
+                print(pad(m.key, 24) + pad(m.obis.description, 18) + pad(m.kind.rawValue, 18) + m.description)
+            }
+            return
+        }
+        guard let profileSettings = MeterProfile.named(meterProfile) else {
+            fail("--meter-profile \(meterProfile) is not known: use microstar or generic", code: 2)
+        }
+        let endpoint: MeterEndpoint
+        if let serial {
+            endpoint = .serial(path: serial, baudRate: baud, modeE: modeE)
+        } else if let host {
+            endpoint = .tcp(host: host, port: port)
+        } else {
+            fail("say where the meter is: --host H [--port P] for TCP, or --serial /dev/ttyUSB0 for an optical probe", code: 2)
+        }
+        guard let size = AddressSizeSetting(parsing: addressSize) else {
+            fail("--address-size \(addressSize) is not valid: use 1, 2, 4 or auto", code: 2)
+        }
+        var settings = MeterSettings(endpoint: endpoint, profile: profileSettings, password: Secret(password ?? ""))
+        if let clientSAP { settings.clientSAP = clientSAP }
+        if let serverLogical { settings.serverLogical = serverLogical }
+        if let serverPhysical { settings.serverPhysical = serverPhysical }
+        settings.addressSize = size
+        settings.responseTimeoutMilliseconds = timeoutMs
+
+        var trace: FrameTrace? = nil
+        if verbose {
+            trace = { (direction: FrameDirection, text: String) in
+                stderrLine(utcTimestamp(WallClock.milliseconds()) + " " + direction.rawValue + " " + text)
+            }
+        }
+        let session = MeterSession(settings: settings, trace: trace)
+        defer { session.close() }
+        do { try session.open() } catch { fail("cannot read \(endpoint): \(error.description)", code: 3) }
+        if verbose, let w = session.resolvedWidth { stderrLine("associated (server address width \(w))") }
+
+        if let profile {
+            let obis: ObisCode
+            do { obis = try ObisCode(parsing: profile) } catch { fail("--profile: \(error.description)", code: 2) }
+            let now = WallClock.milliseconds()
+            guard let fromMs = parseTime(from, now: now), let toMs = parseTime(to, now: now) else {
+                fail("--from/--to: use now, -90m, -24h, -7d, an ISO date-time (2026-11-21T00:00Z) or Unix milliseconds", code: 2)
+            }
+            do {
+                let result = try session.readProfile(obis, fromUnixMilliseconds: fromMs, toUnixMilliseconds: toMs)
+                printProfile(obis, result, session.counters)
+            } catch {
+                fail("cannot read profile \(obis): \(error.description)", code: 3)
+            }
+            return
+        }
+
+        let keys = measurements.isEmpty ? ["voltage_l1", "current_l1"] : measurements
+        let wanted: [Measurement]
+        do { wanted = try catalog.resolve(keys) } catch { fail(error.description, code: 2) }
+        let results: [MeasurementResult]
+        do { results = try session.read(wanted) } catch { fail("cannot read \(endpoint): \(error.description)", code: 3) }
+        if json { printJSON(results, session.counters) } else { printTable(results, session.counters) }
+        if results.contains(where: { if case .failed = $0 { return true } else { return false } }) {
+            throw ExitCode(1)
+        }
     }
+
+    // MARK: Output
+
+    private func printTable(_ results: [MeasurementResult], _ counters: MeterCounters) {
+        print(pad("measurement", 24) + pad("value", 22) + pad("unit", 8) + pad("obis", 18) + "raw")
+        for r in results {
+            switch r {
+            case let .reading(reading):
+                print(pad(reading.measurement.key, 24) + pad(text(of: reading.value), 22)
+                      + pad(reading.unit?.symbol ?? "", 8) + pad(reading.measurement.obis.description, 18)
+                      + reading.raw.description)
+            case let .failed(m, error):
+                print(pad(m.key, 24) + "ERROR " + error.description)
+            }
+        }
+        print("(\(counters.lastPollRoundTrips) round trip(s), \(counters.lastPollMicroseconds / 1000) ms)")
+    }
+
+    private func printJSON(_ results: [MeasurementResult], _ counters: MeterCounters) {
+        var w = JSONWriter(style: .pretty)
+        w.beginObject()
+        w.key("measurements")
+        w.beginObject()
+        for case let .reading(r) in results {
+            w.key(r.measurement.key)
+            w.beginObject()
+            w.member("obis", r.measurement.obis.description)
+            writeValue(r.value, into: &w)
+            if let unit = r.unit {
+                w.member("unit_code", Int(unit.rawValue))
+                w.member("unit", unit.symbol)
+            }
+            if let raw = r.rawInteger { w.member("raw_value", raw) }
+            if let ct = r.captureTime, let ms = try? ct.unixMilliseconds() { w.member("capture_time_ms", ms) }
+            w.member("description", r.measurement.description)
+            w.endObject()
+        }
+        w.endObject()
+        w.key("errors")
+        w.beginObject()
+        for case let .failed(m, e) in results { w.member(m.key, e.description) }
+        w.endObject()
+        w.member("round_trips", counters.lastPollRoundTrips)
+        w.member("duration_ms", Double(counters.lastPollMicroseconds) / 1000)
+        w.endObject()
+        print(w.output)
+    }
+
+    private func printProfile(_ obis: ObisCode, _ p: ProfileReading, _ counters: MeterCounters) {
+        let names = p.columns.map { "\($0.obis.description)/\($0.attribute)" }
+        if json {
+            var w = JSONWriter(style: .compact)
+            w.beginObject()
+            w.member("obis", obis.description)
+            w.key("columns")
+            w.beginArray()
+            for n in names { w.string(n) }
+            w.endArray()
+            w.key("rows")
+            w.beginArray()
+            for row in p.rows {
+                w.beginArray()
+                for (i, v) in row.enumerated() {
+                    let s = i < p.scalers.count ? p.scalers[i] : nil
+                    writeCell(v, scaler: s, into: &w)
+                }
+                w.endArray()
+            }
+            w.endArray()
+            w.member("round_trips", counters.roundTrips)
+            w.endObject()
+            print(w.output)
+            return
+        }
+        print(names.map { pad($0, 24) }.joined())
+        for row in p.rows {
+            var line = ""
+            for (i, v) in row.enumerated() {
+                let s = i < p.scalers.count ? p.scalers[i] : nil
+                line += pad(cellText(v, scaler: s), 24)
+            }
+            print(line)
+        }
+        print("(\(p.rows.count) rows)")
+    }
+
+    private func writeValue(_ value: ReadingValue, into w: inout JSONWriter) {
+        switch value {
+        case let .number(d): w.member("value", d)
+        case let .text(t): w.member("value", t)
+        case let .dateTime(dt, ms):
+            w.member("value", dt.description)
+            if let ms { w.member("value_ms", ms) }
+        case let .other(v): w.member("value", v.description)
+        }
+    }
+
+    private func writeCell(_ v: DataValue, scaler: ScalerUnit?, into w: inout JSONWriter) {
+        if let scaler, let d = scaler.scale(v) { w.number(d); return }
+        if case let .octetString(b) = v, b.count == 12, let dt = try? CosemDateTime(bytes: b) {
+            if let ms = try? dt.unixMilliseconds(assumedDeviation: 0) { w.integer(ms) } else { w.string(dt.description) }
+            return
+        }
+        if let i = v.integerValue { w.integer(i); return }
+        w.string(v.description)
+    }
+
+    private func cellText(_ v: DataValue, scaler: ScalerUnit?) -> String {
+        if let scaler, let d = scaler.scale(v) { return "\(d) \(scaler.unit.symbol)" }
+        if case let .octetString(b) = v, b.count == 12, let dt = try? CosemDateTime(bytes: b) { return dt.description }
+        return v.description
+    }
+
+    private func text(of value: ReadingValue) -> String {
+        switch value {
+        case let .number(d): return d.description
+        case let .text(t): return t
+        case let .dateTime(dt, _): return dt.description
+        case let .other(v): return v.description
+        }
+    }
+}
+
+// MARK: Helpers shared by the commands
+
+/// Prints `message` on stderr and exits with `code` (2: bad usage or configuration, 3: meter unreachable).
+func fail(_ message: String, code: Int32) -> Never {
+    stderrLine("dlms-bridge: \(message)")
+    exit(code)
+}
+
+/// One line on stderr, unbuffered.
+func stderrLine(_ text: String) {
+    var line = Array(text.utf8)
+    line.append(0x0A)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+func pad(_ s: String, _ width: Int) -> String {
+    let n = s.count
+    return n >= width ? s + " " : s + String(repeating: " ", count: width - n)
+}
+
+/// `2026-11-22T04:31:07.123Z`.
+func utcTimestamp(_ ms: Int64) -> String {
+    let dt = CosemDateTime(unixMilliseconds: ms, deviation: 0)
+    func two(_ v: UInt8) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    let millis = Int(((ms % 1000) + 1000) % 1000)
+    let m = millis < 10 ? "00\(millis)" : (millis < 100 ? "0\(millis)" : "\(millis)")
+    return "\(dt.date.year)-\(two(dt.date.month))-\(two(dt.date.dayOfMonth))T\(two(dt.time.hour)):\(two(dt.time.minute)):\(two(dt.time.second)).\(m)Z"
+}
+
+/// Parses `now`, `-90m`, `-24h`, `-7d`, `-30s`, Unix milliseconds, or `YYYY-MM-DD[THH:MM[:SS]][Z]` (UTC).
+func parseTime(_ text: String, now: Int64) -> Int64? {
+    if text == "now" { return now }
+    if text.hasPrefix("-"), let unit = text.last, let n = Int64(text.dropFirst().dropLast()) {
+        switch unit {
+        case "s": return now - n * 1000
+        case "m": return now - n * 60_000
+        case "h": return now - n * 3_600_000
+        case "d": return now - n * 86_400_000
+        default: return nil
+        }
+    }
+    if let ms = Int64(text) { return ms }
+    var s = Substring(text)
+    if s.last == "Z" { s = s.dropLast() }
+    let parts = s.split(separator: "T", maxSplits: 1)
+    let d = parts[0].split(separator: "-")
+    guard d.count == 3, let y = UInt16(d[0]), let mo = UInt8(d[1]), let da = UInt8(d[2]) else { return nil }
+    var h: UInt8 = 0, mi: UInt8 = 0, se: UInt8 = 0
+    if parts.count == 2 {
+        let t = parts[1].split(separator: ":")
+        guard t.count >= 2, let hh = UInt8(t[0]), let mm = UInt8(t[1]) else { return nil }
+        h = hh; mi = mm
+        if t.count == 3 { guard let ss = UInt8(t[2]) else { return nil }; se = ss }
+    }
+    let dt = CosemDateTime(year: y, month: mo, day: da, hour: h, minute: mi, second: se)
+    var utc = dt
+    utc.deviation = 0
+    return try? utc.unixMilliseconds()
 }
