@@ -47,6 +47,21 @@ test-swift: venv
 test-system: venv build
 	DLMS_BRIDGE_BIN=$(BIN) $(VPY) -m pytest $(PYTEST_ARGS) Tests/system
 
+# System packages the build, the demo and the tests need (Debian names). Installed only when missing.
+DEB_PACKAGES := libmosquitto-dev libssl-dev mosquitto mosquitto-clients openssl python3-venv
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root, or: sudo apt-get install $$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# The README's first command: simulated meter + TLS broker + agent on loopback, readings shown, all stopped.
+demo: deps build
+	scripts/demo.sh $(BIN)
+
 clean:
 	rm -rf .build dist out Fuzz/bin
 
