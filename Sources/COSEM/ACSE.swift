@@ -611,3 +611,38 @@ public struct RLRE: Hashable, Sendable {
         return RLRE(reason: c.reason, userInformation: c.userInformation)
     }
 }
+
+// MARK: - Meter side
+
+extension AARE {
+    /// The meter's answer to `aarq`: accepted when the password matches `password` (nil = no password
+    /// required), rejected with authentication-failure / authentication-required otherwise. The granted
+    /// conformance is what the client proposed and the meter supports; the PDU size is the meter's own.
+    public static func answering(_ aarq: AARQ, password: [UInt8]?, supported: Conformance,
+                                 serverMaxReceivePDUSize: UInt16) -> AARE {
+        if aarq.applicationContext != .logicalNameNoCiphering {
+            return AARE(result: .rejectedPermanent, diagnostic: .applicationContextNameNotSupported,
+                        userInformation: nil, applicationContext: aarq.applicationContext)
+        }
+        if let password {
+            switch aarq.authentication {
+            case .none:
+                return AARE(result: .rejectedPermanent, diagnostic: .authenticationRequired, userInformation: nil)
+            case let .lowLevel(given) where given != password:
+                return AARE(result: .rejectedPermanent, diagnostic: .authenticationFailure, userInformation: nil,
+                            mechanism: .lowLevel)
+            case .lowLevel:
+                break
+            }
+        }
+        let granted = aarq.initiateRequest.proposedConformance.intersection(supported)
+        if aarq.initiateRequest.dlmsVersion < 6 {
+            return AARE(result: .rejectedPermanent, diagnostic: .noReasonGiven,
+                        userInformation: .confirmedServiceError(ConfirmedServiceError(service: 1, errorKind: 6, value: 1)))
+        }
+        return AARE(result: .accepted, diagnostic: .null,
+                    userInformation: .initiateResponse(InitiateResponse(
+                        negotiatedConformance: granted, serverMaxReceivePDUSize: serverMaxReceivePDUSize)),
+                    mechanism: aarq.mechanism == .none ? nil : aarq.mechanism)
+    }
+}

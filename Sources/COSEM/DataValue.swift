@@ -77,6 +77,9 @@ public struct DecodingLimits: Sendable, Hashable {
     }
 
     public static let `default` = DecodingLimits()
+
+    /// The deepest nesting any decode accepts, whatever `maxDepth` says.
+    public static let maxSupportedDepth = 64
 }
 
 /// One value of the COSEM Data CHOICE, as A-XDR encodes it.
@@ -400,7 +403,10 @@ extension DataValue {
         throws(COSEMError) -> DataValue
     {
         var budget = limits.maxElements
-        return try decode(from: &reader, limits: limits, depth: 0, budget: &budget)
+        var bounded = limits
+        // Recursion is bounded whatever the caller asks, so no input can exhaust the stack.
+        bounded.maxDepth = Swift.min(limits.maxDepth, DecodingLimits.maxSupportedDepth)
+        return try decode(from: &reader, limits: bounded, depth: 0, budget: &budget)
     }
 
     static func decode(from r: inout ByteReader, limits: DecodingLimits, depth: Int, budget: inout Int)

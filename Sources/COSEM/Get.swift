@@ -496,4 +496,27 @@ public enum GetResponse: Equatable, Sendable {
         } while start < data.count
         return blocks
     }
+
+    /// The meter's side of a GET: the answer as one GET-Response-Normal when it fits `maxPDUSize`, else as
+    /// GET-Response-With-Datablock blocks (send the first; each GET-Request-Next n asks for the block after n).
+    public static func answering(invoke: InvokeIdAndPriority, result: GetDataResult, maxPDUSize: Int,
+                                 firstBlockNumber: UInt32 = 1) -> [GetResponse] {
+        let single = GetResponse.normal(invoke: invoke, result: result)
+        var encoded: [UInt8] = []
+        single.encode(into: &encoded)
+        guard encoded.count > maxPDUSize, case let .data(value) = result else { return [single] }
+        return datablocks(invoke: invoke, data: value.encoded, maxPDUSize: maxPDUSize, firstBlockNumber: firstBlockNumber)
+    }
+
+    /// The meter's side of a GET-With-List: one GET-Response-With-List, or blocks of its result list when
+    /// it does not fit `maxPDUSize`.
+    public static func answering(invoke: InvokeIdAndPriority, results: [GetDataResult], maxPDUSize: Int,
+                                 firstBlockNumber: UInt32 = 1) -> [GetResponse] {
+        let single = GetResponse.withList(invoke: invoke, results: results)
+        let encoded = single.encode()
+        guard encoded.count > maxPDUSize else { return [single] }
+        // The raw data of a with-list answer in blocks is the result list: count, then each result.
+        return datablocks(invoke: invoke, data: Array(encoded.dropFirst(3)), maxPDUSize: maxPDUSize,
+                          firstBlockNumber: firstBlockNumber)
+    }
 }
