@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Platform
 import Testing
 
@@ -93,5 +94,21 @@ private final class NotifySocket {
         let start = MonotonicInstant.now()
         signals.stop()
         #expect(MonotonicInstant.now().milliseconds(since: start) < 2000)
+    }
+}
+
+@Suite struct WatchdogTests {
+    @Test func theRuntimeSendsWatchdogWhileRunning() throws {
+        let server = try NotifySocket(abstract: true)
+        let meter = MeterConfiguration(deviceID: "w", transport: .tcp(host: "h", port: 3333), pollPeriodMilliseconds: 1000)
+        let r = AgentRuntime(
+            configuration: AgentConfiguration(meters: [meter]),
+            meters: [.init(configuration: meter, reader: FakeReader(), store: FakeStore())], publisher: FakePublisher(),
+            logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
+            watchdog: (SystemdNotifier(socketPath: server.name), 20))
+        try r.start()
+        #expect(try server.receive() == "WATCHDOG=1")
+        #expect(try server.receive() == "WATCHDOG=1")
+        r.stop()
     }
 }

@@ -59,13 +59,16 @@ public final class AgentRuntime: Sendable {
 
     private let state: Mutex<State>
     private let threads = Mutex<[PlatformThread]>([])
+    private let watchdog: (notifier: SystemdNotifier, intervalMilliseconds: Int64)?
 
     public init(
         configuration: AgentConfiguration, meters: [Meter], publisher: any Publisher,
         clock: any ScheduleClock = MonotonicScheduleClock(),
         wallClock: @escaping @Sendable () -> Int64 = { WallClock.milliseconds() },
-        logger: Logger = Logger(label: "dlms-bridge.agent")
+        logger: Logger = Logger(label: "dlms-bridge.agent"),
+        watchdog: (notifier: SystemdNotifier, intervalMilliseconds: Int64)? = nil
     ) {
+        self.watchdog = watchdog
         self.configuration = configuration
         self.meters = meters
         self.publisher = publisher
@@ -320,9 +323,16 @@ public final class AgentRuntime: Sendable {
         var nextHealth = configuration.healthIntervalMilliseconds > 0
             ? last.advanced(byMilliseconds: configuration.healthIntervalMilliseconds) : nil
         var nextCommit = last.advanced(byMilliseconds: 1000)
+        var nextWatchdog = last
         while !stopSignal.isSet {
+            // WATCHDOG=1 from this loop: it stops if housekeeping (replay, commits) hangs, and systemd restarts us.
+            if let watchdog, last >= nextWatchdog {
+                do { try watchdog.notifier.watchdog() } catch { logger.warning("sd_notify WATCHDOG=1 failed: \(error)") }
+                nextWatchdog = last.advanced(byMilliseconds: watchdog.intervalMilliseconds)
+            }
             // Replay in small steps (10 per second at least) so it interleaves with live readings.
-            guard clock.sleep(until: last.advanced(byMilliseconds: 100), stop: stopSignal) else { break }
+            let step = min(100, watchdog?.intervalMilliseconds ?? 100)
+            guard clock.sleep(until: last.advanced(byMilliseconds: step), stop: stopSignal) else { break }
             let now = clock.now()
             tokens = min(rate, tokens + rate * Double(now.milliseconds(since: last)) / 1000)
             last = now
