@@ -118,8 +118,8 @@ public struct ClientAssociation: Sendable {
             }
             throw COSEMError.invalidValue(at: 0, what: "accepted AARE without an InitiateResponse")
         }
-        // Use only what both sides agree on: some meters echo bits the client never proposed.
-        let granted = initiate.negotiatedConformance.intersection(settings.proposedConformance)
+        // The outcome reports what the meter sent; `usableConformance` is what this client may use.
+        let granted = initiate.negotiatedConformance
         state = .associated(granted: granted, serverMaxReceivePDUSize: initiate.serverMaxReceivePDUSize)
         return .accepted(granted: granted, serverMaxReceivePDUSize: initiate.serverMaxReceivePDUSize)
     }
@@ -136,12 +136,18 @@ public struct ClientAssociation: Sendable {
         return nil
     }
 
-    /// True when the meter granted GET-With-List (multiple references); otherwise read attributes one by one.
-    public var supportsGetWithList: Bool { grantedConformance?.contains(.multipleReferences) ?? false }
-    /// True when the meter granted selective access (profile reads by range or entry).
-    public var supportsSelectiveAccess: Bool { grantedConformance?.contains(.selectiveAccess) ?? false }
-    /// True when the meter granted block transfer with GET.
-    public var supportsBlockTransfer: Bool { grantedConformance?.contains(.blockTransferWithGet) ?? false }
+    /// The services this client may use: granted by the meter and proposed by the client (some meters grant
+    /// bits that were never proposed; using them would be outside the negotiated association).
+    public var usableConformance: Conformance? {
+        grantedConformance.map { $0.intersection(settings.proposedConformance) }
+    }
+
+    /// True when GET-With-List (multiple references) is usable; otherwise read attributes one by one.
+    public var supportsGetWithList: Bool { usableConformance?.contains(.multipleReferences) ?? false }
+    /// True when selective access (profile reads by range or entry) is usable.
+    public var supportsSelectiveAccess: Bool { usableConformance?.contains(.selectiveAccess) ?? false }
+    /// True when block transfer with GET is usable.
+    public var supportsBlockTransfer: Bool { usableConformance?.contains(.blockTransferWithGet) ?? false }
 
     // MARK: Invoke ids
 
@@ -157,7 +163,7 @@ public struct ClientAssociation: Sendable {
     public mutating func getRequest(_ attribute: AttributeDescriptor, access: SelectiveAccess? = nil)
         throws(COSEMError) -> [UInt8]
     {
-        guard let granted = grantedConformance else { throw COSEMError.notAssociated }
+        guard let granted = usableConformance else { throw COSEMError.notAssociated }
         if access != nil, !granted.contains(.selectiveAccess) { throw COSEMError.serviceNotGranted("selective access") }
         let invoke = nextInvoke()
         pending = .single(invoke)
@@ -168,7 +174,7 @@ public struct ClientAssociation: Sendable {
     /// A GET-Request-With-List; throws `.serviceNotGranted` when the meter did not grant multiple references
     /// (fall back to `getRequest` per attribute).
     public mutating func getRequest(list: [AttributeRequest]) throws(COSEMError) -> [UInt8] {
-        guard let granted = grantedConformance else { throw COSEMError.notAssociated }
+        guard let granted = usableConformance else { throw COSEMError.notAssociated }
         guard granted.contains(.multipleReferences) else {
             throw COSEMError.serviceNotGranted("GET-With-List (multiple references)")
         }

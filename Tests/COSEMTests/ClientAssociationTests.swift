@@ -29,9 +29,11 @@ import Testing
     @Test func grantedIsIntersectedWithTheProposal() throws {
         var assoc = ClientAssociation(settings: AssociationSettings(proposedConformance: [.get, .blockTransferWithGet]))
         _ = assoc.associationRequest()
-        // The meter echoes more than was proposed: only the proposed services count.
+        // The meter grants more than was proposed: the outcome says so, but only the proposed services count.
         #expect(try assoc.handleAssociationResponse(accepted(.usualClientProposal))
-                == .accepted(granted: [.get, .blockTransferWithGet], serverMaxReceivePDUSize: 500))
+                == .accepted(granted: .usualClientProposal, serverMaxReceivePDUSize: 500))
+        #expect(assoc.usableConformance == [.get, .blockTransferWithGet])
+        #expect(assoc.supportsBlockTransfer)
         #expect(!assoc.supportsGetWithList)
         #expect(!assoc.supportsSelectiveAccess)
     }
