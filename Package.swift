@@ -39,7 +39,7 @@ let package = Package(
         // The simulated Microstar meter (demo and test peer), server side of the same core.
         .target(
             name: "MeterSimulator",
-            dependencies: ["HDLC", "COSEM", "MeterLink", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HDLC", "COSEM", "Platform", "MeterLink", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // libmosquitto, seen only by Uplink.

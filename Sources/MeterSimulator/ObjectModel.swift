@@ -1,0 +1,329 @@
+import COSEM
+
+/// The simulated meter's COSEM objects: every object of the standard measurement catalog, with plausible
+/// values that are pure functions of the time the caller passes in (so a test can predict them).
+///
+/// - Instantaneous values wander along triangle waves: voltage around 230 V (scaler -1, unit 35 V), current
+///   around 5 A (scaler -3, unit 33 A), frequency around 50 Hz (scaler -2, unit 44 Hz), powers consistent
+///   with them (W, var, VA).
+/// - Energies (Wh, varh) grow at a steady rate from a fixed base, so they only ever increase, and the
+///   load profile's columns at a capture instant equal the registers read at that instant.
+/// - The load profile (1-0:99.1.0.255) captures clock, +A, -A, +R, -R every ``SimulatorConfiguration/capturePeriodSeconds``
+///   with ``SimulatorConfiguration/profileRows`` rows back from now; it is far longer than one PDU, so it
+///   needs block transfer. The event log (0-0:99.98.0.255) has one event every 6 hours over the same span.
+///
+/// Units are the IEC 62056-6-2 codes (35 is the volt), not the prototype's wrong table.
+public struct SimulatedObjectModel: Sendable {
+    public var configuration: SimulatorConfiguration
+
+    public init(configuration: SimulatorConfiguration) { self.configuration = configuration }
+
+    // MARK: OBIS codes
+
+    public static let voltage = ObisCode(1, 1, 32, 7, 0)
+    public static let current = ObisCode(1, 1, 31, 7, 0)
+    public static let frequency = ObisCode(1, 1, 14, 7, 0)
+    public static let activePowerImport = ObisCode(1, 1, 1, 7, 0)
+    public static let activePowerExport = ObisCode(1, 1, 2, 7, 0)
+    public static let reactivePowerImport = ObisCode(1, 1, 3, 7, 0)
+    public static let reactivePowerExport = ObisCode(1, 1, 4, 7, 0)
+    public static let apparentPower = ObisCode(1, 1, 9, 7, 0)
+    public static let activeEnergyImport = ObisCode(1, 1, 1, 8, 0)
+    public static let activeEnergyExport = ObisCode(1, 1, 2, 8, 0)
+    public static let reactiveEnergyImport = ObisCode(1, 1, 3, 8, 0)
+    public static let reactiveEnergyExport = ObisCode(1, 1, 4, 8, 0)
+    public static let maxDemandImport = ObisCode(1, 1, 1, 6, 0)
+    public static let maxDemandExport = ObisCode(1, 1, 2, 6, 0)
+    public static let clock = ObisCode.clock
+    public static let serialNumber = ObisCode(0, 0, 96, 1, 0, 255)
+    public static let firmwareVersion = ObisCode(0, 0, 42, 0, 0, 255)
+    public static let loadProfile = ObisCode(1, 0, 99, 1, 0, 255)
+    public static let eventLog = ObisCode(0, 0, 99, 98, 0, 255)
+    public static let eventCode = ObisCode(0, 0, 96, 11, 0, 255)
+
+    /// Seconds between event log entries.
+    public static let eventIntervalSeconds: Int64 = 6 * 3600
+
+    /// A register's scaler and unit as the meter reports them.
+    public static func scalerUnit(of obis: ObisCode) -> ScalerUnit? {
+        switch obis {
+        case voltage: return ScalerUnit(scaler: -1, unit: .volt)
+        case current: return ScalerUnit(scaler: -3, unit: .ampere)
+        case frequency: return ScalerUnit(scaler: -2, unit: .hertz)
+        case activePowerImport, activePowerExport, maxDemandImport, maxDemandExport:
+            return ScalerUnit(scaler: 0, unit: .watt)
+        case reactivePowerImport, reactivePowerExport: return ScalerUnit(scaler: 0, unit: .var)
+        case apparentPower: return ScalerUnit(scaler: 0, unit: .voltAmpere)
+        case activeEnergyImport, activeEnergyExport: return ScalerUnit(scaler: 0, unit: .wattHour)
+        case reactiveEnergyImport, reactiveEnergyExport: return ScalerUnit(scaler: 0, unit: .varHour)
+        default: return nil
+        }
+    }
+
+    /// The interface class of each object the meter has.
+    public static func interfaceClass(of obis: ObisCode) -> InterfaceClass? {
+        switch obis {
+        case maxDemandImport, maxDemandExport: return .extendedRegister
+        case clock: return .clock
+        case serialNumber, firmwareVersion, eventCode: return .data
+        case loadProfile, eventLog: return .profileGeneric
+        default: return scalerUnit(of: obis) != nil ? .register : nil
+        }
+    }
+
+    /// The load profile's columns: clock, then the four energy registers' values.
+    public static let loadProfileColumns: [CaptureObjectDefinition] = [
+        CaptureObjectDefinition(classId: InterfaceClass.clock.rawValue, obis: clock, attribute: 2),
+        CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: activeEnergyImport, attribute: 2),
+        CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: activeEnergyExport, attribute: 2),
+        CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: reactiveEnergyImport, attribute: 2),
+        CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: reactiveEnergyExport, attribute: 2),
+    ]
+
+    /// The event log's columns: clock and the event code.
+    public static let eventLogColumns: [CaptureObjectDefinition] = [
+        CaptureObjectDefinition(classId: InterfaceClass.clock.rawValue, obis: clock, attribute: 2),
+        CaptureObjectDefinition(classId: InterfaceClass.data.rawValue, obis: eventCode, attribute: 2),
+    ]
+
+    // MARK: Values as functions of time
+
+    /// 2020-01-01T00:00:00Z: energies count from here.
+    static let baseSeconds: Int64 = 1_577_836_800
+
+    /// A triangle wave of `period` seconds between -amplitude and +amplitude.
+    static func triangle(_ seconds: Int64, period: Int64, amplitude: Int64) -> Int64 {
+        let phase = ((seconds % period) + period) % period  // 0 ..< period
+        let half = period / 2
+        let up = phase < half ? phase : period - phase  // 0 ... half
+        return (up * 4 * amplitude) / period - amplitude
+    }
+
+    /// The raw integer value of a register at `unixMilliseconds` (before the scaler).
+    public func rawValue(of obis: ObisCode, at unixMilliseconds: Int64) -> Int64? {
+        let s = unixMilliseconds / 1000
+        let elapsed = max(0, s - Self.baseSeconds)
+        let voltage = 2300 + Self.triangle(s, period: 600, amplitude: 40)  // 0.1 V
+        let current = 5000 + Self.triangle(s, period: 900, amplitude: 1500)  // mA
+        let apparent = voltage * current / 10_000  // VA
+        let active = apparent * 96 / 100
+        let reactive = apparent * 28 / 100
+        switch obis {
+        case Self.voltage: return voltage
+        case Self.current: return current
+        case Self.frequency: return 5000 + Self.triangle(s, period: 120, amplitude: 5)
+        case Self.activePowerImport: return active
+        case Self.activePowerExport: return max(0, Self.triangle(s, period: 3600, amplitude: 300))
+        case Self.reactivePowerImport: return reactive
+        case Self.reactivePowerExport: return max(0, Self.triangle(s, period: 1800, amplitude: 40))
+        case Self.apparentPower: return apparent
+        // Energies: a base plus a steady average rate (W or var) times the elapsed time.
+        case Self.activeEnergyImport: return 1_000_000 + elapsed * 1150 / 3600
+        case Self.activeEnergyExport: return 20_000 + elapsed * 75 / 3600
+        case Self.reactiveEnergyImport: return 300_000 + elapsed * 320 / 3600
+        case Self.reactiveEnergyExport: return 5_000 + elapsed * 10 / 3600
+        case Self.maxDemandImport: return 2500 + (s / 86_400 % 7) * 150
+        case Self.maxDemandExport: return 600 + (s / 86_400 % 5) * 40
+        default: return nil
+        }
+    }
+
+    /// The A-XDR value of a register's attribute 2.
+    func registerValue(_ obis: ObisCode, at ms: Int64) -> DataValue? {
+        guard let raw = rawValue(of: obis, at: ms) else { return nil }
+        switch obis {
+        case Self.voltage, Self.frequency: return .longUnsigned(UInt16(clamping: raw))
+        case Self.activePowerImport, Self.activePowerExport, Self.reactivePowerImport, Self.reactivePowerExport,
+             Self.apparentPower, Self.maxDemandImport, Self.maxDemandExport:
+            return .doubleLong(Int32(clamping: raw))
+        default: return .doubleLongUnsigned(UInt32(truncatingIfNeeded: raw))
+        }
+    }
+
+    /// The meter's clock as a date-time.
+    public func dateTime(at unixMilliseconds: Int64) -> CosemDateTime {
+        CosemDateTime(unixMilliseconds: unixMilliseconds, deviation: configuration.clockDeviationMinutes,
+                      clockStatus: ClockStatus(rawValue: 0))
+    }
+
+    /// When a maximum demand was captured: within the last day, never after now.
+    func maxDemandCaptureTime(at ms: Int64) -> CosemDateTime {
+        let s = ms / 1000
+        let boundary = s - s % 900
+        return dateTime(at: (boundary - (s / 86_400 % 10) * 900 - 3600) * 1000)
+    }
+
+    // MARK: Profiles
+
+    /// The capture instants (unix seconds) of the load profile's rows at `unixMilliseconds`, oldest first.
+    public func loadProfileInstants(at unixMilliseconds: Int64) -> [Int64] {
+        let period = Int64(max(1, configuration.capturePeriodSeconds))
+        let s = unixMilliseconds / 1000
+        let last = s - ((s % period) + period) % period
+        let count = Int64(max(1, configuration.profileRows))
+        return (0..<count).map { last - (count - 1 - $0) * period }
+    }
+
+    /// The event log's instants, oldest first: every 6 hours over the load profile's span.
+    public func eventInstants(at unixMilliseconds: Int64) -> [Int64] {
+        let instants = loadProfileInstants(at: unixMilliseconds)
+        guard let first = instants.first, let last = instants.last else { return [] }
+        var out: [Int64] = []
+        var t = last - ((last % Self.eventIntervalSeconds) + Self.eventIntervalSeconds) % Self.eventIntervalSeconds
+        while t >= first { out.append(t); t -= Self.eventIntervalSeconds }
+        return out.reversed()
+    }
+
+    /// One load profile row as captured at `instant` (unix seconds).
+    public func loadProfileRow(at instant: Int64) -> [DataValue] {
+        let ms = instant * 1000
+        var row: [DataValue] = [.octetString(dateTime(at: ms).bytes)]
+        for column in Self.loadProfileColumns.dropFirst() {
+            row.append(registerValue(column.obis, at: ms) ?? .null)
+        }
+        return row
+    }
+
+    /// One event log row: the event code cycles through power down (1), power up (2), clock set (4),
+    /// parameter change (47).
+    public func eventRow(at instant: Int64) -> [DataValue] {
+        let codes: [UInt16] = [1, 2, 4, 47]
+        let index = Int((instant / Self.eventIntervalSeconds) % Int64(codes.count))
+        return [.octetString(dateTime(at: instant * 1000).bytes), .longUnsigned(codes[index])]
+    }
+
+    func eventCode(at ms: Int64) -> DataValue {
+        let instants = eventInstants(at: ms)
+        guard let last = instants.last else { return .longUnsigned(0) }
+        return eventRow(at: last)[1]
+    }
+
+    // MARK: GET
+
+    /// Reads one attribute at `unixMilliseconds`: the value, or the data-access-result a meter gives.
+    /// Unknown objects and attributes are object-undefined (4), a wrong class id object-class-inconsistent
+    /// (9); selective access on anything but a profile buffer is other-reason (250).
+    public func get(_ attribute: AttributeDescriptor, access: SelectiveAccess?, at unixMilliseconds: Int64)
+        -> GetDataResult
+    {
+        let obis = attribute.obis
+        guard let interfaceClass = Self.interfaceClass(of: obis) else { return .error(.objectUndefined) }
+        guard attribute.classId == interfaceClass.rawValue else { return .error(.objectClassInconsistent) }
+        let ms = unixMilliseconds
+        if attribute.attribute == 1 { return access == nil ? .data(.octetString(obis.bytes)) : .error(.otherReason) }
+        if interfaceClass == .profileGeneric {
+            return profileAttribute(obis, attribute.attribute, access: access, at: ms)
+        }
+        guard access == nil else { return .error(.otherReason) }
+        switch (interfaceClass, attribute.attribute) {
+        case (.register, 2), (.extendedRegister, 2):
+            return registerValue(obis, at: ms).map { .data($0) } ?? .error(.objectUndefined)
+        case (.register, 3), (.extendedRegister, 3):
+            return Self.scalerUnit(of: obis).map { .data($0.dataValue) } ?? .error(.objectUndefined)
+        case (.extendedRegister, 4):
+            return .data(.unsigned(0))
+        case (.extendedRegister, 5):
+            return .data(.octetString(maxDemandCaptureTime(at: ms).bytes))
+        case (.clock, 2):
+            return .data(.octetString(dateTime(at: ms).bytes))
+        case (.clock, 3):
+            return .data(.long(configuration.clockDeviationMinutes))
+        case (.clock, 4):
+            return .data(.unsigned(0))
+        case (.clock, 8):
+            return .data(.boolean(false))
+        case (.clock, 9):
+            return .data(.enumerated(1))  // internal crystal
+        case (.data, 2):
+            switch obis {
+            case Self.serialNumber: return .data(.octetString(Array(configuration.serialNumber.utf8)))
+            case Self.firmwareVersion: return .data(.visibleString(Array(configuration.firmwareVersion.utf8)))
+            default: return .data(eventCode(at: ms))
+            }
+        default:
+            return .error(.objectUndefined)
+        }
+    }
+
+    func profileAttribute(_ obis: ObisCode, _ index: Int8, access: SelectiveAccess?, at ms: Int64) -> GetDataResult {
+        let isLoad = obis == Self.loadProfile
+        let columns = isLoad ? Self.loadProfileColumns : Self.eventLogColumns
+        let instants = isLoad ? loadProfileInstants(at: ms) : eventInstants(at: ms)
+        if index != 2 && access != nil { return .error(.otherReason) }
+        switch index {
+        case 2:
+            return buffer(isLoad: isLoad, columns: columns, instants: instants, access: access)
+        case 3:
+            return .data(.array(columns.map(\.dataValue)))
+        case 4:
+            return .data(.doubleLongUnsigned(isLoad ? UInt32(configuration.capturePeriodSeconds) : 0))
+        case 5:
+            return .data(.enumerated(1))  // FIFO
+        case 6:
+            return .data(columns[0].dataValue)  // sorted by the clock
+        case 7, 8:
+            return .data(.doubleLongUnsigned(UInt32(instants.count)))
+        default:
+            return .error(.objectUndefined)
+        }
+    }
+
+    func buffer(isLoad: Bool, columns: [CaptureObjectDefinition], instants: [Int64], access: SelectiveAccess?)
+        -> GetDataResult
+    {
+        var selected = instants
+        var columnRange = 0..<columns.count
+        switch access {
+        case nil:
+            break
+        case let .byRange(restricting, from, to, selectedValues)?:
+            guard restricting.obis == Self.clock, restricting.classId == InterfaceClass.clock.rawValue else {
+                return .error(.otherReason)
+            }
+            guard let lower = instant(of: from), let upper = instant(of: to) else { return .error(.otherReason) }
+            selected = instants.filter { $0 * 1000 >= lower && $0 * 1000 <= upper }
+            if !selectedValues.isEmpty {
+                // Only a contiguous run of columns is supported (what clients ask for in practice).
+                let indices = selectedValues.compactMap { value in
+                    columns.firstIndex { $0.obis == value.obis && $0.attribute == value.attribute }
+                }
+                guard indices.count == selectedValues.count, let first = indices.first, let last = indices.last,
+                    indices == Array(first...last)
+                else { return .error(.otherReason) }
+                columnRange = first..<(last + 1)
+            }
+        case let .byEntry(fromEntry, toEntry, fromValue, toValue)?:
+            let n = instants.count
+            let lo = max(1, Int(fromEntry))
+            let hi = toEntry == 0 ? n : min(n, Int(toEntry))
+            selected = lo <= hi ? Array(instants[(lo - 1)..<hi]) : []
+            let clo = max(1, Int(fromValue))
+            let chi = toValue == 0 ? columns.count : min(columns.count, Int(toValue))
+            guard clo <= chi else { return .error(.otherReason) }
+            columnRange = (clo - 1)..<chi
+        case .other?:
+            return .error(.otherReason)
+        }
+        let rows: [DataValue] = selected.map { t in
+            let row = isLoad ? loadProfileRow(at: t) : eventRow(at: t)
+            return .structure(Array(row[columnRange]))
+        }
+        return .data(.array(rows))
+    }
+
+    /// A range bound (octet-string(12) or date-time) as unix milliseconds; an unspecified deviation is taken
+    /// as the meter's own.
+    func instant(of value: DataValue) -> Int64? {
+        let dateTime: CosemDateTime
+        switch value {
+        case let .octetString(bytes):
+            guard let parsed = try? CosemDateTime(bytes: bytes) else { return nil }
+            dateTime = parsed
+        case let .dateTime(parsed):
+            dateTime = parsed
+        default:
+            return nil
+        }
+        return try? dateTime.unixMilliseconds(assumedDeviation: configuration.clockDeviationMinutes)
+    }
+}

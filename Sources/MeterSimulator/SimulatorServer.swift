@@ -1,0 +1,234 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import COSEM
+import MeterLink
+import Platform
+import Synchronization
+
+/// The simulated meter on real I/O: a TCP listener with one thread per connection, and/or a pseudo-terminal
+/// (optionally opened with IEC 62056-21 mode E), each connection driving its own ``SimulatedMeter``.
+///
+/// ```swift
+/// let server = SimulatorServer(configuration: .init())
+/// let port = try server.listen(host: "127.0.0.1", port: 0)
+/// server.faults = SimulatorFaults(replyDelayMilliseconds: 20)   // at any time
+/// server.stop()
+/// ```
+public final class SimulatorServer: @unchecked Sendable {
+    public let configuration: SimulatorConfiguration
+    /// Receives log lines (already timestamped), when set: `--verbose` frames and connection events.
+    let log: (@Sendable (String) -> Void)?
+    let verbose: Bool
+
+    private let state: Mutex<State>
+    private let threads = Mutex<[PlatformThread]>([])
+    private let stopping = Atomic<Bool>(false)
+    private var listener: TCPListener?
+    private var pty: PseudoTerminal?
+
+    struct State {
+        var faults: SimulatorFaults
+        var counters = SimulatorCounters()
+    }
+
+    /// - Parameters:
+    ///   - log: where connection events (and, with `verbose`, every frame in hex) go.
+    public init(configuration: SimulatorConfiguration, faults: SimulatorFaults = .none, verbose: Bool = false,
+                log: (@Sendable (String) -> Void)? = nil) {
+        self.configuration = configuration
+        self.verbose = verbose
+        self.log = log
+        self.state = Mutex(State(faults: faults))
+    }
+
+    deinit { stop() }
+
+    /// The faults every connection applies from its next frame on.
+    public var faults: SimulatorFaults {
+        get { state.withLock { $0.faults } }
+        set { state.withLock { $0.faults = newValue } }
+    }
+
+    /// What all connections did so far.
+    public var counters: SimulatorCounters { state.withLock { $0.counters } }
+
+    /// Starts listening on `host`:`port` (0 = ephemeral) and returns the bound port. Each client gets a
+    /// thread and its own meter state; several may be connected at once.
+    public func listen(host: String = "127.0.0.1", port: UInt16 = 0) throws(LinkError) -> TCPListener {
+        let listener = try TCPListener(host: host, port: port)
+        self.listener = listener
+        try spawn("simulator accept \(listener.localDescription)") { [self] in acceptLoop(listener) }
+        return listener
+    }
+
+    /// Creates a pseudo-terminal and serves the meter on its master; returns the slave path a client opens.
+    /// With `modeE`, every session starts with the IEC 62056-21 mode E opening (sign-on at 300 baud,
+    /// identification, acknowledgement), then HDLC until the link is closed (DISC) or dropped.
+    public func serveSerial(modeE: Bool, responder: ModeEResponder = ModeEResponder()) throws(LinkError) -> String {
+        let pty = try PseudoTerminal(keepSlaveOpen: true)
+        self.pty = pty
+        try spawn("simulator serial \(pty.slavePath)") { [self] in serialLoop(pty, modeE: modeE, responder: responder) }
+        return pty.slavePath
+    }
+
+    /// Stops every thread (within about 200 ms) and closes listener and pty. Calling it twice is harmless.
+    public func stop() {
+        if stopping.exchange(true, ordering: .acquiringAndReleasing) { return }
+        let all = threads.withLock { list -> [PlatformThread] in
+            defer { list.removeAll() }
+            return list
+        }
+        for thread in all { thread.join() }
+        // Threads that were being spawned while the list was taken.
+        for thread in threads.withLock({ $0 }) { thread.join() }
+        listener?.close()
+        pty?.close()
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) throws(LinkError) {
+        do {
+            let thread = try PlatformThread.spawn(name: name, body)
+            threads.withLock { $0.append(thread) }
+        } catch {
+            throw LinkError(.system, peer: name, message: "cannot start the \(name) thread: \(error)", systemError: error)
+        }
+    }
+
+    func emitLog(_ line: @autoclosure () -> String) {
+        guard let log else { return }
+        log(Self.timestamp(WallClock.milliseconds()) + " " + line())
+    }
+
+    // MARK: TCP
+
+    private func acceptLoop(_ listener: TCPListener) {
+        while !isStopping {
+            let transport: TCPTransport
+            do { transport = try listener.accept(deadline: .after(milliseconds: 200)) } catch {
+                if error.kind == .timeout { continue }
+                if isStopping { return }
+                emitLog("accept failed: \(error.description)")
+                continue
+            }
+            state.withLock { $0.counters.connections += 1 }
+            emitLog("client \(transport.peerDescription) connected")
+            do {
+                try spawn("simulator connection \(transport.peerDescription)") { [self] in
+                    var meter = SimulatedMeter(configuration: configuration, faults: faults, tracing: verbose)
+                    let end = serve(transport, &meter, isSerial: false, untilLinkCloses: false)
+                    transport.close()
+                    emitLog("client \(transport.peerDescription): \(end)")
+                }
+            } catch {
+                emitLog(error.description)
+                transport.close()
+            }
+        }
+    }
+
+    // MARK: Serial
+
+    private func serialLoop(_ pty: PseudoTerminal, modeE: Bool, responder: ModeEResponder) {
+        let line = pty.master
+        while !isStopping {
+            if modeE {
+                // Wait for the first byte with a short deadline (to notice stop), then give the opening time.
+                let readiness = (try? Poll.readable(line.fileDescriptor, deadline: .after(milliseconds: 200))) ?? .timedOut
+                if readiness != .ready { continue }
+                do {
+                    let agreed = try responder.respond(on: line, deadline: .after(milliseconds: 10_000))
+                    state.withLock { $0.counters.modeEOpenings += 1 }
+                    emitLog("mode E opening done on \(pty.slavePath): HDLC at \(agreed.baudRate) baud")
+                } catch {
+                    if isStopping { return }
+                    emitLog("mode E opening failed: \(error.description)")
+                    _ = line.discardInput()
+                    continue
+                }
+            }
+            state.withLock { $0.counters.connections += 1 }
+            var meter = SimulatedMeter(configuration: configuration, faults: faults, tracing: verbose)
+            let end = serve(line, &meter, isSerial: true, untilLinkCloses: modeE)
+            emitLog("serial session on \(pty.slavePath): \(end)")
+        }
+    }
+
+    // MARK: One connection
+
+    /// Drives one meter over `transport` until the peer leaves, the link is dropped (TCP), the link closes
+    /// (`untilLinkCloses`, for mode E sessions), or the server stops. Returns why, in words.
+    func serve(_ transport: some ByteTransport, _ meter: inout SimulatedMeter, isSerial: Bool,
+               untilLinkCloses: Bool) -> String {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var sawLink = false
+        let started = WallClock.milliseconds()
+        defer { merge(&meter) }
+        while !isStopping {
+            meter.faults = faults
+            let now = WallClock.milliseconds()
+            let idle = meter.tick(now: now)
+            if flush(idle, transport, &meter) {
+                if !isSerial || untilLinkCloses { return "link dropped after the inactivity timeout" }
+            }
+            // A mode E session nobody continues with HDLC ends after the inactivity timeout, too.
+            if untilLinkCloses && !sawLink && now - started > configuration.inactivityTimeoutMilliseconds {
+                return "no HDLC link after the mode E opening within the inactivity timeout"
+            }
+            var wait: Int64 = 200
+            if let deadline = meter.inactivityDeadline { wait = max(1, min(wait, deadline - now)) }
+            let n: Int
+            do { n = try transport.read(into: &buffer, deadline: .after(milliseconds: wait)) } catch {
+                if error.kind == .timeout { continue }
+                return isStopping ? "stopped" : error.description
+            }
+            let out = meter.receive(Array(buffer[0..<n]), now: WallClock.milliseconds())
+            if flush(out, transport, &meter) {
+                if !isSerial { return "link dropped (fault)" }
+                if untilLinkCloses { return "link dropped (fault)" }
+            }
+            if meter.isLinkConnected {
+                sawLink = true
+            } else if sawLink && untilLinkCloses {
+                return "link closed"
+            }
+        }
+        return "stopped"
+    }
+
+    /// Writes a core output (after its delay), logs its trace, adds its counters. Returns `closeLink`.
+    private func flush(_ out: MeterOutput, _ transport: some ByteTransport, _ meter: inout SimulatedMeter) -> Bool {
+        for line in out.trace { emitLog(line) }
+        if out.delayMilliseconds > 0 && !out.writes.isEmpty {
+            // The reply-delay fault: a real wait, like a slow meter.
+            usleep(UInt32(min(out.delayMilliseconds, 60_000)) * 1000)
+        }
+        for bytes in out.writes {
+            do { try transport.write(bytes, deadline: .after(milliseconds: 2000)) } catch {
+                emitLog("write failed: \(error.description)")
+                break
+            }
+        }
+        merge(&meter)
+        return out.closeLink
+    }
+
+    private func merge(_ meter: inout SimulatedMeter) {
+        let delta = meter.takeCounters()
+        state.withLock { $0.counters.add(delta) }
+    }
+
+    /// `2026-11-22T04:14:55.123Z`.
+    static func timestamp(_ unixMilliseconds: Int64) -> String {
+        let t = CosemDateTime(unixMilliseconds: unixMilliseconds)
+        func two(_ v: UInt8) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        let ms = unixMilliseconds % 1000
+        let milli = ms < 10 ? "00\(ms)" : ms < 100 ? "0\(ms)" : "\(ms)"
+        return "\(t.date.year)-\(two(t.date.month))-\(two(t.date.dayOfMonth))T\(two(t.time.hour)):"
+            + "\(two(t.time.minute)):\(two(t.time.second)).\(milli)Z"
+    }
+}
