@@ -103,12 +103,66 @@ enum FileIO {
         return names
     }
 
-    /// This boot's id (/proc/sys/kernel/random/boot_id); empty when unreadable. It tells a process crash
-    /// (page cache intact, every written record present) from a reboot (unsynced writes may be lost).
-    static func bootID() -> [UInt8] {
-        guard let fd = try? openFile("/proc/sys/kernel/random/boot_id", O_RDONLY) else { return [] }
+    /// This boot's id and the mount id of `directory` ("<boot_id>:<mount id>"); empty when unreadable.
+    /// The same value tells a process crash (page cache intact, every written record present) from a
+    /// reboot or a remount (writes that never reached flash may be gone).
+    static func instanceID(directory: String) -> [UInt8] {
+        let boot = Array(readSmallFile("/proc/sys/kernel/random/boot_id").prefix(36))
+        guard boot.count == 36, let mount = mountID(of: directory) else { return [] }
+        return boot + Array(":\(mount)".utf8)
+    }
+
+    private static func readSmallFile(_ path: String, limit: Int = 1 << 20) -> [UInt8] {
+        guard let fd = try? openFile(path, O_RDONLY) else { return [] }
         defer { closeFile(fd) }
-        let bytes = (try? readAt(fd, count: 64, at: 0, path: "boot_id")) ?? []
-        return Array(bytes.prefix(36))
+        var out: [UInt8] = []
+        while out.count < limit, let chunk = try? readAt(fd, count: 16 << 10, at: Int64(out.count), path: path),
+            !chunk.isEmpty
+        {
+            out += chunk
+        }
+        return out
+    }
+
+    /// Where a spool directory notes seqs that escaped while its flash could not be written (see
+    /// `SpoolConfiguration.volatileDirectory`): one small file per spool, named by a hash of its path.
+    static func volatileNotePath(directory: String, in volatile: String) -> String {
+        var path = directory
+        if let resolved = realpath(directory, nil) {
+            path = String(cString: resolved)
+            free(resolved)
+        }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325  // FNV-1a
+        for b in path.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return volatile + "/dlms-bridge-spool-" + String(hash, radix: 16)
+    }
+
+    static func readNote(_ path: String) -> UInt64? {
+        let bytes = readSmallFile(path, limit: 64)
+        return UInt64(String(decoding: bytes.prefix(while: { $0 >= 48 && $0 <= 57 }), as: UTF8.self))
+    }
+
+    static func writeNote(_ path: String, _ value: UInt64) {
+        guard let fd = try? openFile(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) else { return }
+        defer { closeFile(fd) }
+        try? pwriteAll(fd, Array("\(value)\n".utf8), at: 0, path: path)
+    }
+
+    /// The id of the mount holding `directory`, from /proc/self/mountinfo (the last, i.e. topmost, mount
+    /// whose mount point is the longest prefix of the directory's real path).
+    static func mountID(of directory: String) -> String? {
+        guard let resolved = realpath(directory, nil) else { return nil }
+        let path = String(cString: resolved)
+        free(resolved)
+        var best: (length: Int, id: String)?
+        let text = String(decoding: readSmallFile("/proc/self/mountinfo"), as: UTF8.self)
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ", maxSplits: 5)
+            guard fields.count >= 5 else { continue }
+            let point = String(fields[4]).replacing("\\040", with: " ")
+            let matches = point == "/" || path == point || path.hasPrefix(point + "/")
+            if matches && point.utf8.count >= (best?.length ?? -1) { best = (point.utf8.count, String(fields[0])) }
+        }
+        return best?.id
     }
 }

@@ -35,6 +35,10 @@ public struct SpoolConfiguration: Sendable, Equatable {
     /// How many sequence numbers are reserved on flash ahead of use, so that seq never repeats after a
     /// power loss (a reboot after an unclean stop may skip up to this many numbers; a process crash does not).
     public var seqLease: UInt64
+    /// A per-boot RAM file system (`/dev/shm`) where the spool notes the highest seq it handed out for a
+    /// reading that only exists in memory, so a restart in the same boot never reuses it even when the
+    /// flash could not record it. nil disables the note.
+    public var volatileDirectory: String?
 
     public init(
         maxBytes: Int64 = 64 << 20,
@@ -43,7 +47,8 @@ public struct SpoolConfiguration: Sendable, Equatable {
         commit: CommitPolicy = CommitPolicy(),
         memoryBudgetBytes: Int = 1 << 20,
         retryMilliseconds: Int64 = 5000,
-        seqLease: UInt64 = 1024
+        seqLease: UInt64 = 1024,
+        volatileDirectory: String? = "/dev/shm"
     ) {
         self.maxBytes = maxBytes
         self.segmentBytes = segmentBytes ?? Int(min(1 << 20, max(4096, maxBytes / 8)))
@@ -52,6 +57,7 @@ public struct SpoolConfiguration: Sendable, Equatable {
         self.memoryBudgetBytes = memoryBudgetBytes
         self.retryMilliseconds = retryMilliseconds
         self.seqLease = max(1, seqLease)
+        self.volatileDirectory = volatileDirectory
     }
 
     /// The largest payload one record may hold.

@@ -52,6 +52,8 @@ struct SpoolCore {
     /// Opened on a read-only file system: records are read from flash, new readings stay in memory until
     /// the process restarts on a repaired file system.
     var readOnly = false
+    /// The per-boot note of seqs handed out for readings that exist only in memory (nil: disabled).
+    var notePath: String?
 
     // MARK: Opening and recovery
 
@@ -59,13 +61,14 @@ struct SpoolCore {
         try config.validate()
         self.directory = directory
         self.config = config
-        self.bootID = bootID ?? FileIO.bootID()
         do {
             try FileIO.makeDirectories(directory)
             dirFD = try FileIO.openFile(directory, O_RDONLY | O_DIRECTORY)
         } catch {
             throw .cannotOpen(directory: directory, underlying: error)
         }
+        self.bootID = bootID ?? FileIO.instanceID(directory: directory)
+        notePath = config.volatileDirectory.map { FileIO.volatileNotePath(directory: directory, in: $0) }
         var opened: (StateFile, PersistedState?, created: Bool)
         do {
             opened = try StateFile.open(directory: directory)
@@ -90,6 +93,8 @@ struct SpoolCore {
             if opened.created { try syncDirectory() }
             try openActiveSegment()
             try persistState()
+            // The floor just persisted covers what the note protected.
+            if let notePath { _ = try? FileIO.removeFile(notePath) }
         } catch {
             closeDescriptors()
             throw error
@@ -126,6 +131,7 @@ struct SpoolCore {
         if let firstSeq { lowWater = max(lowWater, firstSeq - 1) } else { lowWater = max(lowWater, lastRecordSeq) }
         acked = Set(state.acked.filter { s in s > lowWater && s <= lastRecordSeq && !holes.contains { $0.contains(s) } })
         var maxSeen = max(lastRecordSeq, lowWater, state.seqFloor)
+        if let notePath, let escaped = FileIO.readNote(notePath) { maxSeen = max(maxSeen, escaped) }
         if let last = segments.last, last.base > 0 { maxSeen = max(maxSeen, last.base - 1) }
         // After a process crash in the same boot, every record written is in the page cache and the
         // segments show the last seq handed out. After a reboot, records written since the last commit may
@@ -344,6 +350,8 @@ struct SpoolCore {
     }
 
     private mutating func keepInMemory(_ record: SpoolRecord) {
+        // This seq may be published and then die with the process: note it where a restart will look.
+        if let notePath { FileIO.writeNote(notePath, record.seq) }
         memory.append(record)
         memoryBytes += record.payload.count + RecordFormat.overhead
         var dropped = 0

@@ -17,7 +17,7 @@ struct PersistedState: Equatable {
     var cleanClose = false
     /// Written when readings had to be kept in memory (they die with the process).
     var degraded = false
-    /// The boot this state was written in (see `FileIO.bootID`).
+    /// The boot and mount this state was written in (see `FileIO.instanceID`).
     var bootID: [UInt8] = []
     /// Every seq up to this one was handed out by an earlier process (set at open): a later open continues
     /// after it whatever the boot, because no record on flash may show it (all acknowledged, or lost).
@@ -27,14 +27,14 @@ struct PersistedState: Equatable {
 }
 
 /// The state file `state`: two 4 KiB slots, each "DLBSTATE" | generation u64 | lowWater u64 | leaseEnd u64
-/// | flags u32 | ack count u32 | boot id (40) | seq floor u64 | acked seqs u64... | CRC-32C u32 over everything before it.
+/// | flags u32 | ack count u32 | boot and mount id (48) | seq floor u64 | acked seqs u64... | CRC-32C u32 over everything before it.
 /// An update overwrites the older slot in place and fdatasyncs: a torn write damages only that slot (its
 /// CRC fails) and the other still holds the previous state, so the update is atomic. In-place overwrite of
 /// already-allocated blocks also keeps working on a full file system, where a write-temp-and-rename cannot,
 /// and writes one page per commit instead of a new inode plus two directory updates.
 struct StateFile {
     static let slotSize = 4096
-    static let fixedSize = 88
+    static let fixedSize = 96
     static let maxAcks = (slotSize - fixedSize - 4) / 8
     static let magic: [UInt8] = Array("DLBSTATE".utf8)
 
@@ -102,8 +102,8 @@ struct StateFile {
         out.appendLE(UInt32((s.cleanClose ? 1 : 0) | (s.degraded ? 2 : 0)))
         let acks = s.acked.prefix(maxAcks)
         out.appendLE(UInt32(acks.count))
-        var boot = Array(s.bootID.prefix(40))
-        boot += [UInt8](repeating: 0, count: 40 - boot.count)
+        var boot = Array(s.bootID.prefix(48))
+        boot += [UInt8](repeating: 0, count: 48 - boot.count)
         out += boot
         out.appendLE(s.seqFloor)
         for a in acks { out.appendLE(a) }
@@ -126,8 +126,8 @@ struct StateFile {
         s.leaseEnd = b.loadLE(UInt64.self, at: 24)
         s.cleanClose = flags & 1 != 0
         s.degraded = flags & 2 != 0
-        s.bootID = Array(b[40..<80].prefix(while: { $0 != 0 }))
-        s.seqFloor = b.loadLE(UInt64.self, at: 80)
+        s.bootID = Array(b[40..<88].prefix(while: { $0 != 0 }))
+        s.seqFloor = b.loadLE(UInt64.self, at: 88)
         s.acked = (0..<count).map { b.loadLE(UInt64.self, at: fixedSize + 8 * $0) }
         return (b.loadLE(UInt64.self, at: 8), s)
     }

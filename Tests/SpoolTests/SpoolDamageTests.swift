@@ -28,7 +28,7 @@ import Testing
         return layout
     }
 
-    @Test(arguments: 0..<30)
+    @Test(arguments: 0..<40)
     func damagedSpoolRecoversToAConsistentPrefix(batch: Int) throws {
         for seed in UInt64(batch * 10)..<UInt64(batch * 10 + 10) { try checkOne(seed: seed) }
     }
@@ -38,7 +38,9 @@ import Testing
         let dir = TempDir("spool-damage"); defer { dir.remove() }
         let config = SpoolConfiguration(
             maxBytes: 1 << 20, segmentBytes: 2048,
-            commit: CommitPolicy(everyRecords: Int.random(in: 1...20, using: &rng)),
+            commit: CommitPolicy(
+                everyRecords: Int.random(in: 1...20, using: &rng),
+                everyMilliseconds: Bool.random(using: &rng) ? 0 : 3_600_000),
             seqLease: UInt64.random(in: 1...64, using: &rng))
         let count = UInt64.random(in: 1...160, using: &rng)
         var acked = Set<UInt64>()
@@ -51,6 +53,7 @@ import Testing
                     let target = seq - UInt64.random(in: 0...min(seq - 1, 5), using: &rng)
                     if spool.acknowledge(target) { acked.insert(target) }
                 }
+                if Int.random(in: 0..<100, using: &rng) < 4 { try spool.commit() }  // a commit the timer would make
             }
             try spool.commit()
             if Bool.random(using: &rng) { try spool.close() }
