@@ -158,6 +158,17 @@ extension Array where Element == UInt8 {
         }
     }
 
+    /// Appends up to 16 bytes that `body` writes into stack scratch space, with one capacity check and one
+    /// copy instead of one per byte (request building is a hot path). `body` returns how many it wrote.
+    @inline(__always)
+    mutating func appendScratch(_ body: (UnsafeMutableRawBufferPointer) -> Int) {
+        var scratch: (UInt64, UInt64) = (0, 0)
+        Swift.withUnsafeMutableBytes(of: &scratch) { raw in
+            let count = Swift.min(body(raw), 16)
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<count]))
+        }
+    }
+
     /// Appends an A-XDR length in the shortest form (1 byte, 81 xx, 82 xx xx, or 84 xx xx xx xx).
     mutating func appendAXDRLength(_ length: Int) {
         if length < 0x80 {

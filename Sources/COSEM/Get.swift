@@ -99,9 +99,22 @@ public struct AttributeDescriptor: Hashable, Sendable, CustomStringConvertible {
     }
 
     public func encode(into out: inout [UInt8]) {
-        out.appendU16(classId)
-        out.append(contentsOf: [obis.a, obis.b, obis.c, obis.d, obis.e, obis.f])
-        out.append(UInt8(bitPattern: attribute))
+        out.appendScratch { raw in write(into: raw, at: 0) }
+    }
+
+    /// Writes the 9 bytes at `offset` of a scratch buffer; returns the offset after them.
+    @inline(__always)
+    func write(into raw: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        raw[offset] = UInt8(truncatingIfNeeded: classId >> 8)
+        raw[offset + 1] = UInt8(truncatingIfNeeded: classId)
+        raw[offset + 2] = obis.a
+        raw[offset + 3] = obis.b
+        raw[offset + 4] = obis.c
+        raw[offset + 5] = obis.d
+        raw[offset + 6] = obis.e
+        raw[offset + 7] = obis.f
+        raw[offset + 8] = UInt8(bitPattern: attribute)
+        return offset + 9
     }
 
     public static func decode(from r: inout ByteReader) throws(COSEMError) -> AttributeDescriptor {
@@ -259,12 +272,19 @@ public enum GetRequest: Equatable, Sendable {
     }
 
     public func encode(into out: inout [UInt8]) {
-        out.append(0xC0)
+        if case .normal = self {} else { out.append(0xC0) }
         switch self {
         case let .normal(invoke, attribute, access):
-            out.append(0x01); out.append(invoke.rawValue)
-            attribute.encode(into: &out)
-            SelectiveAccess.encode(access, into: &out)
+            // The whole request without selective access in one copy: C0 01 iid class OBIS attr 00.
+            let plain: Bool
+            if case .none = access { plain = true } else { plain = false }
+            out.appendScratch { raw in
+                raw[0] = 0xC0; raw[1] = 0x01; raw[2] = invoke.rawValue
+                let end = attribute.write(into: raw, at: 3)
+                raw[end] = 0x00
+                return plain ? end + 1 : end
+            }
+            if !plain { SelectiveAccess.encode(access, into: &out) }
         case let .next(invoke, block):
             out.append(0x02); out.append(invoke.rawValue)
             out.appendU32(block)
