@@ -126,6 +126,11 @@ public struct FrameDescription: Hashable, Sendable, CustomStringConvertible {
         controlByte = bytes[p]
         control = Control(byte: bytes[p])
         if control == nil { problems.append(.unknownControl(at: p, value: bytes[p])) }
+        if p >= fcsAt {
+            // The length leaves no room for the FCS after the header.
+            problems.append(.lengthMismatch(at: base, declared: length, available: n - base))
+            return
+        }
         let headerEnd = p + 1
         var infoStart = headerEnd
         if fcsAt > headerEnd {

@@ -68,3 +68,13 @@ import Testing
         #expect(d.control == .setNormalResponseMode(poll: true))
     }
 }
+
+/// Inputs the fuzzer found where the description once disagreed with the parser.
+@Suite struct FrameDescriptionRegressionTests {
+    @Test(arguments: ["7E A0 07 03 A0 93 8C 11 7E", "A0 08 7E 03 2C FF 7C A0"])
+    func lengthTooShortForTheHeaderIsInvalid(hex: String) {
+        let d = FrameDescription(h(hex))
+        #expect(!d.isValid)
+        #expect(d.problems.contains { if case .lengthMismatch = $0 { return true } else { return false } })
+    }
+}
