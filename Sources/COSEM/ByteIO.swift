@@ -171,7 +171,9 @@ extension Array where Element == UInt8 {
 
     /// Appends an A-XDR length in the shortest form (1 byte, 81 xx, 82 xx xx, or 84 xx xx xx xx).
     mutating func appendAXDRLength(_ length: Int) {
-        if length < 0x80 {
+        if length <= 0 {
+            append(0)
+        } else if length < 0x80 {
             append(UInt8(length))
         } else if length <= 0xFF {
             append(0x81); append(UInt8(length))

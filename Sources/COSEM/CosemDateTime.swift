@@ -175,8 +175,11 @@ public struct CosemDateTime: Hashable, Sendable, CustomStringConvertible {
     /// of week filled in and the hundredths from the milliseconds.
     public init(unixMilliseconds ms: Int64, deviation: Int16 = 0, convention: DeviationConvention = .standard,
                 clockStatus: ClockStatus = ClockStatus(rawValue: 0)) {
+        // Instants beyond ±2^62 ms (±146 million years) are clamped, so no input can overflow.
+        let limit: Int64 = 1 << 62
+        let clamped = Swift.min(Swift.max(ms, -limit), limit)
         let offsetMs = Int64(deviation) * 60_000
-        let local = convention == .standard ? ms - offsetMs : ms + offsetMs
+        let local = convention == .standard ? clamped - offsetMs : clamped + offsetMs
         let days = floorDiv(local, 86_400_000)
         let msOfDay = local - days * 86_400_000
         let (y, m, d) = civilFromDays(days)

@@ -37,7 +37,7 @@ public struct BitString: Hashable, Sendable {
 
     /// `bytes` must hold `(bitCount + 7) / 8` bytes; unused trailing bits are kept as given.
     public init(bitCount: Int, bytes: [UInt8]) {
-        self.bitCount = bitCount
+        self.bitCount = Swift.max(0, bitCount)
         self.bytes = bytes
     }
 
@@ -354,7 +354,7 @@ extension DataValue {
         case let .boolean(v): out.append(v ? 1 : 0)
         case let .bitString(b):
             out.appendAXDRLength(b.bitCount)
-            let n = (b.bitCount + 7) / 8
+            let n = Swift.max(0, b.bitCount) / 8 + (b.bitCount > 0 && b.bitCount % 8 != 0 ? 1 : 0)
             for i in 0..<n { out.append(i < b.bytes.count ? b.bytes[i] : 0) }
         case let .doubleLong(v): out.appendU32(UInt32(bitPattern: v))
         case let .doubleLongUnsigned(v): out.appendU32(v)

@@ -125,6 +125,20 @@ import Testing
         #expect(try CosemDateTime(unixMilliseconds: ms).unixMilliseconds() == ms)
     }
 
+    @Test func extremeInstantsDoNotTrap() {
+        for ms in [Int64.max, Int64.min, Int64.max - 1, Int64.min + 1] {
+            for deviation in [Int16.max, Int16.min, 0, 840, -840] {
+                let dt = CosemDateTime(unixMilliseconds: ms, deviation: deviation)
+                _ = try? dt.unixMilliseconds()
+                _ = dt.description
+            }
+        }
+        #expect(BitString(bitCount: -3, bytes: [1]).bitCount == 0)
+        var odd = BitString(bitCount: 3, bytes: [0xE0])
+        odd.bitCount = -9
+        #expect(DataValue.bitString(odd).encoded == [0x04, 0x00])
+    }
+
     @Test func knownDates() throws {
         #expect(try CosemDateTime(year: 1970, month: 1, day: 1, hour: 0, minute: 0, second: 0, deviation: 0).unixMilliseconds() == 0)
         #expect(try CosemDateTime(year: 2000, month: 2, day: 29, hour: 0, minute: 0, second: 0, deviation: 0).unixMilliseconds() == 951_782_400_000)
