@@ -11,8 +11,8 @@
 #
 # -DLIBMOSQUITTO_STATIC goes through -Xcc because SwiftPM drops -D from pkg-config Cflags (it only changes
 # symbol visibility on Windows, but it is the library's documented contract for static users).
-# lld: archive order does not matter to it (the module map autolinks -lmosquitto -lssl -lcrypto in an order
-# GNU ld would reject), and --icf=all folds identical functions (-0.3 MB measured).
+# lld: archive order does not matter to it (the libraries come both from the module map's autolink entries
+# and from pkg-config, in an order SwiftPM decides), and --icf=all folds identical functions (-0.3 MB).
 #
 # Static glibc: the link warns that getaddrinfo/getpwuid/dlopen "require at runtime the shared libraries
 # from the glibc version used for linking". That concerns NSS modules only: with `hosts: files dns` in
