@@ -8,10 +8,15 @@ public struct CommitPolicy: Sendable, Equatable {
     /// Commit when the oldest uncommitted record or acknowledgement is this old (checked on `append`,
     /// `acknowledge` and `commitIfDue()`).
     public var everyMilliseconds: Int64
+    /// Acknowledgements are written (one 4 KiB state page) at most this often by the automatic commits;
+    /// a crash re-delivers at most this long's worth of acknowledged readings (at least once). An explicit
+    /// `commit()` or `close()` writes them at once.
+    public var acknowledgementsEveryMilliseconds: Int64
 
-    public init(everyRecords: Int = 50, everyMilliseconds: Int64 = 1000) {
+    public init(everyRecords: Int = 50, everyMilliseconds: Int64 = 1000, acknowledgementsEveryMilliseconds: Int64 = 10_000) {
         self.everyRecords = max(1, everyRecords)
         self.everyMilliseconds = max(0, everyMilliseconds)
+        self.acknowledgementsEveryMilliseconds = max(0, acknowledgementsEveryMilliseconds)
     }
 
     /// fsync after every record: strongest, most flash wear.

@@ -43,6 +43,8 @@ struct SpoolCore {
     var uncommittedRecords = 0
     var dirtySince: MonotonicInstant?
     var stateDirty = false
+    /// When the oldest acknowledgement not yet written arrived.
+    var acksDirtySince: MonotonicInstant?
     var persistedDegraded = false
     var lastRetry = MonotonicInstant(nanoseconds: 0)
     /// Where the last `pending` call stopped, so a replay loop reads each segment once.
@@ -408,7 +410,7 @@ struct SpoolCore {
         acked.insert(seq)
         advanceLowWater()
         stateDirty = true
-        if dirtySince == nil { dirtySince = .now() }
+        if acksDirtySince == nil { acksDirtySince = .now() }
         return true
     }
 
@@ -446,20 +448,24 @@ struct SpoolCore {
 
     mutating func commitIfDue() throws(SpoolError) {
         if !memory.isEmpty { flushMemory(force: false) }
-        guard let since = dirtySince else { return }
-        if uncommittedRecords >= config.commit.everyRecords
-            || MonotonicInstant.now().milliseconds(since: since) >= config.commit.everyMilliseconds
-        {
-            try commit()
-        }
+        let now = MonotonicInstant.now()
+        let recordsDue = dirtySince.map {
+            uncommittedRecords >= config.commit.everyRecords
+                || now.milliseconds(since: $0) >= config.commit.everyMilliseconds
+        } ?? false
+        let acksDue = acksDirtySince.map {
+            now.milliseconds(since: $0) >= config.commit.acknowledgementsEveryMilliseconds
+        } ?? false
+        if recordsDue || acksDue { try commit(includingAcknowledgements: acksDue) }
     }
 
-    /// Forces appended records and acknowledgements to flash now, then deletes fully acknowledged segments.
-    mutating func commit() throws(SpoolError) {
+    /// Forces appended records (and acknowledgements unless told otherwise) to flash now, then deletes
+    /// fully acknowledged segments.
+    mutating func commit(includingAcknowledgements: Bool = true) throws(SpoolError) {
         guard !closed else { throw .closed(directory: directory) }
         if readOnly { return }
         if uncommittedRecords > 0 { try syncActive() }
-        if stateDirty || persistedDegraded != !memory.isEmpty { try persistState() }
+        if (stateDirty && includingAcknowledgements) || persistedDegraded != !memory.isEmpty { try persistState() }
         dirtySince = nil
         if memory.isEmpty { stats.problem = nil }
         deleteAcknowledgedSegments()
@@ -489,6 +495,7 @@ struct SpoolCore {
         }
         persistedDegraded = s.degraded
         stateDirty = false
+        acksDirtySince = nil
         stats.syncs += 1
         stats.bytesWritten += UInt64(StateFile.slotSize)
     }
