@@ -10,6 +10,8 @@
 
 FUZZ_TARGETS += hdlc
 FUZZ_SOURCES_hdlc := $(wildcard Sources/HDLC/*.swift) $(wildcard Fuzz/hdlc/*.swift)
+FUZZ_TARGETS += cosem
+FUZZ_SOURCES_cosem := $(wildcard Sources/COSEM/*.swift) $(wildcard Fuzz/cosem/*.swift)
 
 # ------------------------------------------------------------------------------------------------------
 FUZZ_SWIFTC  ?= $(dir $(shell command -v $(SWIFT) 2>/dev/null))swiftc

@@ -1,6 +1,6 @@
 // libFuzzer entry for the COSEM decoders: A-XDR data, every APDU, the AARE check and GET/block handling of
 // the client association, and OBIS text parsing. Compiled together with Sources/COSEM into one module
-// (see Fuzz/cosem/run.sh). Any trap is a finding; so is a value that does not survive re-encoding.
+// (`make fuzz-cosem`, mk/fuzz.mk). Any trap is a finding; so is a value that does not survive re-encoding.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzCOSEM(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {

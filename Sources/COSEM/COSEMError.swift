@@ -33,8 +33,6 @@ public enum COSEMError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownAPDU(tag: UInt8)
     /// The peer answered with a different APDU than the one expected.
     case unexpectedAPDU(expected: String, found: UInt8)
-    /// A value could not be encoded (too long for its length field, etc.).
-    case cannotEncode(what: String)
     /// The meter rejected the association (AARE result 1 or 2).
     case associationRejected(
         result: AssociationResult, diagnostic: AssociateSourceDiagnostic, clientSAP: UInt8?)
@@ -97,8 +95,6 @@ public enum COSEMError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "APDUs are not supported; disable ciphering for this client on the meter)"
         case let .unexpectedAPDU(expected, found):
             return "expected \(expected) but the meter sent APDU type 0x\(hex(found))"
-        case let .cannotEncode(what):
-            return "cannot encode \(what)"
         case let .associationRejected(result, diagnostic, sap):
             var text = "association rejected (\(result.name)): \(diagnostic.name) (diagnostic "
                 + "\(diagnostic.rawValue))"
