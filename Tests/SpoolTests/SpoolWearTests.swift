@@ -58,6 +58,15 @@ import Testing
                     + "\(m.kernelBytesPerReading.map { "\(Int($0))" } ?? "n/a") B/reading dirtied (kernel write_bytes), "
                     + "\(String(format: "%.3f", m.syncsPerReading)) syncs/reading, ~\(Int(m.appendsPerSecond)) appends/s (informational)")
         }
+        // Replay of a backlog as the agent does it (pages of 100), informational.
+        let dir = TempDir("spool-replay"); defer { dir.remove() }
+        let spool = try Spool(directory: dir.path, configuration: .init(maxBytes: 64 << 20))
+        for _ in 0..<20_000 { _ = try spool.append { payload(for: $0, size: 200) } }
+        let start = Date()
+        let replayed = try drain(spool, page: 100)
+        let rate = Double(replayed.count) / Date().timeIntervalSince(start)
+        #expect(replayed.map(\.seq) == Array(1...20_000))
+        print("spool replay: \(replayed.count) readings read back in order at ~\(Int(rate)) readings/s (informational)")
         // The spool's own counters are exact: 224 B per record (200 + 24 of framing), a handful of state
         // slots and segment headers; one data sync per commit, acknowledgements on their own 10 s clock.
         for m in results.values { #expect(m.counterBytesPerReading >= 224 && m.counterBytesPerReading < 240) }
