@@ -89,7 +89,9 @@ struct ReadCommand: ParsableCommand {
         let session = MeterSession(settings: settings, trace: trace)
         defer { session.close() }
         do { try session.open() } catch { fail("cannot read \(endpoint): \(error.description)", code: 3) }
-        if verbose, let w = session.resolvedWidth { stderrLine("associated (server address width \(w))") }
+        if verbose, let w = session.resolvedWidth, let bytes = w.byteCount {
+            stderrLine("associated with \(endpoint) (server address of \(bytes) byte(s))")
+        }
 
         if let profile {
             let obis: ObisCode

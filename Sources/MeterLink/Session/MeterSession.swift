@@ -125,6 +125,7 @@ public final class MeterSession {
             do { server = try HDLCAddress(logical: settings.serverLogical, physical: settings.serverPhysical, width: width) }
             catch { continue }
             link = HDLCLink(.client(client, server: server, parameters: settings.linkParameters))
+            deframerBaseline = DeframerCounters()  // a new link counts from zero
             tried.append(hexString(server.bytes))
             // Clear a half-open link left by an earlier process or a dropped connection: DISC, then SNRM.
             if index == 0 {
@@ -142,7 +143,7 @@ public final class MeterSession {
                     linkParameters = parameters
                 }
                 if resolvedWidth != width, settings.addressSize == .auto, index > 0 {
-                    trace?(.receive, "meter answered at the \(width) server address \(hexString(server.bytes))")
+                    trace?(.receive, "(the meter answered at the \(server.byteCount)-byte server address \(hexString(server.bytes)))")
                 }
                 resolvedWidth = width
                 return
@@ -490,6 +491,10 @@ public final class MeterSession {
         guard let link else { return }
         let now = link.deframerCounters
         counters.crcErrors += (now.hcsErrors - deframerBaseline.hcsErrors) + (now.fcsErrors - deframerBaseline.fcsErrors)
+        counters.framingErrors += (now.garbageBytes - deframerBaseline.garbageBytes)
+            + (now.truncatedFrames - deframerBaseline.truncatedFrames)
+            + (now.malformedHeaders - deframerBaseline.malformedHeaders)
+            + (now.oversizeFrames - deframerBaseline.oversizeFrames)
         deframerBaseline = now
     }
 

@@ -92,7 +92,7 @@ public struct MeterCounters: Sendable, Equatable {
     public var timeouts = 0
     /// Frames discarded for a bad HCS or FCS.
     public var crcErrors = 0
-    /// Other discarded bytes and frames (garbage, truncated frames, out-of-sequence frames).
+    /// Other discards: garbage bytes between frames, truncated or malformed frames, out-of-sequence frames.
     public var framingErrors = 0
     /// Objects the meter refused (data-access-result).
     public var objectErrors = 0

@@ -1,4 +1,0 @@
-import Testing
-@testable import MeterLink
-
-@Test func placeholderMeterLink() { #expect(Bool(true)) }
