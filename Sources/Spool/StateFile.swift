@@ -39,7 +39,7 @@ struct StateFile {
     static let magic: [UInt8] = Array("DLBSTATE".utf8)
 
     let path: String
-    let fd: Int32
+    private(set) var fd: Int32
     private(set) var generation: UInt64
 
     /// Opens (creating when absent) the state file and returns it with the newest valid state, or nil state
@@ -91,7 +91,12 @@ struct StateFile {
         generation = next
     }
 
-    func close() { if fd >= 0 { FileIO.closeFile(fd) } }
+    /// Idempotent: a descriptor number is reused by the next open in any thread, so closing twice would
+    /// close another file.
+    mutating func close() {
+        if fd >= 0 { FileIO.closeFile(fd) }
+        fd = -1
+    }
 
     static func encode(_ s: PersistedState, generation: UInt64) -> [UInt8] {
         var out = magic

@@ -164,6 +164,21 @@ import Testing
         #expect(e.description.hasPrefix("invalid spool configuration"))
     }
 
+    /// Regression: deinit after close() closed the state file's descriptor a second time; by then the
+    /// number belonged to another file of the process (found by the damage test under parallel load).
+    @Test func closeThenDeinitClosesNoForeignDescriptor() throws {
+        let dir = TempDir(); defer { dir.remove() }
+        var spool: Spool? = try Spool(directory: dir.path)
+        _ = try spool!.append([1, 2, 3])
+        try spool!.close()
+        // The lowest free numbers now: the ones the spool just released.
+        let mine = (0..<4).map { _ in open(dir.path + "/state", O_RDONLY) }
+        #expect(mine.allSatisfy { $0 >= 0 })
+        spool = nil
+        #expect(mine.allSatisfy { fcntl($0, F_GETFD) >= 0 }, "the spool's deinit closed a descriptor it no longer owned")
+        for fd in mine { close(fd) }
+    }
+
     @Test func concurrentAppendsAndAcksFromThreads() throws {
         let dir = TempDir(); defer { dir.remove() }
         let spool = try Spool(directory: dir.path, configuration: .init(maxBytes: 4 << 20, segmentBytes: 16 << 10))
