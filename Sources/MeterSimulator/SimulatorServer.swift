@@ -136,14 +136,16 @@ public final class SimulatorServer: @unchecked Sendable {
     private func serialLoop(_ pty: PseudoTerminal, modeE: Bool, responder: ModeEResponder) {
         let line = pty.master
         while !isStopping {
+            var leftover: [UInt8] = []
             if modeE {
                 // Wait for the first byte with a short deadline (to notice stop), then give the opening time.
                 let readiness = (try? Poll.readable(line.fileDescriptor, deadline: .after(milliseconds: 200))) ?? .timedOut
                 if readiness != .ready { continue }
                 do {
-                    let agreed = try responder.respond(on: line, deadline: .after(milliseconds: 10_000))
+                    let (rate, rest) = try openModeE(on: line, responder: responder)
+                    leftover = rest
                     state.withLock { $0.counters.modeEOpenings += 1 }
-                    emitLog("mode E opening done on \(pty.slavePath): HDLC at \(agreed.baudRate) baud")
+                    emitLog("mode E opening done on \(pty.slavePath): HDLC at \(rate) baud")
                 } catch {
                     if isStopping { return }
                     emitLog("mode E opening failed: \(error.description)")
@@ -153,8 +155,57 @@ public final class SimulatorServer: @unchecked Sendable {
             }
             state.withLock { $0.counters.connections += 1 }
             var meter = SimulatedMeter(configuration: configuration, faults: faults, tracing: verbose)
-            let end = serve(line, &meter, isSerial: true, untilLinkCloses: modeE)
+            let end = serve(line, &meter, isSerial: true, untilLinkCloses: modeE, initial: leftover)
             emitLog("serial session on \(pty.slavePath): \(end)")
+        }
+    }
+
+    /// The meter's side of the IEC 62056-21 mode E opening, byte-exact: sign-on request, identification,
+    /// acknowledgement, switch to 8N1 at the agreed rate. Bytes that arrived after the acknowledgement (a
+    /// client that sends its SNRM without waiting for the turnaround) are returned for the HDLC phase
+    /// rather than lost. Requests for another device address get no answer.
+    func openModeE(on line: SerialTransport, responder: ModeEResponder) throws(LinkError) -> (Int, [UInt8]) {
+        let deadline = Deadline.after(milliseconds: 10_000)
+        let original = line.lineSettings
+        var opening = SerialSettings.iec62056Opening
+        opening.dtr = original.dtr
+        opening.rts = original.rts
+        try line.apply(opening)
+        var parser = ModeEServerParser(peer: line.peerDescription)
+        var buffer = [UInt8](repeating: 0, count: 256)
+        var identified = false
+        while true {
+            let n = try line.read(into: &buffer, deadline: deadline)
+            if responder.echoesInput { try line.write(Array(buffer[0..<n]), deadline: deadline) }
+            var index = 0
+            while index < n {
+                let event = try parser.consume(buffer[index..<(index + 1)])
+                index += 1
+                switch event {
+                case nil:
+                    continue
+                case let .request(address)?:
+                    if let mine = responder.deviceAddress, !address.isEmpty, address != mine { continue }
+                    try line.write(responder.identification.encoded(), deadline: deadline)
+                    identified = true
+                case let .acknowledgement(protocolControl, code, modeControl)?:
+                    guard identified else { continue }
+                    guard protocolControl == 0x32, modeControl == 0x32, let rate = ModeE.baudRate(forCode: code),
+                        code <= responder.identification.baudCode
+                    else {
+                        throw LinkError(.unsupported, peer: line.peerDescription,
+                                        message: "mode E acknowledgement asks for protocol/rate/mode this meter does not offer "
+                                            + "(only '2' '\(responder.identification.baudCode - 0x30)' '2', HDLC)")
+                    }
+                    try line.drain()
+                    var hdlc = SerialSettings.hdlc(baudRate: rate)
+                    hdlc.dtr = original.dtr
+                    hdlc.rts = original.rts
+                    hdlc.interOctetGapMilliseconds = original.interOctetGapMilliseconds
+                    try line.apply(hdlc)
+                    return (rate, Array(buffer[index..<n]))
+                }
+            }
         }
     }
 
@@ -163,11 +214,16 @@ public final class SimulatorServer: @unchecked Sendable {
     /// Drives one meter over `transport` until the peer leaves, the link is dropped (TCP), the link closes
     /// (`untilLinkCloses`, for mode E sessions), or the server stops. Returns why, in words.
     func serve(_ transport: some ByteTransport, _ meter: inout SimulatedMeter, isSerial: Bool,
-               untilLinkCloses: Bool) -> String {
+               untilLinkCloses: Bool, initial: [UInt8] = []) -> String {
         var buffer = [UInt8](repeating: 0, count: 4096)
         var sawLink = false
         let started = WallClock.milliseconds()
         defer { merge(&meter) }
+        if !initial.isEmpty {
+            // An SNRM that followed the mode E acknowledgement in the same read.
+            _ = flush(meter.receive(initial, now: started), transport, &meter)
+            sawLink = meter.isLinkConnected
+        }
         while !isStopping {
             meter.faults = faults
             let now = WallClock.milliseconds()
@@ -186,6 +242,7 @@ public final class SimulatorServer: @unchecked Sendable {
                 if error.kind == .timeout { continue }
                 return isStopping ? "stopped" : error.description
             }
+            meter.faults = faults  // a switch made while this read waited applies to this very frame
             let out = meter.receive(Array(buffer[0..<n]), now: WallClock.milliseconds())
             if flush(out, transport, &meter) {
                 if !isSerial { return "link dropped (fault)" }
@@ -203,6 +260,8 @@ public final class SimulatorServer: @unchecked Sendable {
     /// Writes a core output (after its delay), logs its trace, adds its counters. Returns `closeLink`.
     private func flush(_ out: MeterOutput, _ transport: some ByteTransport, _ meter: inout SimulatedMeter) -> Bool {
         for line in out.trace { emitLog(line) }
+        // Counted before the bytes leave, so that a client that got the answer sees it in the counters.
+        merge(&meter)
         if out.delayMilliseconds > 0 && !out.writes.isEmpty {
             // The reply-delay fault: a real wait, like a slow meter.
             usleep(UInt32(min(out.delayMilliseconds, 60_000)) * 1000)
@@ -213,7 +272,6 @@ public final class SimulatorServer: @unchecked Sendable {
                 break
             }
         }
-        merge(&meter)
         return out.closeLink
     }
 
