@@ -24,7 +24,8 @@ public enum Control: Hashable, Sendable, CustomStringConvertible {
     case unnumberedInformation(poll: Bool)
 
     /// Decodes a control byte; `nil` for a byte that is none of the above.
-    @inlinable public init?(byte: UInt8) {
+    @inlinable @inline(__always)
+    public init?(byte: UInt8) {
         let pf = byte & 0x10 != 0
         if byte & 0x01 == 0 {
             self = .information(send: (byte &>> 1) & 7, receive: byte &>> 5, poll: pf)

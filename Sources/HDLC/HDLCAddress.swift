@@ -46,8 +46,11 @@ public struct HDLCAddress: Hashable, Sendable, CustomStringConvertible {
     /// The lower HDLC address: the physical device of a server (Microstar: last 4 digits of the serial),
     /// or the SAP of a client.
     public let physical: UInt16
+    /// 1, 2 or 4. Stored in a byte so that a parsed frame stays small to copy.
+    @usableFromInline let storedByteCount: UInt8
+
     /// 1, 2 or 4.
-    public let byteCount: Int
+    @inlinable public var byteCount: Int { Int(storedByteCount) }
 
     /// A client address: one byte holding `sap` (0...127; 1, 16 and 32 are the usual ones).
     public static func client(sap: UInt8) throws(FrameError) -> HDLCAddress {
@@ -70,13 +73,13 @@ public struct HDLCAddress: Hashable, Sendable, CustomStringConvertible {
         guard count != 0 else { throw .addressOutOfRange(logical: logical, physical: physical, width: width) }
         self.logical = logical
         self.physical = physical
-        self.byteCount = count
+        self.storedByteCount = UInt8(count)
     }
 
-    @usableFromInline init(unchecked logical: UInt16, _ physical: UInt16, _ count: Int) {
+    @inlinable init(unchecked logical: UInt16, _ physical: UInt16, _ count: Int) {
         self.logical = logical
         self.physical = physical
-        self.byteCount = count
+        self.storedByteCount = UInt8(truncatingIfNeeded: count)
     }
 
     /// The client SAP of a one-byte address (its physical part).
@@ -112,6 +115,19 @@ public struct HDLCAddress: Hashable, Sendable, CustomStringConvertible {
     /// Writes the address at `offset`; the caller has checked the room.
     @inlinable func write(to buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
         for i in 0..<byteCount { buffer[offset &+ i] = byte(i) }
+    }
+
+    /// The address in `count` (1, 2 or 4, already checked) wire bytes at `offset`.
+    @inlinable @inline(__always)
+    init(wire b: UnsafeRawBufferPointer, at offset: Int, count: Int) {
+        let b0 = UInt16(b[offset] &>> 1)
+        switch count {
+        case 1: self.init(unchecked: 0, b0, 1)
+        case 2: self.init(unchecked: b0, UInt16(b[offset &+ 1] &>> 1), 2)
+        default:
+            self.init(unchecked: b0 &<< 7 | UInt16(b[offset &+ 1] &>> 1),
+                      UInt16(b[offset &+ 2] &>> 1) &<< 7 | UInt16(b[offset &+ 3] &>> 1), 4)
+        }
     }
 
     /// Reads an address starting at `offset`, ending at the first byte with its lowest bit set, no further

@@ -120,8 +120,14 @@ public struct HDLCFrame: Hashable, Sendable {
         p &+= source.byteCount
         buffer[p] = control.byte
         p &+= 1
+        // One CRC pass: the HCS is the CRC of the header, the FCS continues it over HCS and info.
+        // `buffer` holds at least `total` bytes (checked above), so plain pointer arithmetic is safe.
+        let base = UnsafeRawPointer(buffer.baseAddress.unsafelyUnwrapped)
+        var crc = CRC16()
+        crc.register = CRC16.bytewise(crc.register, base + 1, p &- 1)
+        let covered = p
         if infoCount > 0 {
-            let hcs = CRC16.checksum(UnsafeRawBufferPointer(rebasing: buffer[1..<p]))
+            let hcs = crc.value
             buffer[p] = UInt8(truncatingIfNeeded: hcs)
             buffer[p &+ 1] = UInt8(truncatingIfNeeded: hcs &>> 8)
             p &+= 2
@@ -132,11 +138,13 @@ public struct HDLCFrame: Hashable, Sendable {
                 p &+= 3
             }
             if info.count > 0 {
-                UnsafeMutableRawBufferPointer(rebasing: buffer[p..<(p &+ info.count)]).copyMemory(from: info)
+                (buffer.baseAddress.unsafelyUnwrapped + p).copyMemory(from: info.baseAddress.unsafelyUnwrapped,
+                                                                       byteCount: info.count)
                 p &+= info.count
             }
         }
-        let fcs = CRC16.checksum(UnsafeRawBufferPointer(rebasing: buffer[1..<p]))
+        crc.update(UnsafeRawBufferPointer(start: base + covered, count: p &- covered))
+        let fcs = crc.value
         buffer[p] = UInt8(truncatingIfNeeded: fcs)
         buffer[p &+ 1] = UInt8(truncatingIfNeeded: fcs &>> 8)
         buffer[p &+ 2] = 0x7E
@@ -216,7 +224,8 @@ public struct HDLCFrame: Hashable, Sendable {
     /// Validates the frame whose opening flag is at `start`, using bytes up to `end`. Each check runs as
     /// soon as its bytes are present, so a false start (a `7E` in noise) is refused without waiting for
     /// the length it seems to declare.
-    @inlinable static func scan(_ b: UnsafeRawBufferPointer, start: Int, end: Int) -> ScanResult {
+    @inlinable @inline(__always)
+    static func scan(_ b: UnsafeRawBufferPointer, start: Int, end: Int) -> ScanResult {
         let available = end &- start
         guard available >= 1 else { return .needMore(9) }
         guard b[start] == 0x7E else { return .invalid(.missingOpeningFlag(found: b[start])) }
@@ -232,32 +241,14 @@ public struct HDLCFrame: Hashable, Sendable {
             return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2))
         }
         let fcsAt = start &+ length &- 1
-        // Address lengths: up to the byte with the lowest bit set, 1, 2 or 4 bytes, before the FCS.
+        // Addresses: up to the byte with the lowest bit set, 1, 2 or 4 bytes, before the FCS.
         let destinationAt = start &+ 3
-        var sourceAt = 0
-        var at = destinationAt
-        for field in 0..<2 {
-            let first = at
-            while true {
-                if at >= fcsAt { return .invalid(.invalidAddress(at: first, byteCount: at &- first)) }
-                if at >= end { return .needMore(min(total, at &- start &+ 1)) }
-                let last = b[at] & 1 == 1
-                at &+= 1
-                if last { break }
-                if at &- first == 4 { return .invalid(.invalidAddress(at: first, byteCount: 5)) }
-            }
-            if at &- first == 3 { return .invalid(.invalidAddress(at: first, byteCount: 3)) }
-            if field == 0 { sourceAt = at }
-        }
-        let destination: HDLCAddress
-        let source: HDLCAddress
-        do throws(FrameError) {
-            destination = try HDLCAddress.read(b, at: destinationAt, limit: sourceAt)
-            source = try HDLCAddress.read(b, at: sourceAt, limit: at)
-        } catch {
-            return .invalid(error)
-        }
-        let controlAt = at
+        let destinationCount = addressCount(b, at: destinationAt, limit: fcsAt, end: end)
+        if destinationCount <= 0 { return addressProblem(destinationCount, at: destinationAt, start: start, total: total) }
+        let sourceAt = destinationAt &+ destinationCount
+        let sourceCount = addressCount(b, at: sourceAt, limit: fcsAt, end: end)
+        if sourceCount <= 0 { return addressProblem(sourceCount, at: sourceAt, start: start, total: total) }
+        let controlAt = sourceAt &+ sourceCount
         guard controlAt < fcsAt else {
             return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2))
         }
@@ -267,13 +258,19 @@ public struct HDLCFrame: Hashable, Sendable {
         }
         let headerEnd = controlAt &+ 1
         var infoStart = headerEnd
+        // One CRC pass: the HCS is the CRC of the header, the FCS continues it over HCS and info.
+        // Past the checks above `b` is not empty, so its base address exists; plain pointer arithmetic
+        // keeps slice bounds checks out of the hot path (the ranges were checked against `end`).
+        let base = b.baseAddress.unsafelyUnwrapped
+        var crc = CRC16()
+        crc.register = CRC16.bytewise(crc.register, base + (start &+ 1), headerEnd &- start &- 1)
         if fcsAt != headerEnd {
             // There is an information field, so an HCS after the header.
             guard fcsAt &- headerEnd >= 2 else {
                 return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2))
             }
             guard headerEnd &+ 2 <= end else { return .needMore(headerEnd &+ 2 &- start) }
-            let expected = CRC16.checksum(UnsafeRawBufferPointer(rebasing: b[(start &+ 1)..<headerEnd]))
+            let expected = crc.value
             let actual = UInt16(b[headerEnd]) | UInt16(b[headerEnd &+ 1]) &<< 8
             guard expected == actual else {
                 return .invalid(.hcsMismatch(at: headerEnd, expected: expected, actual: actual))
@@ -285,13 +282,38 @@ public struct HDLCFrame: Hashable, Sendable {
         guard closing == 0x7E else {
             return .invalid(.missingClosingFlag(at: start &+ total &- 1, found: closing))
         }
-        let expected = CRC16.checksum(UnsafeRawBufferPointer(rebasing: b[(start &+ 1)..<fcsAt]))
+        crc.update(UnsafeRawBufferPointer(start: base + headerEnd, count: fcsAt &- headerEnd))
+        let expected = crc.value
         let actual = UInt16(b[fcsAt]) | UInt16(b[fcsAt &+ 1]) &<< 8
         guard expected == actual else {
             return .invalid(.fcsMismatch(at: fcsAt, expected: expected, actual: actual))
         }
+        let destination = HDLCAddress(wire: b, at: destinationAt, count: destinationCount)
+        let source = HDLCAddress(wire: b, at: sourceAt, count: sourceCount)
         return .frame(HDLCFrame(
             segmented: format & 0x08 != 0, destination: destination, source: source, control: control,
             infoRange: infoStart..<fcsAt, start: start, count: total))
+    }
+
+    /// The byte count (1, 2 or 4) of the address at `at`; 0 when bytes up to `end` do not finish it;
+    /// `-n` when it is invalid (n bytes long, or running into the FCS at `limit` when n is 0...).
+    @inlinable @inline(__always)
+    static func addressCount(_ b: UnsafeRawBufferPointer, at: Int, limit: Int, end: Int) -> Int {
+        var p = at
+        while true {
+            if p >= limit { return p == at ? Int.min : -(p &- at) }
+            if p >= end { return 0 }
+            let last = b[p] & 1 == 1
+            p &+= 1
+            let n = p &- at
+            if last { return n == 3 ? -3 : n }
+            if n == 4 { return -5 }
+        }
+    }
+
+    @inlinable
+    static func addressProblem(_ code: Int, at: Int, start: Int, total: Int) -> ScanResult {
+        if code == 0 { return .needMore(min(total, at &- start &+ 5)) }
+        return .invalid(.invalidAddress(at: at, byteCount: code == Int.min ? 0 : -code))
     }
 }
