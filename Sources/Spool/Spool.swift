@@ -28,6 +28,20 @@ public final class Spool: @unchecked Sendable {
         core = try SpoolCore(directory: directory, config: configuration)
     }
 
+    /// The spool directory of one meter: `root/<device id>`, with every character outside
+    /// `[A-Za-z0-9._-]` replaced by `_` (a DEVICE_ID with `/` or `..` cannot escape SPOOL_DIR) and an
+    /// empty or dot-only id written as `_`.
+    public static func directory(root: String, deviceID: String) -> String {
+        var name = String(String.UnicodeScalarView(deviceID.unicodeScalars.map { c -> Unicode.Scalar in
+            let ok = (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9")
+                || c == "." || c == "_" || c == "-"
+            return ok ? c : "_"
+        }))
+        if name.allSatisfy({ $0 == "." }) { name = "_" + name }
+        let trimmed = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
+        return trimmed + "/" + name
+    }
+
     /// Tests: open as if after a reboot (another boot id).
     init(directory: String, configuration: SpoolConfiguration, bootID: [UInt8]) throws(SpoolError) {
         self.directory = directory

@@ -179,6 +179,15 @@ import Testing
         for fd in mine { close(fd) }
     }
 
+    @Test func perMeterDirectoryCannotEscapeTheRoot() {
+        #expect(Spool.directory(root: "/var/lib/dlms-bridge/spool", deviceID: "microstar-01")
+            == "/var/lib/dlms-bridge/spool/microstar-01")
+        #expect(Spool.directory(root: "/s/", deviceID: "../etc/passwd") == "/s/.._etc_passwd")
+        #expect(Spool.directory(root: "/s", deviceID: "..") == "/s/_..")
+        #expect(Spool.directory(root: "/s", deviceID: "") == "/s/_")
+        #expect(Spool.directory(root: "/s", deviceID: "medidor ñ") == "/s/medidor__")
+    }
+
     @Test func concurrentAppendsAndAcksFromThreads() throws {
         let dir = TempDir(); defer { dir.remove() }
         let spool = try Spool(directory: dir.path, configuration: .init(maxBytes: 4 << 20, segmentBytes: 16 << 10))
