@@ -3,7 +3,7 @@
 /// Parses the common spellings: `1-1:32.7.0` (F defaults to 255), `1-1:32.7.0.255`, `1-1:32.7.0*255`,
 /// `1.1.32.7.0.255`, and 12 hex digits (`0101200700FF`). `description` prints the short form the payload
 /// uses (`1-1:32.7.0`, with `.F` only when F is not 255).
-public struct ObisCode: Hashable, Sendable, CustomStringConvertible {
+public struct ObisCode: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var a: UInt8
     public var b: UInt8
     public var c: UInt8
@@ -106,6 +106,11 @@ public struct ObisCode: Hashable, Sendable, CustomStringConvertible {
 
     /// The all-dots form: `1.1.32.7.0.255`.
     public var dottedDescription: String { "\(a).\(b).\(c).\(d).\(e).\(f)" }
+
+    /// Orders by A, then B, ... then F (the order of the bytes).
+    public static func < (lhs: ObisCode, rhs: ObisCode) -> Bool {
+        (lhs.a, lhs.b, lhs.c, lhs.d, lhs.e, lhs.f) < (rhs.a, rhs.b, rhs.c, rhs.d, rhs.e, rhs.f)
+    }
 
     /// The standard clock object, 0-0:1.0.0.255.
     public static let clock = ObisCode(0, 0, 1, 0, 0, 255)

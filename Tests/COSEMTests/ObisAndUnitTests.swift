@@ -19,6 +19,11 @@ import Testing
         #expect(try ObisCode(parsing: ObisCode(0, 0, 96, 1, 0, 1).description) == ObisCode(0, 0, 96, 1, 0, 1))
     }
 
+    @Test func ordersByBytes() {
+        let codes = [ObisCode(1, 1, 32, 7, 0), ObisCode(0, 0, 1, 0, 0), ObisCode(1, 1, 31, 7, 0), ObisCode(1, 1, 31, 7, 0, 1)]
+        #expect(codes.sorted() == [ObisCode(0, 0, 1, 0, 0), ObisCode(1, 1, 31, 7, 0, 1), ObisCode(1, 1, 31, 7, 0), ObisCode(1, 1, 32, 7, 0)])
+    }
+
     @Test(arguments: [
         ("", "empty"), ("1-1:32.7", "pattern"), ("1-1:256.7.0", "larger than 255"), ("1-1:32.7.0.255.1", "more than 6"),
         ("1.1.32.7.0", "needs 6 fields"), ("1-1:32.x.0", "not a digit"), ("1-1:32.7.", "ends with a separator"),
