@@ -83,7 +83,7 @@ struct ReadCommand: ParsableCommand {
         var trace: FrameTrace? = nil
         if verbose {
             trace = { (direction: FrameDirection, text: String) in
-                stderrLine(utcTimestamp(WallClock.milliseconds()) + " " + direction.rawValue + " " + text)
+                stderrLine(UTCTime.iso8601(milliseconds: WallClock.milliseconds()) + " " + direction.rawValue + " " + text)
             }
         }
         let session = MeterSession(settings: settings, trace: trace)
@@ -260,15 +260,6 @@ func stderrLine(_ text: String) {
 func pad(_ s: String, _ width: Int) -> String {
     let n = s.count
     return n >= width ? s + " " : s + String(repeating: " ", count: width - n)
-}
-
-/// `2026-11-22T04:31:07.123Z`.
-func utcTimestamp(_ ms: Int64) -> String {
-    let dt = CosemDateTime(unixMilliseconds: ms, deviation: 0)
-    func two(_ v: UInt8) -> String { v < 10 ? "0\(v)" : "\(v)" }
-    let millis = Int(((ms % 1000) + 1000) % 1000)
-    let m = millis < 10 ? "00\(millis)" : (millis < 100 ? "0\(millis)" : "\(millis)")
-    return "\(dt.date.year)-\(two(dt.date.month))-\(two(dt.date.dayOfMonth))T\(two(dt.time.hour)):\(two(dt.time.minute)):\(two(dt.time.second)).\(m)Z"
 }
 
 /// Parses `now`, `-90m`, `-24h`, `-7d`, `-30s`, Unix milliseconds, or `YYYY-MM-DD[THH:MM[:SS]][Z]` (UTC).

@@ -1,10 +1,134 @@
+import Agent
 import ArgumentParser
+import Logging
+import MeterLink
+import Platform
+import Uplink
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dlms-bridge run`: the agent users deploy.
 struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "(being written)")
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Poll meters, keep every reading on flash, and publish it to the MQTT broker over TLS.",
+        discussion: """
+            Configuration: the prototype's variables (DLMS_HOST, DLMS_PORT, DLMS_CLIENT_SAP, DLMS_SERVER_LOGICAL,
+            DLMS_SERVER_PHYSICAL, DLMS_PASSWORD, DLMS_MEASUREMENTS, MQTT_HOST, MQTT_PORT, MQTT_CLIENT_ID, MQTT_TOPIC,
+            DEVICE_ID, POLL_PERIOD_S, MAX_CONSEC_ERRORS, VERBOSE) plus TLS, spool and serial settings, from the
+            environment, a .env file, or a configuration file with one [meter] section per meter. Every variable
+            is listed in docs/configuration.md.
+            Signals: SIGTERM/SIGINT stop cleanly (release the meters, flush the spool, disconnect); SIGHUP reloads
+            the TLS certificates. Exit status 2: the configuration is invalid (the message names the variable).
+            """)
+
+    @Option(name: .customLong("env-file"), help: "A .env file (default: ./.env when present).") var envFile: String?
+    @Option(name: .customLong("config"), help: "A configuration file with [meter] sections (or $DLMS_BRIDGE_CONFIG).")
+    var configFile: String?
+    @Flag(name: .customLong("print-config"), help: "Print the effective configuration (secrets masked) and exit.")
+    var printConfig = false
+    @Flag(name: .customLong("check-config"), help: "Validate the configuration and exit (0 valid, 2 invalid).")
+    var checkConfig = false
 
     func run() throws {
-        print("dlms-bridge run: not implemented yet")
-        throw ExitCode(1)
+        // Before any thread starts: signals go to the signal thread only.
+        SignalThread.blockSignals()
+        let catalog = MeasurementCatalog.standard
+        let config: AgentConfiguration
+        do {
+            config = try ConfigurationLoader.loadFromSystem(
+                envFile: envFile, configFile: configFile, knownMeasurements: Set(catalog.keys))
+        } catch {
+            fail("invalid configuration: \(error.description)", code: ConfigError.exitStatus)
+        }
+        if printConfig {
+            print(config.maskedDescription, terminator: "")
+            return
+        }
+        let environment = ConfigurationLoader.processEnvironment()
+        JournalLogHandler.bootstrap(verbose: config.verbose, environment: environment)
+        let logger = Logger(label: "dlms-bridge")
+
+        // Meters: the link and the spool of each.
+        var meters: [AgentRuntime.Meter] = []
+        for m in config.meters {
+            let meterLogger = Logger(label: "dlms-bridge.meter")
+            var trace: FrameTrace? = nil
+            if config.verbose {
+                let id = m.deviceID
+                trace = { direction, text in
+                    meterLogger.debug("\(direction.rawValue) \(text)", metadata: ["device_id": "\(id)"])
+                }
+            }
+            let reader: MeterLinkReader
+            do { reader = try MeterLinkReader(meter: m, catalog: catalog, logger: meterLogger, trace: trace) } catch {
+                fail("invalid configuration for meter \(m.deviceID): \(error.description)", code: ConfigError.exitStatus)
+            }
+            let store: SpoolReadingStore
+            do { store = try SpoolReadingStore.open(config.spool, deviceID: m.deviceID) } catch {
+                fail("cannot open the spool of meter \(m.deviceID) under SPOOL_DIR=\(config.spool.directory): \(error.description)",
+                     code: 1)
+            }
+            meters.append(AgentRuntime.Meter(configuration: m, reader: reader, store: store))
+        }
+        if checkConfig {
+            print("configuration valid: \(config.meters.count) meter(s), broker \(config.mqtt.host):\(config.mqtt.port)")
+            return
+        }
+
+        // The uplink.
+        let mqttSettings = MQTTSettings(config.mqtt, firstDeviceID: config.meters[0].deviceID)
+        let client: MQTTClient
+        do { client = try MQTTClient(settings: mqttSettings, logger: Logger(label: "dlms-bridge.uplink")) } catch {
+            fail("invalid MQTT settings: \(error.description)", code: ConfigError.exitStatus)
+        }
+        if mqttSettings.tls?.insecure == true {
+            logger.warning("MQTT_TLS_INSECURE=true: the broker's host name is NOT checked; anyone with a certificate from the same CA can impersonate it")
+        }
+
+        let notifier = SystemdNotifier(environment: environment)
+        let watchdog = notifier.flatMap { n in SystemdNotifier.watchdogInterval(environment: environment).map { (n, $0) } }
+        let runtime = AgentRuntime(configuration: config, meters: meters, publisher: UplinkPublisher(client: client),
+                                   logger: Logger(label: "dlms-bridge.agent"), watchdog: watchdog)
+        let pump = UplinkEventPump(client: client, runtime: runtime, logger: Logger(label: "dlms-bridge.uplink"))
+        let signals = BlockingQueue<AgentSignal>()
+        let signalThread: SignalThread
+        do {
+            signalThread = try SignalThread.start { signals.push($0) }
+            try pump.start()
+            try client.start()
+            try runtime.start()
+        } catch {
+            fail("cannot start: \(error)", code: 1)
+        }
+        let ids = config.meters.map(\.deviceID).joined(separator: ", ")
+        logger.notice("dlms-bridge running: \(config.meters.count) meter(s) [\(ids)], broker \(mqttSettings.broker)\(mqttSettings.tls == nil ? " (plain TCP)" : " (TLS)"), spool \(config.spool.directory)")
+        try? notifier?.ready(status: "polling \(config.meters.count) meter(s)")
+
+        // The main thread waits for signals.
+        while let signal = signals.pop(deadline: nil) {
+            switch signal {
+            case .reload:
+                try? notifier?.reloading()
+                do {
+                    try client.reloadCertificates()
+                    logger.notice("SIGHUP: TLS certificates reloaded")
+                } catch {
+                    logger.error("SIGHUP: certificates not reloaded, the old ones stay in use: \(error.description)")
+                }
+                try? notifier?.ready(status: "polling \(config.meters.count) meter(s)")
+            case let .stop(number):
+                logger.notice("signal \(number): stopping (the poll in flight finishes or gives up, the meters are released, the spool is flushed)")
+                try? notifier?.stopping()
+                runtime.stop()
+                let clean = client.stop(timeoutMilliseconds: 5000)
+                pump.stop()
+                signalThread.stop()
+                logger.notice(clean ? "stopped cleanly" : "stopped; the broker connection did not close in time (unacknowledged readings stay in the spool)")
+                return
+            }
+        }
     }
 }

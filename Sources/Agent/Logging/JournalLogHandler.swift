@@ -156,16 +156,5 @@ public struct JournalLogHandler: LogHandler {
     }
 
     /// `2026-11-22T04:07:25.123Z`.
-    static func timestamp(milliseconds: Int64) -> String {
-        var seconds = time_t(milliseconds / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return pad(parts.tm_year + 1900, 4) + "-" + pad(parts.tm_mon + 1, 2) + "-" + pad(parts.tm_mday, 2) + "T"
-            + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2) + "."
-            + pad(Int32(milliseconds % 1000), 3) + "Z"
-    }
+    static func timestamp(milliseconds: Int64) -> String { UTCTime.iso8601(milliseconds: milliseconds) }
 }

@@ -293,7 +293,11 @@ public final class AgentRuntime: Sendable {
         for i in meters.indices {
             let runner = ScheduleRunner(
                 periodMilliseconds: meters[i].configuration.pollPeriodMilliseconds, clock: clock, stop: stopSignal)
-            started.append(try runner.spawn(name: "meter \(meters[i].configuration.deviceID)") { [self] tick in
+            let reader = meters[i].reader
+            let stop = stopSignal
+            started.append(try runner.spawn(
+                name: "meter \(meters[i].configuration.deviceID)", idle: { reader.idle(until: $0, stop: stop) }
+            ) { [self] tick in
                 pollOnce(meter: i, tick: tick)
             })
         }

@@ -1,3 +1,5 @@
+import Platform
+
 // The three parts the agent orchestrates but does not own, seen through the smallest interfaces it needs.
 // The real types (MeterLink's session, Uplink's MQTTClient, Spool's Spool) conform through thin adapters;
 // tests use fakes.
@@ -30,8 +32,16 @@ public protocol MeterReader: AnyObject, Sendable {
     /// between polls unless configured otherwise. Each request is bounded by the meter's timeout; between
     /// requests the reader gives up early once `stop` is set.
     func poll(stop: StopSignal) -> PollResult
+    /// Between polls: waits until `instant` while keeping the association alive (a cheap read before the
+    /// meter's inactivity timeout). Returns false when `stop` was set, or nil when the reader has nothing to
+    /// do between polls and the schedule's own clock should wait.
+    func idle(until instant: MonotonicInstant, stop: StopSignal) -> Bool?
     /// Releases the association (RLRQ), sends DISC and closes the transport. Bounded by the timeout.
     func close()
+}
+
+extension MeterReader {
+    public func idle(until instant: MonotonicInstant, stop: StopSignal) -> Bool? { nil }
 }
 
 /// Why the uplink did not take a message.

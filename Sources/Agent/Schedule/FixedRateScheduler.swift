@@ -101,11 +101,15 @@ public struct ScheduleRunner: Sendable {
 
     /// Polls at once, then at every slot, on the calling thread; returns when `stop` is set (within the poll
     /// in flight). Returns the final schedule for inspection.
+    /// `idle`, when given, waits until the next slot instead of the clock (to keep a meter's association alive
+    /// meanwhile); it returns false when stopped, or nil to let the clock wait.
     @discardableResult
-    public func run(_ body: (Tick) -> Void) -> FixedRateSchedule {
+    public func run(idle: ((MonotonicInstant) -> Bool?)? = nil, _ body: (Tick) -> Void) -> FixedRateSchedule {
         var schedule = FixedRateSchedule(start: clock.now(), periodMilliseconds: periodMilliseconds)
         while !stop.isSet {
-            guard clock.sleep(until: schedule.instant(ofSlot: schedule.nextIndex), stop: stop) else { break }
+            let next = schedule.instant(ofSlot: schedule.nextIndex)
+            let goOn = idle?(next) ?? clock.sleep(until: next, stop: stop)
+            guard goOn else { break }
             body(schedule.take())
             schedule.finished(at: clock.now())
         }
@@ -113,8 +117,10 @@ public struct ScheduleRunner: Sendable {
     }
 
     /// `run` on a new thread named after the meter.
-    public func spawn(name: String, _ body: @escaping @Sendable (Tick) -> Void) throws(SystemError) -> PlatformThread {
+    public func spawn(
+        name: String, idle: (@Sendable (MonotonicInstant) -> Bool?)? = nil, _ body: @escaping @Sendable (Tick) -> Void
+    ) throws(SystemError) -> PlatformThread {
         let runner = self
-        return try PlatformThread.spawn(name: name) { runner.run(body) }
+        return try PlatformThread.spawn(name: name) { runner.run(idle: idle, body) }
     }
 }

@@ -1,0 +1,248 @@
+import COSEM
+import HDLC
+import Logging
+import MeterLink
+import Platform
+import Uplink
+
+// The real modules behind the agent's seams: MeterLink's poller as a `MeterReader`, Uplink's MQTT client as
+// a `Publisher` (and its events fed back into the runtime). `SpoolReadingStore` adapts the spool.
+
+// MARK: Meter
+
+extension MeterSettings {
+    /// The meter link settings for one configured meter.
+    public init(_ meter: MeterConfiguration) {
+        let endpoint: MeterEndpoint
+        switch meter.transport {
+        case let .tcp(host, port): endpoint = .tcp(host: host, port: port)
+        case let .serial(device, baud, modeE): endpoint = .serial(path: device, baudRate: baud, modeE: modeE)
+        }
+        let profile: MeterProfile = meter.profile == .generic ? .generic : .microstar
+        self.init(endpoint: endpoint, profile: profile, password: Secret(meter.password?.reveal() ?? ""))
+        clientSAP = meter.clientSAP
+        serverLogical = meter.serverLogical
+        serverPhysical = meter.serverPhysical
+        switch meter.addressSize {
+        case .auto: addressSize = .auto
+        case .one: addressSize = .fixed(.one)
+        case .two: addressSize = .fixed(.two)
+        case .four: addressSize = .fixed(.four)
+        }
+        responseTimeoutMilliseconds = Int64(meter.timeoutMilliseconds)
+        connectTimeoutMilliseconds = max(Int64(meter.timeoutMilliseconds), 3000)
+        connectPerPoll = meter.connectPerPoll
+        maxConsecutiveErrors = meter.maxConsecutiveErrors
+    }
+}
+
+/// One meter read through MeterLink: the poller keeps the association, re-associates, backs off, and keeps
+/// an idle association alive between polls.
+public final class MeterLinkReader: MeterReader, @unchecked Sendable {
+    private let poller: MeterPoller
+    private let measurements: [Measurement]
+    private let logger: Logger
+    private var reported = MeterCounters()
+    // The poller is used by the meter's thread only; close() comes from the stopping thread after that
+    // thread has been joined.
+
+    /// - Parameter trace: frames in hex (VERBOSE), password bytes masked.
+    public init(meter: MeterConfiguration, catalog: MeasurementCatalog = .standard, logger: Logger,
+                trace: FrameTrace? = nil) throws(MeterError) {
+        self.measurements = try catalog.resolve(meter.measurements)
+        self.poller = MeterPoller(session: MeterSession(settings: MeterSettings(meter), trace: trace))
+        self.logger = logger
+    }
+
+    public func poll(stop: StopSignal) -> PollResult {
+        let outcome = poller.poll(measurements)
+        let counters = poller.session.counters
+        let link = LinkCounters(
+            crcErrors: UInt64(max(0, counters.crcErrors - reported.crcErrors)),
+            retransmissions: UInt64(max(0, counters.retransmissions - reported.retransmissions)),
+            associationFailures: UInt64(max(0, counters.associationFailures - reported.associationFailures)))
+        reported = counters
+        let rtt: Int64? = counters.lastRTTMicroseconds > 0 ? counters.lastRTTMicroseconds : nil
+        switch outcome {
+        case let .readings(results):
+            var readings: [MeasurementReading] = []
+            var failures: [MeasurementFailure] = []
+            for r in results {
+                switch r {
+                case let .reading(reading):
+                    if let m = MeasurementReading(reading) { readings.append(m) } else {
+                        failures.append(MeasurementFailure(name: reading.measurement.key, obis: reading.measurement.obis,
+                            reason: "value of type \(reading.raw.typeName) cannot be published"))
+                    }
+                case let .failed(m, error):
+                    failures.append(MeasurementFailure(name: m.key, obis: m.obis, reason: error.description))
+                }
+            }
+            if readings.isEmpty {
+                return PollResult(outcome: .failed(message: "no measurement could be read: "
+                    + failures.map { "\($0.name): \($0.reason)" }.joined(separator: "; ")), link: link, rttMicroseconds: rtt)
+            }
+            return PollResult(outcome: .reading(measurements: readings, failures: failures), link: link, rttMicroseconds: rtt)
+        case let .failed(error):
+            return PollResult(outcome: .failed(message: error.description), link: link, rttMicroseconds: nil)
+        case let .skipped(retryIn, lastError):
+            let last = lastError.map { ": \($0.description)" } ?? ""
+            return PollResult(outcome: .failed(message: "meter not retried yet (back-off, next attempt in \(retryIn / 1000) s)\(last)"),
+                              link: link, rttMicroseconds: nil)
+        }
+    }
+
+    /// Between polls: read the clock before the meter's inactivity timeout drops an idle association.
+    public func idle(until instant: MonotonicInstant, stop: StopSignal) -> Bool? {
+        while true {
+            guard let due = poller.nextKeepAlive, due < instant else {
+                return !stop.wait(until: instant)
+            }
+            if stop.wait(until: due) { return false }
+            if let error = poller.keepAlive() {
+                logger.info("keep-alive read failed, the next poll reconnects: \(error)")
+            }
+        }
+    }
+
+    public func close() { poller.shutdown() }
+}
+
+extension MeasurementReading {
+    /// The payload's view of a meter link reading; nil for values a payload cannot carry (structures).
+    public init?(_ reading: Reading) {
+        let raw: RawValue
+        var scaler: Int8 = 0
+        if let su = reading.scalerUnit { scaler = su.scaler }
+        switch reading.raw {
+        case let .boolean(b): raw = .boolean(b)
+        case let .float32(f): raw = .float(Double(f))
+        case let .float64(d): raw = .float(d)
+        case let .long64Unsigned(u) where u > UInt64(Int64.max): raw = .unsigned(u)
+        case let .octetString(b) where reading.measurement.kind == .clock && b.count == CosemDateTime.byteCount:
+            guard let dt = try? CosemDateTime(bytes: b) else { return nil }
+            raw = .text(Self.clockText(dt))
+        case let .dateTime(dt):
+            raw = .text(Self.clockText(dt))
+        default:
+            if let i = reading.raw.integerValue {
+                raw = .integer(i)
+            } else if case let .text(t) = reading.value {
+                raw = .text(t)
+            } else {
+                return nil
+            }
+        }
+        self.init(name: reading.measurement.key, obis: reading.measurement.obis, raw: raw, scaler: scaler,
+                  unitCode: reading.scalerUnit?.unit.rawValue, description: reading.measurement.description)
+    }
+
+    /// The meter's clock in ISO 8601 UTC when it is a complete date-time, else as the meter sent it.
+    static func clockText(_ dt: CosemDateTime) -> String {
+        if let ms = try? dt.unixMilliseconds() { return UTCTime.iso8601(milliseconds: ms) }
+        return dt.description
+    }
+}
+
+// MARK: Uplink
+
+extension MQTTSettings {
+    /// The MQTT client settings of the agent; the last will goes to the first meter's status topic.
+    public init(_ c: MQTTConfiguration, firstDeviceID: String) {
+        var tls: TLSSettings? = nil
+        if let t = c.tls {
+            var s: TLSSettings
+            switch t.authority {
+            case let .file(path): s = TLSSettings(caFile: path)
+            case let .directory(path): s = TLSSettings(caDirectory: path)
+            }
+            s.certificateFile = t.certificateFile
+            s.keyFile = t.keyFile
+            s.insecure = t.insecure
+            s.minimumVersion = t.minimumVersion == "tlsv1.3" ? .tls13 : .tls12
+            tls = s
+        }
+        self.init(
+            host: c.host, port: Int(c.port), clientID: c.clientID, username: c.username,
+            password: c.password?.reveal(), keepaliveSeconds: c.keepaliveSeconds,
+            protocolVersion: c.protocolVersion == .v5 ? .v5 : .v311,
+            defaultQoS: QoS(rawValue: Int32(c.qos)) ?? .atLeastOnce, tls: tls,
+            statusTopic: TelemetryPayload.topic(template: c.statusTopic, deviceID: firstDeviceID))
+    }
+}
+
+/// The MQTT client as the runtime's publisher.
+public final class UplinkPublisher: Publisher, @unchecked Sendable {
+    public let client: MQTTClient
+
+    public init(client: MQTTClient) { self.client = client }
+
+    public func publish(topic: String, payload: [UInt8], qos: UInt8?, retain: Bool) throws(PublishFailure) -> Int32 {
+        do {
+            let receipt = try client.publish(topic: topic, payload: payload,
+                                             qos: qos.flatMap { QoS(rawValue: Int32($0)) }, retain: retain)
+            return receipt.id.rawValue
+        } catch {
+            throw PublishFailure(error.description)
+        }
+    }
+
+    public var isConnected: Bool { client.isConnected }
+}
+
+/// Hands the MQTT client's events to the runtime on a thread of its own (libmosquitto's callbacks only
+/// queue them: no slow work on its network thread), and logs connection trouble once per change.
+public final class UplinkEventPump: @unchecked Sendable {
+    private let client: MQTTClient
+    private let runtime: AgentRuntime
+    private let logger: Logger
+    private var thread: PlatformThread?
+    private let stopped = StopSignal()
+
+    public init(client: MQTTClient, runtime: AgentRuntime, logger: Logger) {
+        self.client = client
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    public func start() throws(SystemError) {
+        thread = try PlatformThread.spawn(name: "uplink events") { [self] in run() }
+    }
+
+    public func stop() {
+        stopped.set()
+        thread?.join()
+    }
+
+    private func run() {
+        var lastProblem = ""
+        while !stopped.isSet {
+            guard let event = client.events.pop(deadline: .after(milliseconds: 200)) else { continue }
+            switch event {
+            case .connected:
+                lastProblem = ""  // the client logs the connection itself
+                runtime.connectionChanged(connected: true)
+            case let .delivered(id):
+                runtime.delivered(messageID: id.rawValue)
+            case let .publishFailed(id, error):
+                runtime.publishFailed(messageID: id.rawValue, reason: error.description)
+            case let .disconnected(error):
+                runtime.connectionChanged(connected: false)
+                if let error { report(error.description, &lastProblem) }
+            case let .connectionRefused(error), let .unreachable(error), let .tlsError(error):
+                runtime.connectionChanged(connected: false)
+                report(error.description, &lastProblem)
+            }
+        }
+    }
+
+    /// One error line per distinct problem (a broker down for a day would otherwise log every retry).
+    private func report(_ text: String, _ last: inout String) {
+        if text == last {
+            logger.debug("\(text)")
+        } else {
+            logger.error("\(text)")
+            last = text
+        }
+    }
+}
