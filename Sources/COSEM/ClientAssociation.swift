@@ -149,6 +149,14 @@ public struct ClientAssociation: Sendable {
     /// True when block transfer with GET is usable.
     public var supportsBlockTransfer: Bool { usableConformance?.contains(.blockTransferWithGet) ?? false }
 
+    /// How many plain attributes (no selective access) one GET-Request-With-List may carry so that the request
+    /// fits the meter's max receive PDU (`C0 03 iid n` + 10 bytes each); 0 when with-list is not usable.
+    public var maxAttributesPerList: Int {
+        guard supportsGetWithList, let pdu = serverMaxReceivePDUSize else { return 0 }
+        let headerBytes = pdu - 4 > 0x7F * 10 ? 6 : 4  // the count takes 81 xx / 82 xx xx beyond 127
+        return Swift.max(0, (pdu - headerBytes) / 10)
+    }
+
     // MARK: Invoke ids
 
     /// The next invoke id (1...15, then 0, then 1 again ...) with this association's priority, confirmed.

@@ -19,6 +19,7 @@ import Testing
         #expect(outcome == .accepted(granted: Conformance(rawValue: 0x00_101D), serverMaxReceivePDUSize: 500))
         #expect(assoc.serverMaxReceivePDUSize == 500)
         #expect(!assoc.supportsGetWithList)
+        #expect(assoc.maxAttributesPerList == 0)
         #expect(assoc.supportsBlockTransfer)
         let error = caught { () throws(COSEMError) in
             try assoc.getRequest(list: [AttributeRequest(InterfaceClass.register.attribute(2, of: ObisCode(1, 1, 32, 7, 0)))])
@@ -96,6 +97,7 @@ import Testing
         _ = assoc.associationRequest()
         _ = try assoc.handleAssociationResponse(accepted(.usualClientProposal))
         #expect(assoc.supportsGetWithList)
+        #expect(assoc.maxAttributesPerList == 49)  // (500 - 4) / 10
         let list = [AttributeRequest(InterfaceClass.register.attribute(2, of: ObisCode(1, 1, 32, 7, 0))),
                     AttributeRequest(InterfaceClass.register.attribute(2, of: ObisCode(1, 1, 31, 7, 0)))]
         _ = try assoc.getRequest(list: list)
