@@ -1,0 +1,556 @@
+import CMosquitto
+import Logging
+import Platform
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// libmosquitto's process-wide initialisation, done once (a Swift `static let` runs its initialiser exactly
+/// once, thread-safely); never cleaned up, as the process owns it until exit.
+enum MosquittoLibrary {
+    static let ready: Bool = {
+        mosquitto_lib_init()
+        return true
+    }()
+}
+
+/// An MQTT client over libmosquitto: TLS, last will, reconnect with capped exponential backoff, and
+/// acknowledgements reported as events.
+///
+/// Threads: `start()` spawns one network thread that owns the connection (connect, read, write, keepalive,
+/// reconnect). libmosquitto's callbacks run on it and only push `UplinkEvent`s to `events`; the consumer pops
+/// them on its own thread. Publish from the same thread that consumes `events` (or hold one lock across
+/// `publish` and recording its `MessageID`): `.delivered(id)` can be queued before `publish` returns.
+///
+/// Why not `mosquitto_loop_start`: its loop (mosquitto_loop_forever) returns for good after a TLS error or an
+/// MQTT 5 refusal, which would leave an unattended gateway disconnected until restarted. This client's own
+/// loop keeps retrying every failure with capped exponential backoff, and connects with
+/// `mosquitto_connect_async` (non-blocking TCP connect) so that `stop` is not held by a stuck connect().
+public final class MQTTClient: @unchecked Sendable {
+    /// The settings this client was made with.
+    public let settings: MQTTSettings
+    /// Events from the network thread, in order. Pop them from the consumer's thread.
+    public var events: BlockingQueue<UplinkEvent> { core.events }
+
+    private let handle: OpaquePointer
+    private let core: Core
+    private let retainedCore: Unmanaged<Core>
+    private var thread: PlatformThread?
+    private var started = false
+    private var finished = false
+
+    /// Makes a client; checks the settings (files readable, ranges) and configures libmosquitto. Connects
+    /// only on `start()`.
+    public init(settings: MQTTSettings, logger: Logger = Logger(label: "dlms-bridge.uplink")) throws(UplinkError) {
+        try settings.validate()
+        _ = MosquittoLibrary.ready
+        self.settings = settings
+        let core = Core(settings: settings, logger: logger)
+        self.core = core
+        retainedCore = Unmanaged.passRetained(core)
+        guard let handle = mosquitto_new(settings.clientID, true, retainedCore.toOpaque()) else {
+            retainedCore.release()
+            throw .library(call: "mosquitto_new", detail: String(cString: strerror(errno)))
+        }
+        self.handle = handle
+        do {
+            try configure()
+        } catch {
+            mosquitto_destroy(handle)
+            retainedCore.release()
+            throw error
+        }
+    }
+
+    deinit {
+        if started && !finished { _ = stop(timeoutMilliseconds: 2000) }
+        // An abandoned network thread may still touch the handle and the core: leak both then.
+        if !core.withLock({ $0.abandoned }) {
+            mosquitto_destroy(handle)
+            retainedCore.release()
+        }
+    }
+
+    private func configure() throws(UplinkError) {
+        func check(_ rc: Int32, _ call: String) throws(UplinkError) {
+            if rc != MOSQ_ERR_SUCCESS.rawValue {
+                throw .library(call: call, detail: String(cString: mosquitto_strerror(rc)))
+            }
+        }
+        let version = settings.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
+        try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(version)), "protocol version")
+        try check(mosquitto_int_option(handle, MOSQ_OPT_SEND_MAXIMUM, Int32(settings.maxInflight)), "send maximum")
+        try check(mosquitto_threaded_set(handle, true), "mosquitto_threaded_set")
+        if let user = settings.username {
+            try check(mosquitto_username_pw_set(handle, user, settings.password), "mosquitto_username_pw_set")
+        }
+        if let topic = settings.statusTopic {
+            let rc = "offline".withCString { mosquitto_will_set_v5(handle, topic, 7, $0, 1, true, nil) }
+            if rc != MOSQ_ERR_SUCCESS.rawValue {
+                throw .invalidSetting(name: "status topic", problem: "'\(topic)': \(String(cString: mosquitto_strerror(rc)))")
+            }
+        }
+        if let tls = settings.tls {
+            try applyTLS(tls)
+            try check(mosquitto_tls_opts_set(handle, 1, tls.minimumVersion.rawValue, nil), "mosquitto_tls_opts_set")
+            if tls.insecure {
+                try check(mosquitto_tls_insecure_set(handle, true), "mosquitto_tls_insecure_set")
+            }
+        }
+        mosquitto_connect_v5_callback_set(handle, onConnect)
+        mosquitto_disconnect_v5_callback_set(handle, onDisconnect)
+        mosquitto_publish_v5_callback_set(handle, onPublish)
+        mosquitto_log_callback_set(handle, onLog)
+    }
+
+    private func applyTLS(_ tls: TLSSettings) throws(UplinkError) {
+        let rc = mosquitto_tls_set(handle, tls.caFile, tls.caDirectory, tls.certificateFile, tls.keyFile, nil)
+        if rc != MOSQ_ERR_SUCCESS.rawValue {
+            throw .invalidSetting(
+                name: "MQTT_TLS_CA/MQTT_TLS_CERT/MQTT_TLS_KEY",
+                problem: "libmosquitto cannot use them: \(String(cString: mosquitto_strerror(rc)))")
+        }
+    }
+
+    /// Starts the network thread, which connects (and reconnects) in the background. Returns at once: name
+    /// resolution and the TCP and TLS handshakes happen on that thread, and their outcome arrives as events.
+    public func start() throws(UplinkError) {
+        if started { return }
+        let tlsNote: String
+        if let tls = settings.tls {
+            tlsNote = "TLS (min \(tls.minimumVersion.rawValue))"
+            if tls.insecure {
+                core.logger.warning(
+                    "MQTT_TLS_INSECURE is set: the broker's host name is NOT checked against its certificate; anyone holding a certificate from this CA can pose as \(settings.host). Use only for testing.")
+            }
+        } else {
+            tlsNote = "plain TCP"
+            core.logger.warning("MQTT without TLS to \(settings.broker): readings and the password cross the network in clear text")
+        }
+        core.logger.info(
+            "MQTT \(settings.protocolVersion) client '\(settings.clientID)' connecting to \(settings.broker) over \(tlsNote)\(settings.username.map { " as user '\($0)'" } ?? "")")
+        let handle = UncheckedHandle(raw: handle)
+        let core = core
+        do {
+            thread = try PlatformThread.spawn(name: "mqtt-network") { core.runNetworkLoop(handle.raw) }
+        } catch {
+            throw .library(call: "starting the MQTT network thread", detail: error.description)
+        }
+        started = true
+    }
+
+    /// Publishes `payload` on `topic`. For QoS 1/2 the message is retransmitted by libmosquitto until the
+    /// broker acknowledges it or the process ends; `.delivered(id)` or `.publishFailed(id, _)` settles it.
+    /// While disconnected a QoS 1/2 message is queued (`receipt.queued`), not failed: do not publish it again.
+    public func publish(topic: String, payload: [UInt8], qos: QoS? = nil, retain: Bool = false) throws(UplinkError)
+        -> PublishReceipt
+    {
+        let qos = qos ?? settings.defaultQoS
+        guard payload.count <= 268_435_455 else {
+            core.count { $0.failures += 1 }
+            throw .publishRejected(topic: topic, detail: "payload of \(payload.count) bytes exceeds MQTT's 256 MiB limit")
+        }
+        if core.withLock({ $0.stopping }) { throw .stopped }
+        var mid: Int32 = 0
+        let rc = payload.withUnsafeBytes { bytes in
+            mosquitto_publish_v5(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain, nil)
+        }
+        switch rc {
+        case MOSQ_ERR_SUCCESS.rawValue:
+            core.count { $0.published += 1 }
+            return PublishReceipt(id: MessageID(mid), queued: false)
+        case MOSQ_ERR_NO_CONN.rawValue where qos != .atMostOnce:
+            // libmosquitto has queued it in memory and sends it after the reconnect (see uplink notes).
+            core.count {
+                $0.published += 1
+                $0.queued += 1
+            }
+            return PublishReceipt(id: MessageID(mid), queued: true)
+        case MOSQ_ERR_NO_CONN.rawValue:
+            core.count { $0.failures += 1 }
+            throw .notConnected(broker: settings.broker)
+        default:
+            core.count { $0.failures += 1 }
+            throw .publishRejected(topic: topic, detail: String(cString: mosquitto_strerror(rc)))
+        }
+    }
+
+    /// Publishes a UTF-8 string.
+    public func publish(topic: String, text: String, qos: QoS? = nil, retain: Bool = false) throws(UplinkError)
+        -> PublishReceipt
+    {
+        try publish(topic: topic, payload: Array(text.utf8), qos: qos, retain: retain)
+    }
+
+    /// Re-reads the TLS CA, certificate and key files (for SIGHUP after a certificate rotation): checks they
+    /// are readable now, then the network thread disconnects cleanly and reconnects with them.
+    public func reloadCertificates() throws(UplinkError) {
+        guard let tls = settings.tls else { return }
+        if let path = tls.caFile { try MQTTSettings.checkReadable(path, name: "MQTT_TLS_CA", directory: false) }
+        if let path = tls.caDirectory { try MQTTSettings.checkReadable(path, name: "MQTT_TLS_CA", directory: true) }
+        if let path = tls.certificateFile { try MQTTSettings.checkReadable(path, name: "MQTT_TLS_CERT", directory: false) }
+        if let path = tls.keyFile { try MQTTSettings.checkReadable(path, name: "MQTT_TLS_KEY", directory: false) }
+        core.withLock { state in
+            state.reloadRequested = true
+            core.lock.broadcast()
+        }
+        core.logger.info("reloading TLS certificates: reconnecting to \(settings.broker)")
+    }
+
+    /// Stops within `timeoutMilliseconds`: when connected, publishes `offline` (retained) on the status topic
+    /// and waits for its PUBACK, sends DISCONNECT (so the broker does not publish the last will), and ends the
+    /// network thread. Returns true when all of that finished in time; false when the thread had to be
+    /// abandoned (stuck in name resolution, say), which is harmless when the process is about to exit.
+    /// Messages still unacknowledged are dropped from memory: the spool replays them after the restart.
+    @discardableResult
+    public func stop(timeoutMilliseconds: Int64 = 5000) -> Bool {
+        guard started, !finished else { return true }
+        finished = true
+        let deadline = Deadline.after(milliseconds: timeoutMilliseconds)
+        let halfway = Deadline.after(milliseconds: timeoutMilliseconds / 2)
+        var clean = true
+        if let topic = settings.statusTopic, isConnected {
+            var mid: Int32 = 0
+            // Published holding the core's lock so that its PUBACK cannot be handled before it is marked as
+            // the client's own (libmosquitto never calls back into us while holding a lock publish needs).
+            let rc = core.lock.withLock { () -> Int32 in
+                let rc = "offline".withCString { mosquitto_publish_v5(handle, &mid, topic, 7, $0, 1, true, nil) }
+                if rc == MOSQ_ERR_SUCCESS.rawValue { core.state.internalMIDs.insert(mid) }
+                return rc
+            }
+            if rc == MOSQ_ERR_SUCCESS.rawValue {
+                let acked = core.lock.withLock { () -> Bool in
+                    core.lock.wait(until: { core.state.settledInternal.contains(mid) }, deadline: halfway)
+                }
+                if !acked {
+                    clean = false
+                    core.logger.warning("the broker did not acknowledge the 'offline' status in time")
+                }
+            }
+        }
+        core.withLock { state in
+            state.stopping = true
+            core.lock.broadcast()
+        }
+        // Sets libmosquitto's state to "disconnecting" and queues DISCONNECT when a socket is open; the
+        // network thread writes it, sees the socket close and leaves its loop instead of reconnecting.
+        _ = mosquitto_disconnect(handle)
+        let exited = core.lock.withLock { () -> Bool in
+            let ok = core.lock.wait(until: { core.state.threadExited }, deadline: deadline)
+            if !ok {
+                core.state.forceExit = true
+                core.lock.broadcast()
+            }
+            return ok
+        }
+        // forceExit ends the loop within one mosquitto_loop timeout, unless the thread is blocked in a call.
+        let finishedInTime = exited || core.lock.withLock { () -> Bool in
+            core.lock.wait(until: { core.state.threadExited }, deadline: Deadline.after(milliseconds: 600))
+        }
+        if finishedInTime {
+            thread?.join()
+        } else {
+            core.withLock { $0.abandoned = true }
+            core.logger.warning(
+                "MQTT network thread did not stop within \(timeoutMilliseconds) ms (blocked resolving or connecting to \(settings.broker)); leaving it behind")
+        }
+        core.events.close()
+        core.logger.info("MQTT client stopped\(clean && exited ? " cleanly" : "")")
+        return clean && exited
+    }
+
+    /// True while the broker has accepted the connection.
+    public var isConnected: Bool { core.withLock { $0.connected } }
+
+    /// A snapshot of the counters.
+    public var counters: UplinkCounters { core.withLock { $0.counters } }
+}
+
+/// The raw libmosquitto handle, sent to the network thread (libmosquitto's calls are thread-safe).
+struct UncheckedHandle: @unchecked Sendable {
+    let raw: OpaquePointer
+}
+
+/// What the callbacks share with the client; handed to libmosquitto as its userdata and kept alive by the
+/// client (or leaked with an abandoned network thread).
+final class Core: @unchecked Sendable {
+    struct State {
+        var connected = false
+        var stopping = false
+        var forceExit = false
+        var threadExited = false
+        var abandoned = false
+        var reloadRequested = false
+        var attempts = 0
+        /// This attempt already reported why it failed (TLS error, refusal): its disconnect adds nothing.
+        var attemptReported = false
+        var internalMIDs: Set<Int32> = []
+        var settledInternal: Set<Int32> = []
+        var counters = UplinkCounters()
+        /// The last problem logged, so that a broker down for hours logs its failure once, not per attempt.
+        var lastLogged: String?
+    }
+
+    let settings: MQTTSettings
+    let logger: Logger
+    let events = BlockingQueue<UplinkEvent>()
+    let lock = ConditionLock()
+    /// Guarded by `lock`.
+    var state = State()
+
+    init(settings: MQTTSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+    }
+
+    func withLock<T>(_ body: (inout State) -> T) -> T {
+        lock.withLock { body(&state) }
+    }
+
+    func count(_ body: (inout UplinkCounters) -> Void) {
+        lock.withLock { body(&state.counters) }
+    }
+
+    /// Logs a connection problem at error level once per distinct problem, later repeats at debug.
+    func logProblem(_ text: String) {
+        let repeated = withLock { state -> Bool in
+            defer { state.lastLogged = text }
+            return state.lastLogged == text
+        }
+        if repeated { logger.debug("\(text)") } else { logger.error("\(text)") }
+    }
+
+    // MARK: network thread
+
+    func runNetworkLoop(_ handle: OpaquePointer) {
+        var first = true
+        while true {
+            let (stop, reload) = withLock { state -> (Bool, Bool) in
+                state.attemptReported = false
+                let reload = state.reloadRequested
+                state.reloadRequested = false
+                return (state.stopping, reload)
+            }
+            if stop { break }
+            if reload, let tls = settings.tls {
+                let rc = mosquitto_tls_set(handle, tls.caFile, tls.caDirectory, tls.certificateFile, tls.keyFile, nil)
+                if rc != MOSQ_ERR_SUCCESS.rawValue {
+                    logger.error("reloading TLS files failed: \(String(cString: mosquitto_strerror(rc)))")
+                }
+            }
+            let rc: Int32
+            if first {
+                rc = mosquitto_connect_async(handle, settings.host, Int32(settings.port), Int32(settings.keepaliveSeconds))
+            } else {
+                rc = mosquitto_reconnect_async(handle)
+            }
+            let connectErrno = errno
+            first = false
+            if rc == MOSQ_ERR_SUCCESS.rawValue || rc == MOSQ_ERR_CONN_PENDING.rawValue {
+                var disconnectIssued = false
+                while true {
+                    let lrc = mosquitto_loop(handle, 500, 1)
+                    if lrc != MOSQ_ERR_SUCCESS.rawValue { break }
+                    let (force, reloadNow) = withLock { ($0.forceExit, $0.reloadRequested) }
+                    if force { break }
+                    if reloadNow && !disconnectIssued {
+                        disconnectIssued = true
+                        _ = mosquitto_disconnect(handle)
+                    }
+                }
+            } else {
+                attemptFailed(rc: rc, errnoValue: connectErrno)
+            }
+            let delay = withLock { state -> Int64? in
+                if state.stopping || state.forceExit { return nil }
+                if state.reloadRequested { return 0 }
+                let base = Int64(settings.reconnectDelaySeconds) * 1000
+                let cap = Int64(settings.reconnectDelayMaxSeconds) * 1000
+                let shift = min(state.attempts, 20)
+                state.attempts += 1
+                return min(cap, base << Int64(shift))
+            }
+            guard let delay else { break }
+            if delay > 0 {
+                let deadline = Deadline.after(milliseconds: delay)
+                let stopNow = lock.withLock { () -> Bool in
+                    _ = lock.wait(until: { self.state.stopping || self.state.reloadRequested }, deadline: deadline)
+                    return state.stopping
+                }
+                if stopNow { break }
+            }
+        }
+        withLock { state in
+            state.threadExited = true
+            state.connected = false
+            lock.broadcast()
+        }
+    }
+
+    /// A connect call failed before any packet was exchanged (resolution, socket, TCP).
+    private func attemptFailed(rc: Int32, errnoValue: Int32) {
+        let detail: String
+        if rc == MOSQ_ERR_ERRNO.rawValue {
+            detail = String(cString: strerror(errnoValue))
+        } else if rc == MOSQ_ERR_EAI.rawValue {
+            detail = "cannot resolve host name '\(settings.host)'"
+        } else {
+            detail = String(cString: mosquitto_strerror(rc))
+        }
+        let error = UplinkError.unreachable(broker: settings.broker, detail: detail)
+        count { $0.connectFailures += 1 }
+        logProblem(error.description)
+        events.push(.unreachable(error))
+    }
+
+    // MARK: callbacks (network thread, under libmosquitto's callback mutex: quick bookkeeping only)
+
+    func connected(_ handle: OpaquePointer?, rc: Int32) {
+        guard rc == 0 else {
+            let error = UplinkError.connectionRefused(
+                broker: settings.broker, reason: RefusalReason(code: rc, version: settings.protocolVersion))
+            withLock { state in
+                state.counters.refusals += 1
+                state.attemptReported = true
+            }
+            logProblem(error.description)
+            events.push(.connectionRefused(error))
+            return
+        }
+        var statusMID: Int32 = 0
+        var statusRC: Int32 = -100
+        if let topic = settings.statusTopic {
+            statusRC = "online".withCString { mosquitto_publish_v5(handle, &statusMID, topic, 6, $0, 1, true, nil) }
+        }
+        withLock { state in
+            state.connected = true
+            state.attempts = 0
+            state.counters.connects += 1
+            state.lastLogged = nil
+            if statusRC == MOSQ_ERR_SUCCESS.rawValue { state.internalMIDs.insert(statusMID) }
+            lock.broadcast()
+        }
+        logger.info("connected to the MQTT broker at \(settings.broker)")
+        events.push(.connected)
+    }
+
+    func disconnected(rc: Int32, errnoValue: Int32) {
+        let (wasConnected, reported) = withLock { state -> (Bool, Bool) in
+            let was = state.connected
+            state.connected = false
+            if was { state.counters.disconnects += 1 }
+            lock.broadcast()
+            return (was, state.attemptReported)
+        }
+        if rc == 0 {
+            if wasConnected { logger.info("disconnected from the MQTT broker at \(settings.broker)") }
+            events.push(.disconnected(nil))
+            return
+        }
+        let detail: String
+        if rc >= 0x80 {
+            detail = "the broker disconnected us: \(reasonCodeText(rc))"
+        } else if rc == MOSQ_ERR_ERRNO.rawValue {
+            detail = String(cString: strerror(errnoValue))
+        } else if rc == MOSQ_ERR_KEEPALIVE.rawValue {
+            detail = "no answer from the broker within the keepalive (\(settings.keepaliveSeconds) s)"
+        } else {
+            detail = String(cString: mosquitto_strerror(rc))
+        }
+        if wasConnected {
+            let error = UplinkError.connectionLost(broker: settings.broker, detail: detail)
+            logProblem(error.description)
+            events.push(.disconnected(error))
+        } else if !reported {
+            let error = UplinkError.unreachable(broker: settings.broker, detail: detail)
+            count { $0.connectFailures += 1 }
+            logProblem(error.description)
+            events.push(.unreachable(error))
+        }
+    }
+
+    func published(mid: Int32, reasonCode: Int32) {
+        let isInternal = withLock { state -> Bool in
+            if state.internalMIDs.remove(mid) != nil {
+                state.settledInternal.insert(mid)
+                if state.settledInternal.count > 64 { state.settledInternal.removeAll() }
+                lock.broadcast()
+                return true
+            }
+            if reasonCode < 0x80 { state.counters.delivered += 1 } else { state.counters.failures += 1 }
+            return false
+        }
+        if isInternal { return }
+        if reasonCode < 0x80 {
+            events.push(.delivered(MessageID(mid)))
+        } else {
+            let error = UplinkError.brokerRejectedPublish(reasonCode: reasonCode, text: reasonCodeText(reasonCode))
+            logger.warning("\(error.description) (\(MessageID(mid)))")
+            events.push(.publishFailed(MessageID(mid), error))
+        }
+    }
+
+    func log(_ handle: OpaquePointer?, level: Int32, line: String) {
+        if level & Int32(MOSQ_LOG_ERR) != 0 && line.hasPrefix("OpenSSL Error") {
+            let first = withLock { state -> Bool in
+                defer { state.attemptReported = true }
+                return !state.attemptReported
+            }
+            guard first else { return }
+            var verify = Int(X509_V_OK)
+            if let ssl = mosquitto_ssl_get(handle) {
+                verify = SSL_get_verify_result(OpaquePointer(ssl))
+            }
+            let error = TLSDiagnosis.error(line: line, verifyResult: verify, settings: settings)
+            count { $0.tlsErrors += 1 }
+            logProblem(error.description)
+            events.push(.tlsError(error))
+            return
+        }
+        switch Int32(level) {
+        case Int32(MOSQ_LOG_ERR), Int32(MOSQ_LOG_WARNING): logger.warning("libmosquitto: \(line)")
+        case Int32(MOSQ_LOG_NOTICE), Int32(MOSQ_LOG_INFO): logger.debug("libmosquitto: \(line)")
+        default: logger.trace("libmosquitto: \(line)")
+        }
+    }
+}
+
+// The C callbacks: no captures (they are C function pointers); the userdata is the Core.
+
+private func core(_ obj: UnsafeMutableRawPointer?) -> Core {
+    Unmanaged<Core>.fromOpaque(obj!).takeUnretainedValue()
+}
+
+private let onConnect: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, Int32, OpaquePointer?) -> Void = {
+    handle, obj, rc, _, _ in
+    core(obj).connected(handle, rc: rc)
+}
+
+private let onDisconnect: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, OpaquePointer?) -> Void = {
+    _, obj, rc, _ in
+    let saved = errno
+    core(obj).disconnected(rc: rc, errnoValue: saved)
+}
+
+private let onPublish: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, Int32, OpaquePointer?) -> Void = {
+    _, obj, mid, reason, _ in
+    core(obj).published(mid: mid, reasonCode: reason)
+}
+
+private let onLog: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?) -> Void = {
+    handle, obj, level, text in
+    guard let text else { return }
+    core(obj).log(handle, level: level, line: String(cString: text))
+}
+
+extension MQTTClient {
+    /// Tests only: shuts the socket down under libmosquitto, as a crash or a cut cable would, so that the
+    /// broker sees no DISCONNECT and publishes the last will.
+    func dropConnectionForTesting() {
+        let fd = mosquitto_socket(handle)
+        if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }
+    }
+}

@@ -1,0 +1,74 @@
+import CMosquitto
+
+/// Turns OpenSSL's terse handshake failure into what an operator should check.
+enum TLSDiagnosis {
+    /// The error for a failed handshake: `line` is libmosquitto's log line ("OpenSSL Error[0]: error:...:
+    /// certificate verify failed"), `verifyResult` OpenSSL's X509 verify result for the session (X509_V_OK
+    /// when the broker's certificate was not the problem).
+    static func error(line: String, verifyResult: Int, settings: MQTTSettings) -> UplinkError {
+        let broker = settings.broker
+        let ca = settings.tls?.caFile ?? settings.tls?.caDirectory ?? "(unset)"
+        if verifyResult != Int(X509_V_OK) {
+            let text = String(cString: X509_verify_cert_error_string(verifyResult))
+            let hint: String
+            switch Int32(verifyResult) {
+            case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT,
+                X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT,
+                X509_V_ERR_CERT_SIGNATURE_FAILURE, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+                hint = "the broker's certificate is not signed by MQTT_TLS_CA=\(ca); check the CA file"
+            case X509_V_ERR_CERT_HAS_EXPIRED:
+                hint = "the broker's certificate has expired; renew it on the broker (and check this gateway's clock)"
+            case X509_V_ERR_CERT_NOT_YET_VALID:
+                hint = "the broker's certificate is not valid yet; check this gateway's clock (NTP) and the certificate's dates"
+            case X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH:
+                hint = "the broker's certificate does not name '\(settings.host)'; set MQTT_HOST to a name in the certificate's subjectAltName"
+            case X509_V_ERR_INVALID_PURPOSE:
+                hint = "the broker's certificate is not a TLS server certificate (extendedKeyUsage serverAuth)"
+            default:
+                hint = "check the broker's certificate against MQTT_TLS_CA=\(ca)"
+            }
+            return .tlsHandshake(broker: broker, reason: "certificate verify failed: \(text)", hint: hint)
+        }
+        let reason = openSSLReason(line)
+        let lower = reason.lowercased()
+        let hint: String
+        if lower.contains("unknown ca") || lower.contains("bad certificate") || lower.contains("certificate unknown")
+            || lower.contains("decrypt error")
+        {
+            hint = "the broker does not accept the client certificate MQTT_TLS_CERT=\(settings.tls?.certificateFile ?? "(unset)"); it must be signed by a CA the broker trusts"
+        } else if lower.contains("certificate required") || lower.contains("handshake failure") {
+            hint = "the broker requires a client certificate; set MQTT_TLS_CERT and MQTT_TLS_KEY"
+        } else if lower.contains("wrong version number") || lower.contains("packet length too long")
+            || lower.contains("record layer failure")
+        {
+            hint = "the broker's port does not speak TLS; check MQTT_PORT (8883 is TLS, 1883 plain)"
+        } else if lower.contains("protocol version") {
+            hint = "the broker and this gateway share no TLS version; check the minimum TLS version on both"
+        } else if lower.contains("key values mismatch") || lower.contains("no certificate") || lower.contains("pem") {
+            hint = "MQTT_TLS_CERT and MQTT_TLS_KEY do not form a usable pair; check both files"
+        } else {
+            hint = "check MQTT_TLS_CA, MQTT_TLS_CERT, MQTT_TLS_KEY and the broker's TLS settings"
+        }
+        return .tlsHandshake(broker: broker, reason: reason, hint: hint)
+    }
+
+    /// "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed" -> "certificate verify failed".
+    static func openSSLReason(_ line: String) -> String {
+        if let range = line.ranges(of: "::").last {
+            return String(line[range.upperBound...])
+        }
+        if let colon = line.lastIndex(of: ":") {
+            return String(line[line.index(after: colon)...]).trimmingSpaces()
+        }
+        return line
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

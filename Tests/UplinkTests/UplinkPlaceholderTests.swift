@@ -1,4 +1,0 @@
-import Testing
-@testable import Uplink
-
-@Test func placeholderUplink() { #expect(Bool(true)) }
