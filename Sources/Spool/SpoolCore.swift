@@ -51,6 +51,8 @@ struct SpoolCore {
     var cursor: (after: UInt64, base: UInt64, offset: Int64)?
     var stats = SpoolStats()
     var closed = false
+    /// Highest seq whose record was fdatasync'ed (or found on flash at open).
+    var durableThrough: UInt64 = 0
     /// Opened on a read-only file system: records are read from flash, new readings stay in memory until
     /// the process restarts on a repaired file system.
     var readOnly = false
@@ -146,6 +148,7 @@ struct SpoolCore {
         }
         nextSeq = maxSeen + 1
         seqFloor = maxSeen
+        durableThrough = maxSeen
         leaseEnd = maxSeen + config.seqLease
         let lastExisting = max(lastRecordSeq, lowWater)
         if maxSeen > lastExisting { addHole(lastExisting + 1...maxSeen) }
@@ -478,6 +481,7 @@ struct SpoolCore {
         }
         stats.syncs += 1
         uncommittedRecords = 0
+        if let last = segments.last?.lastSeq { durableThrough = max(durableThrough, last) }
     }
 
     mutating func persistState(cleanClose: Bool = false) throws(SpoolError) {
@@ -631,6 +635,7 @@ struct SpoolCore {
         var s = stats
         s.lastSeq = nextSeq - 1
         s.acknowledgedThrough = lowWater
+        s.durableThrough = durableThrough
         s.flashBytes = segments.reduce(0) { $0 + $1.size }
         s.segments = segments.count
         s.memoryRecords = memory.count

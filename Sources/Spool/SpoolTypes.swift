@@ -34,6 +34,9 @@ public struct SpoolStats: Sendable, Equatable {
     public var lastSeq: UInt64 = 0
     /// Every seq up to this one is acknowledged or gone.
     public var acknowledgedThrough: UInt64 = 0
+    /// Every reading up to this seq that reached flash has been fdatasync'ed: it survives a power cut.
+    /// An agent that must not publish before durability publishes only seqs up to this one.
+    public var durableThrough: UInt64 = 0
     /// Bytes of segment files on flash, acknowledged records included until their segment is deleted.
     public var flashBytes: Int64 = 0
     public var segments: Int = 0

@@ -49,6 +49,21 @@ import Testing
         try spool.close()
     }
 
+    @Test func durableThroughFollowsTheCommitPolicy() throws {
+        let dir = TempDir(); defer { dir.remove() }
+        let spool = try Spool(
+            directory: dir.path,
+            configuration: .init(maxBytes: 1 << 20, segmentBytes: 4096, commit: .init(everyRecords: 5, everyMilliseconds: 3_600_000)))
+        for _ in 0..<4 { _ = try spool.append { payload(for: $0) } }
+        #expect(spool.stats.durableThrough == 0)
+        _ = try spool.append { payload(for: $0) }
+        #expect(spool.stats.durableThrough == 5, "the fifth record triggers the commit")
+        for _ in 0..<3 { _ = try spool.append { payload(for: $0) } }
+        #expect(spool.stats.durableThrough == 5)
+        try spool.commit()
+        #expect(spool.stats.durableThrough == 8)
+    }
+
     @Test func acknowledgedSegmentsAreDeleted() throws {
         let dir = TempDir(); defer { dir.remove() }
         let spool = try Spool(directory: dir.path, configuration: .init(maxBytes: 1 << 20, segmentBytes: 4096))
