@@ -211,3 +211,55 @@ def test_faults_change_at_run_time(simulator):
         assert unit == 33
     counters = simulator.counters()
     assert counters["silent_frames"] >= 1 and counters["unavailable_answers"] == 1 and counters["stray_bursts"] >= 3
+
+
+def test_several_clients_at_once(simulator):
+    readers = [GuruxReader.tcp(simulator.host, simulator.port, client_sap=sap, password=pw)
+               for sap, pw in ((16, None), (1, PASSWORD), (32, PASSWORD))]
+    for r in readers:
+        r.connect()
+    for r in readers:
+        check_registers(r)
+    for r in readers:
+        r.close()
+    counters = simulator.counters()
+    assert counters["connections"] == 3 and counters["associations_accepted"] == 3
+
+
+def test_the_inactivity_timeout_closes_the_connection(make_simulator):
+    sim = make_simulator("--inactivity-timeout", "1")
+    meter = GuruxReader.tcp(sim.host, sim.port, client_sap=16)
+    meter.connect()
+    check_registers(meter)
+    # No frame for the timeout: the meter closes the TCP connection by itself (waited for, not slept).
+    with pytest.raises(ConnectionError):
+        meter.pipe.recv(timeout=5.0)
+    meter.pipe.close()
+    sim.wait_for_log("inactivity timeout")
+    assert sim.counters()["inactivity_drops"] == 1
+
+
+def test_drop_after_frames_closes_the_connection(make_simulator):
+    sim = make_simulator(faults=["drop-after-frames=3"])
+    meter = GuruxReader.tcp(sim.host, sim.port, client_sap=16)
+    meter.connect()  # frames 1 and 2
+    with pytest.raises(ConnectionError):
+        meter.read_register("1.1.32.7.0.255")
+    meter.pipe.close()
+    assert sim.counters()["fault_drops"] == 1
+    sim.clear_faults()
+    with GuruxReader.tcp(sim.host, sim.port, client_sap=16) as again:
+        check_registers(again)
+
+
+def test_verbose_log_masks_the_password_and_stop_reports_counters(make_simulator):
+    sim = make_simulator(password="2222222222")
+    with GuruxReader.tcp(sim.host, sim.port, client_sap=1, password="2222222222") as meter:
+        meter.read_clock()
+    sim.wait_for_log(r"RX 7E .* AC 0C 80 0A( \*\*){10} ")
+    assert "32 32 32 32 32 32 32 32 32 32" not in sim.log()
+    assert sim.proc.poll() is None
+    sim.proc.terminate()  # SIGTERM: a clean stop that still reports
+    assert sim.proc.wait(timeout=5) == 0
+    final = sim.stop()
+    assert final["associations_accepted"] == 1 and final["releases"] == 1
