@@ -125,6 +125,10 @@ def test_unit_contract() -> None:
     assert s["StartLimitIntervalSec"] == ["0"], "an unattended gateway never stops retrying"
     assert s["User"] == ["dlms-bridge"] and s["SupplementaryGroups"] == ["dialout"]
     assert s["StateDirectory"] == ["dlms-bridge"]
+    # The spool's per-boot note must outlive a restart: a preserved runtime folder, and no RemoveIPC (which
+    # deletes the user's /dev/shm files at every stop).
+    assert s["RuntimeDirectory"] == ["dlms-bridge"] and s["RuntimeDirectoryPreserve"] == ["yes"]
+    assert "RemoveIPC" not in s
     assert active["SPOOL_DIR"].startswith("/var/lib/dlms-bridge"), "the spool must be inside StateDirectory"
     assert s["CapabilityBoundingSet"] == [""] and s["NoNewPrivileges"] == ["yes"]
     assert s["ProtectSystem"] == ["strict"] and s["ProtectHome"] == ["yes"] and s["PrivateTmp"] == ["yes"]
