@@ -299,3 +299,44 @@ final class Transitions: @unchecked Sendable {
     func append(_ down: Bool, _ message: String) { lock.withLock { list.append((down, message)) } }
     var values: [(Bool, String)] { lock.withLock { list } }
 }
+
+/// The same session over a real pseudo-terminal: direct HDLC, and with the IEC 62056-21 mode E opening.
+@Suite(.serialized) struct SerialSessionTests {
+    static let registers = Array(MeasurementCatalog.standard.measurements.filter { $0.kind != .profile })
+
+    func readAll(modeE: Bool) throws -> (MeterSession, [MeasurementResult], SimulatorServer) {
+        let server = SimulatorServer(configuration: SimulatorConfiguration())
+        let path = try server.serveSerial(modeE: modeE)
+        var settings = MeterSettings(endpoint: .serial(path: path, baudRate: 9600, modeE: modeE), profile: .microstar,
+                                     password: Secret("22222222"))
+        settings.responseTimeoutMilliseconds = 1000
+        let session = MeterSession(settings: settings)
+        try session.open()
+        let results = try session.read(Self.registers)
+        return (session, results, server)
+    }
+
+    @Test func readsEveryObjectOverAPtyWithDirectHDLC() throws {
+        let (session, results, server) = try readAll(modeE: false)
+        defer { session.close(); server.stop() }
+        #expect(results.count == Self.registers.count)
+        for r in results {
+            guard case .reading = r else { Issue.record("\(r.measurement.key) failed: \(r)"); continue }
+        }
+        #expect(server.counters.modeEOpenings == 0)
+    }
+
+    @Test func readsEveryObjectOverAPtyAfterModeE() throws {
+        let (session, results, server) = try readAll(modeE: true)
+        defer { session.close(); server.stop() }
+        #expect(results.count == Self.registers.count)
+        for r in results {
+            guard case .reading = r else { Issue.record("\(r.measurement.key) failed: \(r)"); continue }
+        }
+        #expect(server.counters.modeEOpenings == 1)
+        let profile = try session.readProfile(ObisCode(1, 0, 99, 1, 0, 255),
+                                              fromUnixMilliseconds: WallClock.milliseconds() - 86_400_000 + 1,
+                                              toUnixMilliseconds: WallClock.milliseconds())
+        #expect(profile.rows.count >= 96)
+    }
+}

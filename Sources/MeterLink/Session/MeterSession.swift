@@ -69,9 +69,10 @@ public final class MeterSession {
             return try TCPTransport(host: host, port: port, deadline: deadline)
         case let .serial(path, baud, modeE):
             if modeE {
-                let line = try SerialTransport(path: path, settings: .iec62056Opening)
+                // The opener switches the line to 300 baud 7E1 itself, and to the agreed rate afterwards.
+                let line = try SerialTransport(path: path, settings: .hdlc(baudRate: baud))
                 do {
-                    _ = try ModeEOpener().open(line)
+                    _ = try ModeEOpener(maximumBaudRate: baud).open(line)  // DLMS_BAUD caps the offered rate
                 } catch {
                     line.close()
                     throw error
