@@ -13,7 +13,7 @@ import Synchronization
 ///
 /// ```swift
 /// let server = SimulatorServer(configuration: .init())
-/// let port = try server.listen(host: "127.0.0.1", port: 0)
+/// let port = try server.listen(host: "127.0.0.1", port: 0).port
 /// server.faults = SimulatorFaults(replyDelayMilliseconds: 20)   // at any time
 /// server.stop()
 /// ```
@@ -55,8 +55,9 @@ public final class SimulatorServer: @unchecked Sendable {
     /// What all connections did so far.
     public var counters: SimulatorCounters { state.withLock { $0.counters } }
 
-    /// Starts listening on `host`:`port` (0 = ephemeral) and returns the bound port. Each client gets a
-    /// thread and its own meter state; several may be connected at once.
+    /// Starts listening on `host`:`port` (0 = ephemeral) and returns the listener (its `port` and
+    /// `localDescription` say where). Each client gets a thread and its own meter state; several may be
+    /// connected at once.
     public func listen(host: String = "127.0.0.1", port: UInt16 = 0) throws(LinkError) -> TCPListener {
         let listener = try TCPListener(host: host, port: port)
         self.listener = listener
