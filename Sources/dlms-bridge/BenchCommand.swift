@@ -1,10 +1,321 @@
+import Agent
 import ArgumentParser
+import COSEM
+import HDLC
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `dlms-bridge bench`: times the codec's hot paths in this process so a user can size a gateway.
+///
+/// Each operation is one `@inline(never)` function (`benchParseFrameOnce`, ...) called once per iteration on
+/// an input laundered through ``benchOpaque(_:)`` so the optimiser cannot hoist the work out of the loop.
+/// `make bench-check` counts the instructions of exactly those functions with callgrind's
+/// `--toggle-collect`, so keep their names stable. Nothing inside them allocates.
 struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "bench", abstract: "(being written)")
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the codec's hot paths on this machine (ns per operation).",
+        discussion: """
+            Operations (all on the same inputs as `make bench-check` and the Benchmarks/ suite):
+              parse-frame          parse and validate a 26-byte I-frame carrying a GET-Response
+              decode-get-response  that frame's bytes to a typed value (frame checks, LLC, A-XDR)
+              build-get-request    a GET-Request-Normal I-frame (1-1:1.8.0 attr 2) into a buffer
+              crc                  CRC-16/X.25 over 64 KiB
+            Each run times --iterations calls; the median of --runs runs is reported. Use a release
+            build (`swift build -c release`): a debug build is many times slower.
+            """
+    )
+
+    @Option(name: .long, help: "Run only this operation (\(BenchOperation.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var op: BenchOperation?
+
+    @Option(name: .long, help: "Calls per timed run (default: sized so one run lasts about 50 ms).")
+    var iterations: Int?
+
+    @Option(name: .long, help: "Timed runs per operation; the median is reported.")
+    var runs: Int = 5
+
+    @Flag(name: .long, help: "Print the results as JSON.")
+    var json = false
+
+    func validate() throws {
+        if let iterations, iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+        if runs < 1 { throw ValidationError("--runs must be at least 1") }
+    }
 
     func run() throws {
-        print("dlms-bridge bench: not implemented yet")
-        throw ExitCode(1)
+        let fixture = BenchFixture()
+        let ops = op.map { [$0] } ?? BenchOperation.allCases
+        var results: [BenchResult] = []
+        for op in ops {
+            results.append(measure(op, fixture: fixture))
+        }
+        if json {
+            printJSON(results)
+        } else {
+            printTable(results)
+        }
     }
+
+    private func measure(_ op: BenchOperation, fixture: BenchFixture) -> BenchResult {
+        // One untimed call first: lazy globals (the CRC tables) and page faults stay out of the numbers.
+        var sink = op.run(fixture, iterations: 1)
+        let n = iterations ?? calibrate(op, fixture: fixture, sink: &sink)
+        var samples: [UInt64] = []
+        samples.reserveCapacity(runs)
+        for _ in 0..<runs {
+            let start = monotonicNanoseconds()
+            sink &+= op.run(fixture, iterations: n)
+            samples.append(monotonicNanoseconds() &- start)
+        }
+        samples.sort()
+        let median = samples[samples.count / 2]
+        return BenchResult(op: op, iterations: n, runs: runs, medianNanoseconds: median,
+                           bytesPerOperation: op.bytesPerOperation(fixture), checksum: sink)
+    }
+
+    /// Doubles the iteration count until one run lasts at least 50 ms.
+    private func calibrate(_ op: BenchOperation, fixture: BenchFixture, sink: inout UInt64) -> Int {
+        var n = 16
+        while n < 1 << 30 {
+            let start = monotonicNanoseconds()
+            sink &+= op.run(fixture, iterations: n)
+            let elapsed = monotonicNanoseconds() &- start
+            if elapsed >= 50_000_000 { break }
+            n &*= elapsed < 5_000_000 ? 8 : 2
+        }
+        return n
+    }
+
+    private func printTable(_ results: [BenchResult]) {
+        #if DEBUG
+        print("note: this is a debug build; build with -c release for representative numbers")
+        #endif
+        print(pad("op", 21) + pad("iterations", 12) + pad("ns/op", 12) + pad("ops/s", 14) + "MB/s")
+        for r in results {
+            let mbps = r.megabytesPerSecond.map { fixed($0, 1) } ?? "-"
+            print(pad(r.op.rawValue, 21) + pad("\(r.iterations)", 12) + pad(fixed(r.nanosecondsPerOperation, 1), 12)
+                + pad(fixed(r.operationsPerSecond, 0), 14) + mbps)
+        }
+        print("median of \(results.first?.runs ?? runs) runs; \(BenchOperation.inputSummary)")
+    }
+
+    private func printJSON(_ results: [BenchResult]) {
+        var w = JSONWriter()
+        w.beginObject()
+        #if DEBUG
+        w.member("build", "debug")
+        #else
+        w.member("build", "release")
+        #endif
+        w.key("results")
+        w.beginArray()
+        for r in results {
+            w.beginObject()
+            w.member("op", r.op.rawValue)
+            w.member("iterations", r.iterations)
+            w.member("runs", r.runs)
+            w.member("median_ns", r.medianNanoseconds)
+            w.member("ns_per_op", r.nanosecondsPerOperation)
+            w.member("ops_per_s", r.operationsPerSecond)
+            w.member("bytes_per_op", r.bytesPerOperation)
+            w.key("mb_per_s")
+            if let mbps = r.megabytesPerSecond { w.number(mbps) } else { w.null() }
+            w.member("checksum", r.checksum)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        print(w.output)
+    }
+}
+
+/// One of the timed operations.
+enum BenchOperation: String, CaseIterable, ExpressibleByArgument, Sendable {
+    case parseFrame = "parse-frame"
+    case decodeGetResponse = "decode-get-response"
+    case buildGetRequest = "build-get-request"
+    case crc
+
+    static let inputSummary = "inputs: 26-byte I-frame (server 1/1234, 4-byte address) carrying "
+        + "GET-Response-Normal double-long-unsigned; GET-Request-Normal for 1-1:1.8.0.255 attr 2; CRC over 64 KiB"
+
+    /// Calls the operation `iterations` times and folds the results into a number the caller keeps.
+    func run(_ f: BenchFixture, iterations: Int) -> UInt64 {
+        var sink: UInt64 = 0
+        switch self {
+        case .parseFrame:
+            f.responseFrame.withUnsafeBytes { raw in
+                for _ in 0..<iterations { sink &+= UInt64(truncatingIfNeeded: benchParseFrameOnce(benchOpaque(raw))) }
+            }
+        case .decodeGetResponse:
+            for _ in 0..<iterations { sink &+= benchDecodeGetResponseOnce(benchOpaque(f.responseFrame)) }
+        case .buildGetRequest:
+            var scratch = f.scratch
+            var out = f.output
+            out.withUnsafeMutableBytes { buffer in
+                for _ in 0..<iterations {
+                    sink &+= UInt64(truncatingIfNeeded: benchBuildGetRequestOnce(
+                        benchOpaque(buffer), scratch: &scratch, request: f.request,
+                        destination: f.server, source: f.client))
+                }
+            }
+        case .crc:
+            f.crcInput.withUnsafeBytes { raw in
+                for _ in 0..<iterations { sink &+= UInt64(benchCRCOnce(benchOpaque(raw))) }
+            }
+        }
+        return sink
+    }
+
+    func bytesPerOperation(_ f: BenchFixture) -> Int {
+        switch self {
+        case .parseFrame, .decodeGetResponse: return f.responseFrame.count
+        case .buildGetRequest: return f.requestFrameCount
+        case .crc: return f.crcInput.count
+        }
+    }
+}
+
+/// The inputs, built once before timing.
+struct BenchFixture {
+    let client: HDLCAddress
+    let server: HDLCAddress
+    /// `7E A0 18 41 00 02 12 A5 30 HCS E6 E7 00 C4 01 C1 00 06 00 01 E2 40 FCS 7E` (26 bytes).
+    let responseFrame: [UInt8]
+    let request: GetRequest
+    let requestFrameCount: Int
+    /// Reusable APDU buffer for build-get-request (capacity reserved, so appends do not allocate).
+    let scratch: [UInt8]
+    let output: [UInt8]
+    let crcInput: [UInt8]
+
+    init() {
+        // Constant, valid addresses: these cannot throw.
+        client = try! HDLCAddress.client(sap: 32)
+        server = try! HDLCAddress(logical: 1, physical: 1234, width: .four)
+        let apdu = GetResponse.normal(invoke: InvokeIdAndPriority(invokeId: 1),
+                                      result: .data(.doubleLongUnsigned(123_456))).encode()
+        responseFrame = try! HDLCFrame.encode(destination: client, source: server,
+                                              control: .information(send: 0, receive: 1, poll: true),
+                                              llc: .response, info: apdu)
+        request = .normal(invoke: InvokeIdAndPriority(invokeId: 1),
+                          attribute: AttributeDescriptor(classId: 3, obis: ObisCode(1, 1, 1, 8, 0), attribute: 2),
+                          access: nil)
+        let requestAPDU = request.encode()
+        requestFrameCount = HDLCFrame.encodedCount(destination: server, source: client,
+                                                   infoCount: requestAPDU.count + LLCHeader.count)
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(64)
+        self.scratch = scratch
+        output = [UInt8](repeating: 0, count: 256)
+        // Deterministic, non-trivial bytes.
+        var x: UInt32 = 0x2545_F491
+        crcInput = (0..<65_536).map { _ in
+            x ^= x << 13; x ^= x >> 17; x ^= x << 5
+            return UInt8(truncatingIfNeeded: x)
+        }
+    }
+}
+
+struct BenchResult {
+    let op: BenchOperation
+    let iterations: Int
+    let runs: Int
+    let medianNanoseconds: UInt64
+    let bytesPerOperation: Int
+    let checksum: UInt64
+
+    var nanosecondsPerOperation: Double { Double(medianNanoseconds) / Double(iterations) }
+    var operationsPerSecond: Double { 1e9 / max(nanosecondsPerOperation, 1e-9) }
+    /// Throughput, shown for the CRC (the others are per-frame costs).
+    var megabytesPerSecond: Double? {
+        op == .crc ? Double(bytesPerOperation) * operationsPerSecond / 1e6 : nil
+    }
+}
+
+// MARK: - The measured functions (callgrind counts these by name: see mk/bench.mk)
+
+/// Hides a value from the optimiser, so work on it is redone every iteration.
+@inline(never) @_optimize(none)
+func benchOpaque<T>(_ value: T) -> T { value }
+
+/// Parses and validates one frame; returns its info field length.
+@inline(never)
+func benchParseFrameOnce(_ bytes: UnsafeRawBufferPointer) -> Int {
+    do {
+        return try HDLCFrame.parse(bytes).infoRange.count
+    } catch {
+        return -1
+    }
+}
+
+/// From the frame's bytes to the typed value: frame checks, LLC, GET-Response-Normal, A-XDR scalar.
+@inline(never)
+func benchDecodeGetResponseOnce(_ frame: [UInt8]) -> UInt64 {
+    let apdu: Range<Int>? = frame.withUnsafeBytes { raw in
+        guard let parsed = try? HDLCFrame.parse(raw) else { return nil }
+        let info = parsed.infoRange
+        guard info.count > LLCHeader.count,
+              LLCHeader.detect(UnsafeRawBufferPointer(rebasing: raw[info])) == .response
+        else { return nil }
+        return (info.lowerBound + LLCHeader.count)..<info.upperBound
+    }
+    guard let apdu else { return 0 }
+    var reader = ByteReader(frame, range: apdu)
+    guard let response = try? GetResponse.decode(from: &reader), reader.isAtEnd,
+          case let .normal(_, .data(value)) = response, let number = value.unsignedValue
+    else { return 0 }
+    return number
+}
+
+/// Builds a GET-Request-Normal I-frame into `buffer`; returns the frame length.
+@inline(never)
+func benchBuildGetRequestOnce(
+    _ buffer: UnsafeMutableRawBufferPointer, scratch: inout [UInt8], request: GetRequest,
+    destination: HDLCAddress, source: HDLCAddress
+) -> Int {
+    scratch.removeAll(keepingCapacity: true)
+    request.encode(into: &scratch)
+    return scratch.withUnsafeBytes { apdu in
+        (try? HDLCFrame.encode(into: buffer, destination: destination, source: source,
+                               control: .information(send: 0, receive: 0, poll: true),
+                               llc: .request, info: apdu)) ?? -1
+    }
+}
+
+/// CRC-16/X.25 of `bytes`.
+@inline(never)
+func benchCRCOnce(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
+    CRC16.checksum(bytes)
+}
+
+// MARK: - Small helpers (no Foundation)
+
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
+/// `value` with `decimals` digits after the point (no Foundation, no `String(format:)`).
+func fixed(_ value: Double, _ decimals: Int) -> String {
+    guard value.isFinite else { return "0" }
+    var scale = 1.0
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = (abs(value) * scale).rounded()
+    guard scaled < 9.0e18 else { return "\(value)" }
+    let n = UInt64(scaled)
+    let unit = UInt64(scale)
+    var text = (value < 0 && n > 0 ? "-" : "") + "\(n / unit)"
+    if decimals > 0 {
+        var fraction = "\(n % unit)"
+        while fraction.count < decimals { fraction = "0" + fraction }
+        text += "." + fraction
+    }
+    return text
 }
