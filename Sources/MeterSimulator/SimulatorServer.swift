@@ -264,8 +264,13 @@ public final class SimulatorServer: @unchecked Sendable {
         // Counted before the bytes leave, so that a client that got the answer sees it in the counters.
         merge(&meter)
         if out.delayMilliseconds > 0 && !out.writes.isEmpty {
-            // The reply-delay fault: a real wait, like a slow meter.
-            usleep(UInt32(min(out.delayMilliseconds, 60_000)) * 1000)
+            // The reply-delay fault: a real wait, like a slow meter (in slices, so that stop() is not held up).
+            let until = MonotonicInstant.now().advanced(byMilliseconds: Int64(out.delayMilliseconds))
+            while !isStopping {
+                let left = until.milliseconds(since: .now())
+                if left <= 0 { break }
+                usleep(UInt32(min(left, 100)) * 1000)
+            }
         }
         for bytes in out.writes {
             do { try transport.write(bytes, deadline: .after(milliseconds: 2000)) } catch {

@@ -209,8 +209,12 @@ def test_faults_change_at_run_time(simulator):
         assert failure.value.errorCode == 11  # object-unavailable
         value, _, unit = meter.read_register("1.1.31.7.0.255")
         assert unit == 33
+    simulator.set_faults("reply-delay-ms=30")
+    with GuruxReader.tcp(simulator.host, simulator.port, client_sap=16) as meter:
+        check_registers(meter)
     counters = simulator.counters()
     assert counters["silent_frames"] >= 1 and counters["unavailable_answers"] == 1 and counters["stray_bursts"] >= 3
+    assert counters["delayed_replies"] >= 26  # SNRM, AARQ and 24 GETs, each answered late
 
 
 def test_several_clients_at_once(simulator):
