@@ -153,15 +153,20 @@ public final class MQTTClient: @unchecked Sendable {
             core.count { $0.failures += 1 }
             throw .publishRejected(topic: topic, detail: "payload of \(payload.count) bytes exceeds MQTT's 256 MiB limit")
         }
-        if core.withLock({ $0.stopping }) { throw .stopped }
+        let (stopping, connected) = core.withLock { ($0.stopping, $0.connected) }
+        if stopping { throw .stopped }
         var mid: Int32 = 0
         let rc = payload.withUnsafeBytes { bytes in
             mosquitto_publish_v5(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain, nil)
         }
         switch rc {
         case MOSQ_ERR_SUCCESS.rawValue:
-            core.count { $0.published += 1 }
-            return PublishReceipt(id: MessageID(mid), queued: false)
+            // Accepted while not connected (libmosquitto between attempts): queued just the same.
+            core.count {
+                $0.published += 1
+                if !connected { $0.queued += 1 }
+            }
+            return PublishReceipt(id: MessageID(mid), queued: !connected)
         case MOSQ_ERR_NO_CONN.rawValue where qos != .atMostOnce:
             // libmosquitto has queued it in memory and sends it after the reconnect (see uplink notes).
             core.count {
@@ -217,6 +222,9 @@ public final class MQTTClient: @unchecked Sendable {
             // Published holding the core's lock so that its PUBACK cannot be handled before it is marked as
             // the client's own (libmosquitto never calls back into us while holding a lock publish needs).
             let rc = core.lock.withLock { () -> Int32 in
+                // An `online` from before a dropped connection is retransmitted after the reconnect, behind
+                // newer messages: let it settle first, or it could land after `offline` and stay retained.
+                _ = core.lock.wait(until: { core.state.internalMIDs.isEmpty }, deadline: halfway)
                 let rc = "offline".withCString { mosquitto_publish_v5(handle, &mid, topic, 7, $0, 1, true, nil) }
                 if rc == MOSQ_ERR_SUCCESS.rawValue { core.state.internalMIDs.insert(mid) }
                 return rc
@@ -392,6 +400,8 @@ final class Core: @unchecked Sendable {
 
     /// A connect call failed before any packet was exchanged (resolution, socket, TCP).
     private func attemptFailed(rc: Int32, errnoValue: Int32) {
+        // A TLS failure during the connect call was already reported, with its reason, by the log callback.
+        if withLock({ $0.attemptReported }) { return }
         let detail: String
         if rc == MOSQ_ERR_ERRNO.rawValue {
             detail = String(cString: strerror(errnoValue))
@@ -495,16 +505,25 @@ final class Core: @unchecked Sendable {
 
     func log(_ handle: OpaquePointer?, level: Int32, line: String) {
         if level & Int32(MOSQ_LOG_ERR) != 0 && line.hasPrefix("OpenSSL Error") {
+            // Only a handshake failure is a TLS error; once connected, an OpenSSL error is a lost connection
+            // and the disconnect callback reports it.
             let first = withLock { state -> Bool in
+                if state.connected { return false }
                 defer { state.attemptReported = true }
                 return !state.attemptReported
             }
             guard first else { return }
             var verify = Int(X509_V_OK)
-            if let ssl = mosquitto_ssl_get(handle) {
-                verify = SSL_get_verify_result(OpaquePointer(ssl))
+            var hostMatches = true
+            if let ssl = mosquitto_ssl_get(handle).map(OpaquePointer.init) {
+                verify = SSL_get_verify_result(ssl)
+                if verify != Int(X509_V_OK), let cert = SSL_get1_peer_certificate(ssl) {
+                    hostMatches = TLSDiagnosis.certificate(cert, names: settings.host)
+                    X509_free(cert)
+                }
             }
-            let error = TLSDiagnosis.error(line: line, verifyResult: verify, settings: settings)
+            let error = TLSDiagnosis.error(
+                line: line, verifyResult: verify, hostMatches: hostMatches, settings: settings)
             count { $0.tlsErrors += 1 }
             logProblem(error.description)
             events.push(.tlsError(error))
@@ -549,6 +568,9 @@ private let onLog: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int
 extension MQTTClient {
     /// Tests only: shuts the socket down under libmosquitto, as a crash or a cut cable would, so that the
     /// broker sees no DISCONNECT and publishes the last will.
+    /// Tests only: the client's own status messages not yet acknowledged.
+    var statusMessagesInFlight: Int { core.withLock { $0.internalMIDs.count } }
+
     func dropConnectionForTesting() {
         let fd = mosquitto_socket(handle)
         if fd >= 0 { _ = shutdown(fd, Int32(SHUT_RDWR)) }

@@ -1,13 +1,26 @@
 import CMosquitto
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Turns OpenSSL's terse handshake failure into what an operator should check.
 enum TLSDiagnosis {
     /// The error for a failed handshake: `line` is libmosquitto's log line ("OpenSSL Error[0]: error:...:
     /// certificate verify failed"), `verifyResult` OpenSSL's X509 verify result for the session (X509_V_OK
     /// when the broker's certificate was not the problem).
-    static func error(line: String, verifyResult: Int, settings: MQTTSettings) -> UplinkError {
+    static func error(line: String, verifyResult: Int, hostMatches: Bool, settings: MQTTSettings) -> UplinkError {
         let broker = settings.broker
         let ca = settings.tls?.caFile ?? settings.tls?.caDirectory ?? "(unset)"
+        if verifyResult != Int(X509_V_OK) && !hostMatches {
+            // libmosquitto checks the host name itself and fails with an unspecified verify error; the
+            // certificate was checked against the host by `certificate(_:names:)`.
+            return .tlsHandshake(
+                broker: broker, reason: "certificate verify failed: host name mismatch",
+                hint: "the broker's certificate does not name '\(settings.host)'; set MQTT_HOST to a name in the certificate's subjectAltName")
+        }
         if verifyResult != Int(X509_V_OK) {
             let text = String(cString: X509_verify_cert_error_string(verifyResult))
             let hint: String
@@ -20,7 +33,9 @@ enum TLSDiagnosis {
                 hint = "the broker's certificate has expired; renew it on the broker (and check this gateway's clock)"
             case X509_V_ERR_CERT_NOT_YET_VALID:
                 hint = "the broker's certificate is not valid yet; check this gateway's clock (NTP) and the certificate's dates"
-            case X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH:
+            case X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH, X509_V_ERR_UNSPECIFIED:
+                // libmosquitto 2.0 checks the host name in its own verify callback, which fails without an
+                // error code: OpenSSL then records "unspecified". Nothing else in the chain check does that.
                 hint = "the broker's certificate does not name '\(settings.host)'; set MQTT_HOST to a name in the certificate's subjectAltName"
             case X509_V_ERR_INVALID_PURPOSE:
                 hint = "the broker's certificate is not a TLS server certificate (extendedKeyUsage serverAuth)"
@@ -50,6 +65,18 @@ enum TLSDiagnosis {
             hint = "check MQTT_TLS_CA, MQTT_TLS_CERT, MQTT_TLS_KEY and the broker's TLS settings"
         }
         return .tlsHandshake(broker: broker, reason: reason, hint: hint)
+    }
+
+    /// True when `certificate` names `host` (a DNS name or an IP address in its subjectAltName).
+    static func certificate(_ certificate: OpaquePointer, names host: String) -> Bool {
+        if isIPAddress(host) { return X509_check_ip_asc(certificate, host, 0) == 1 }
+        return X509_check_host(certificate, host, host.utf8.count, 0, nil) == 1
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
     /// "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed" -> "certificate verify failed".
