@@ -3,7 +3,7 @@
 /// Polynomial 0x1021 reflected (0x8408), initial value 0xFFFF, reflected input and output, final XOR 0xFFFF;
 /// transmitted least significant byte first. Check value over ASCII `"123456789"`: `0x906E`.
 ///
-/// Two table-driven implementations share one set of read-only tables: ``update(_:)-7k2hj`` reads eight
+/// Two table-driven implementations share one set of read-only tables: `update(_:)` reads eight
 /// bytes per step (slicing-by-8, several times faster on anything longer than a few bytes) and
 /// ``checksumBytewise(_:)`` reads one, kept as the reference the fast path is measured and tested against.
 /// Neither allocates.

@@ -106,7 +106,7 @@ public struct LinkParameters: Hashable, Sendable, CustomStringConvertible {
         return result
     }
 
-    /// Decodes an SNRM or UA info field; see ``decode(_:)-2l8d4``.
+    /// Decodes an SNRM or UA info field; see `decode(_:)` over a raw buffer.
     public static func decode(_ info: [UInt8]) throws(FrameError) -> LinkParameters {
         var result: Result<LinkParameters, FrameError> = .success(.defaults)
         info.withUnsafeBytes { raw in
