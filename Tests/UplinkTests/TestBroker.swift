@@ -111,7 +111,7 @@ final class TestBroker {
     private var pid: pid_t?
 
     init(tls: Bool = true, requireCertificate: Bool = true, password: Bool = true, serverCert: String = "server",
-         persistence: Bool = false) throws {
+         persistence: Bool = false, extraConfig: [String] = []) throws {
         pki = try TestPKI.shared.get()
         port = freePort()
         self.tls = tls
@@ -137,6 +137,7 @@ final class TestBroker {
         } else {
             lines.append("allow_anonymous true")
         }
+        lines += extraConfig.map { $0.replacingOccurrences(of: "$DIR", with: dir.path) }
         try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("mosquitto.conf"), atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         // Run as root, mosquitto drops to the `mosquitto` user: give it its directory rather than run as root.
