@@ -88,7 +88,7 @@ struct ReadCommand: ParsableCommand {
         }
         let session = MeterSession(settings: settings, trace: trace)
         defer { session.close() }
-        do { try session.open() } catch { fail("cannot read \(endpoint): \(error.description)", code: 3) }
+        do { try session.open() } catch { fail(error.description, code: 3) }
         if verbose, let w = session.resolvedWidth, let bytes = w.byteCount {
             stderrLine("associated with \(endpoint) (server address of \(bytes) byte(s))")
         }
@@ -113,7 +113,7 @@ struct ReadCommand: ParsableCommand {
         let wanted: [Measurement]
         do { wanted = try catalog.resolve(keys) } catch { fail(error.description, code: 2) }
         let results: [MeasurementResult]
-        do { results = try session.read(wanted) } catch { fail("cannot read \(endpoint): \(error.description)", code: 3) }
+        do { results = try session.read(wanted) } catch { fail(error.description, code: 3) }
         if json { printJSON(results, session.counters) } else { printTable(results, session.counters) }
         if results.contains(where: { if case .failed = $0 { return true } else { return false } }) {
             throw ExitCode(1)

@@ -173,17 +173,22 @@ public final class MeterSession {
             self.granted = granted
             counters.associations += 1
             scalerCache.removeAll()
-        case let .rejected(_, diagnostic, error):
+        case let .rejected(result, diagnostic, error):
             counters.associationFailures += 1
-            var hint = "check DLMS_CLIENT_SAP and DLMS_PASSWORD"
+            let sap = settings.clientSAP
+            let hint: String
             if diagnostic == .authenticationFailure {
-                hint = "the password (\(settings.password.bytes.count) characters) is wrong for client SAP \(settings.clientSAP): check DLMS_PASSWORD (Microstar: 8 or 10 characters)"
+                hint = "the password (\(settings.password.bytes.count) characters) is wrong for client SAP \(sap): "
+                    + "check DLMS_PASSWORD (Microstar: 8 or 10 characters)"
             } else if diagnostic == .authenticationRequired {
-                hint = "client SAP \(settings.clientSAP) needs a password: set DLMS_PASSWORD, or use the public client (DLMS_CLIENT_SAP=16)"
+                hint = "client SAP \(sap) needs a password: set DLMS_PASSWORD, or use the public client (DLMS_CLIENT_SAP=16)"
+            } else {
+                hint = "\(error.description); check DLMS_CLIENT_SAP and DLMS_PASSWORD"
             }
             // Leave the link cleanly so that the next attempt starts from a known state.
             _ = try? exchange(link!.disconnect(), until: .disconnected, timeout: 500, retries: 0)
-            throw MeterError(.associationRejected, "association rejected by \(settings.endpoint): \(error.description); \(hint)")
+            throw MeterError(.associationRejected,
+                "association rejected by \(settings.endpoint) (\(result.name), \(diagnostic.name), diagnostic \(diagnostic.rawValue)): \(hint)")
         }
     }
 
