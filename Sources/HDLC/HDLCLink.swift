@@ -361,7 +361,7 @@ public struct HDLCLink: Sendable {
     /// I, UI, RR and RNR on an established link, the same for both roles.
     mutating func handleTransfer(_ frame: HDLCFrame, _ info: UnsafeRawBufferPointer) -> [Event] {
         switch frame.control {
-        case let .information(ns, _, _):
+        case let .information(ns, _, poll):
             guard ns == receiveSequence else {
                 if ns == (receiveSequence &- 1) & 7, let lastSent {
                     // The peer repeated its last frame: our answer was lost. Answer again.
@@ -370,9 +370,9 @@ public struct HDLCLink: Sendable {
                 return [.protocolError(.outOfSequence(expected: receiveSequence, received: ns))]
             }
             receiveSequence = (receiveSequence &+ 1) & 7
-            return accept(info, more: frame.segmented)
-        case .unnumberedInformation:
-            return accept(info, more: frame.segmented)
+            return accept(info, more: frame.segmented, poll: poll)
+        case let .unnumberedInformation(poll):
+            return accept(info, more: frame.segmented, poll: poll)
         case let .receiveReady(nr, _):
             if nr == sendSequence {
                 if isSending { return [nextSegment()] }
@@ -391,8 +391,10 @@ public struct HDLCLink: Sendable {
         }
     }
 
-    /// Adds one received info field to the APDU being reassembled.
-    mutating func accept(_ info: UnsafeRawBufferPointer, more: Bool) -> [Event] {
+    /// Adds one received info field to the APDU being reassembled. A non-final segment is acknowledged
+    /// with RR when it carries the poll/final bit (always, with window 1); a peer using a larger window
+    /// sends several segments and sets the bit on the last one it sends before waiting.
+    mutating func accept(_ info: UnsafeRawBufferPointer, more: Bool, poll: Bool) -> [Event] {
         var body = info
         if !incomingStarted {
             incomingStarted = true
@@ -406,7 +408,7 @@ public struct HDLCLink: Sendable {
             incoming.append(contentsOf: body)
         }
         if more {
-            return [emit(.receiveReady(receive: receiveSequence, poll: true), info: [])]
+            return poll ? [emit(.receiveReady(receive: receiveSequence, poll: true), info: [])] : []
         }
         incomingStarted = false
         if incomingOverflow {

@@ -107,3 +107,27 @@ import Testing
         #expect(counters.description.hasPrefix("frames 0, garbage bytes 0"))
     }
 }
+
+@Suite struct WindowTests {
+    /// With a window above 1 the peer may send several segments and poll only on the last it sends:
+    /// only that one is acknowledged, with N(R) past all of them.
+    @Test func onlyPolledSegmentsAreAcknowledged() throws {
+        let client = try HDLCAddress.client(sap: 16)
+        let meter = try HDLCAddress(logical: 1, physical: 17)
+        let window = LinkParameters(maxInfoTransmit: 32, maxInfoReceive: 32, windowTransmit: 3, windowReceive: 3)
+        var link = HDLCLink(.client(client, server: meter, parameters: window))
+        _ = link.connect()
+        _ = link.receive(bytes: try HDLCFrame.encode(destination: client, source: meter,
+                                                     control: .unnumberedAcknowledge(final: true), info: window.encode()))
+        #expect(link.parameters.windowReceive == 3)
+        _ = try link.send(apdu: [0xC0])
+        func segment(_ ns: UInt8, more: Bool, poll: Bool, _ info: [UInt8]) throws -> [UInt8] {
+            try HDLCFrame.encode(destination: client, source: meter, control: .information(send: ns, receive: 1, poll: poll),
+                                 segmented: more, info: info)
+        }
+        #expect(link.receive(bytes: try segment(0, more: true, poll: false, h("E6 E7 00 C4 01"))) == [])
+        let rr = link.receive(bytes: try segment(1, more: true, poll: true, h("C1 00")))
+        #expect(try frames(rr).map { try HDLCFrame.parse($0).control } == [.receiveReady(receive: 2, poll: true)])
+        #expect(link.receive(bytes: try segment(2, more: false, poll: true, h("09 00"))) == [.apdu(h("C4 01 C1 00 09 00"))])
+    }
+}
