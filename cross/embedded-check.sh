@@ -10,6 +10,7 @@ ARCH=${1:?usage: embedded-check.sh aarch64|armv7 [OUTDIR]}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${2:-$ROOT/out/cross-check}/$ARCH
 SWIFTC=${SWIFTC:-swiftc}
+command -v "$SWIFTC" >/dev/null || { echo "cross-check($ARCH): $SWIFTC not found: put the Swift toolchain's bin on PATH" >&2; exit 1; }
 TOOLCHAIN=$(cd "$(dirname "$(command -v "$SWIFTC")")/.." && pwd)
 CLANG=${CLANG:-$TOOLCHAIN/bin/clang}
 
