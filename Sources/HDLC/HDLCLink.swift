@@ -422,7 +422,10 @@ public struct HDLCLink: Sendable {
 
     /// The next segment of ``outgoing`` as an I-frame.
     mutating func nextSegment() -> Event {
-        let size = max(1, parameters.maxInfoTransmit)
+        // Never more than a frame can carry, whatever was configured and agreed.
+        let destination = configuration.peerAddress ?? configuration.localAddress
+        let largest = HDLCFrame.maximumInfoCount(destination: destination, source: configuration.localAddress)
+        let size = max(1, min(parameters.maxInfoTransmit, largest))
         let end = min(outgoing.count, outgoingOffset + size)
         let chunk = Array(outgoing[outgoingOffset..<end])
         outgoingOffset = end

@@ -131,3 +131,20 @@ import Testing
         #expect(link.receive(bytes: try segment(2, more: false, poll: true, h("09 00"))) == [.apdu(h("C4 01 C1 00 09 00"))])
     }
 }
+
+@Suite struct HugeInfoTests {
+    /// A max info size beyond what the 11-bit length allows is capped at what a frame can carry.
+    @Test func segmentsNeverExceedAFrame() throws {
+        let huge = LinkParameters(maxInfoTransmit: 4000, maxInfoReceive: 4000)
+        let meter = try HDLCAddress(logical: 1, physical: 17)
+        var wire = Wire(client: .client(try .client(sap: 1), server: meter, parameters: huge),
+                        server: .server(meter, parameters: huge))
+        wire.run(fromClient: wire.client.connect())
+        #expect(wire.client.parameters.maxInfoTransmit == 4000)
+        let apdu = [UInt8](repeating: 0x42, count: 3000)
+        let first = frames(try wire.client.send(apdu: apdu))
+        #expect(first.count == 1 && first[0].count == HDLCFrame.maximumLength + 2)
+        wire.run(fromClient: [.send(first[0])])
+        #expect(wire.serverNotices.last == .apdu(apdu))
+    }
+}
