@@ -18,8 +18,8 @@ struct ReadCommand: ParsableCommand {
               dlms-bridge read --host 192.168.5.177 --port 3333 --client-sap 1 --server-logical 0 \\
                   --server-physical 1 --password 22222222 --measurement voltage_l1 current_l1 --verbose
               dlms-bridge read --serial /dev/ttyUSB0 --mode-e --measurement active_energy_import
-              dlms-bridge read --host 127.0.0.1 --profile 1-0:99.1.0.255 --from -24h --to now --json
-            Times for --from/--to: now, -90m, -24h, -7d, an ISO date-time in UTC (2026-11-21T00:00Z), or Unix ms.
+              dlms-bridge read --host 127.0.0.1 --profile 1-0:99.1.0.255 --from=-24h --to now --json
+            Times for --from/--to: now, -90m, -24h, -7d (write --from=-24h), an ISO date-time in UTC (2026-11-21T00:00Z), or Unix ms.
             Exit status: 0 all read, 1 some measurements failed, 3 the meter could not be read at all.
             """)
 

@@ -8,6 +8,9 @@ import pathlib
 
 import pytest
 
+# Plain `assert`s in fixture modules report their values too.
+pytest.register_assert_rewrite("fixtures")
+
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 
