@@ -25,6 +25,9 @@ enum MosquittoLibrary {
 /// them on its own thread. Publish from the same thread that consumes `events` (or hold one lock across
 /// `publish` and recording its `MessageID`): `.delivered(id)` can be queued before `publish` returns.
 ///
+/// Call `start`, `stop` and `reloadCertificates` from one thread (the agent's); `publish` and the read-only
+/// properties from any.
+///
 /// Why not `mosquitto_loop_start`: its loop (mosquitto_loop_forever) returns for good after a TLS error or an
 /// MQTT 5 refusal, which would leave an unattended gateway disconnected until restarted. This client's own
 /// loop keeps retrying every failure with capped exponential backoff, and connects with
@@ -358,6 +361,7 @@ final class Core: @unchecked Sendable {
             let connectErrno = errno
             first = false
             if rc == MOSQ_ERR_SUCCESS.rawValue || rc == MOSQ_ERR_CONN_PENDING.rawValue {
+                awaitTCPConnect(handle)
                 var disconnectIssued = false
                 while true {
                     let lrc = mosquitto_loop(handle, 500, 1)
@@ -398,10 +402,48 @@ final class Core: @unchecked Sendable {
         }
     }
 
+    /// Waits for the non-blocking TCP connect to finish. libmosquitto 2.0.11 does not check its outcome
+    /// itself: a refused connect would surface only as a keepalive timeout, reported as such.
+    private func awaitTCPConnect(_ handle: OpaquePointer) {
+        let fd = mosquitto_socket(handle)
+        guard fd >= 0 else { return }
+        let deadline = Deadline.after(milliseconds: Int64(settings.keepaliveSeconds) * 1000)
+        while true {
+            if withLock({ $0.stopping || $0.forceExit }) { return }
+            let slice = Deadline.after(milliseconds: 500)
+            let readiness = (try? Poll.writable(fd, deadline: slice.instant < deadline.instant ? slice : deadline)) ?? .hangUp
+            if readiness == .timedOut {
+                if deadline.hasPassed { return }
+                continue
+            }
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            var failure: String?
+            if getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error != 0 {
+                failure = String(cString: strerror(error))
+            } else {
+                // libmosquitto's first TLS write may already have consumed the socket error: ask the socket
+                // whether it has a peer.
+                var peer = sockaddr_storage()
+                var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let connected = withUnsafeMutablePointer(to: &peer) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &peerLength) }
+                }
+                if connected != 0 { failure = "TCP connection refused or reset" }
+            }
+            if let failure {
+                // Reported now; libmosquitto would otherwise notice only at the keepalive. DISCONNECT on the
+                // dead socket makes its next loop fail and close it.
+                attemptFailed(detail: failure)
+                _ = shutdown(fd, Int32(SHUT_RDWR))
+                _ = mosquitto_disconnect(handle)
+            }
+            return
+        }
+    }
+
     /// A connect call failed before any packet was exchanged (resolution, socket, TCP).
     private func attemptFailed(rc: Int32, errnoValue: Int32) {
-        // A TLS failure during the connect call was already reported, with its reason, by the log callback.
-        if withLock({ $0.attemptReported }) { return }
         let detail: String
         if rc == MOSQ_ERR_ERRNO.rawValue {
             detail = String(cString: strerror(errnoValue))
@@ -410,6 +452,16 @@ final class Core: @unchecked Sendable {
         } else {
             detail = String(cString: mosquitto_strerror(rc))
         }
+        attemptFailed(detail: detail)
+    }
+
+    private func attemptFailed(detail: String) {
+        // A TLS failure during the connect call was already reported, with its reason, by the log callback.
+        let first = withLock { state -> Bool in
+            defer { state.attemptReported = true }
+            return !state.attemptReported
+        }
+        guard first else { return }
         let error = UplinkError.unreachable(broker: settings.broker, detail: detail)
         count { $0.connectFailures += 1 }
         logProblem(error.description)
@@ -456,7 +508,8 @@ final class Core: @unchecked Sendable {
             return (was, state.attemptReported)
         }
         if rc == 0 {
-            if wasConnected { logger.info("disconnected from the MQTT broker at \(settings.broker)") }
+            guard wasConnected else { return }  // the end of an attempt that never connected
+            logger.info("disconnected from the MQTT broker at \(settings.broker)")
             events.push(.disconnected(nil))
             return
         }

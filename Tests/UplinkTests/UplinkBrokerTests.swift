@@ -180,6 +180,23 @@ import Glibc
         #expect(client.counters.delivered == 0)
     }
 
+    /// Started while the broker is down (a gateway booting before the network): reported, retried, connected
+    /// once the broker is up.
+    @Test func brokerDownAtStartIsRetriedUntilItIsUp() throws {
+        let broker = try TestBroker()
+        let client = try MQTTClient(settings: broker.settings(clientID: "gw-late"))
+        try client.start()
+        let event = try client.waitForEvent("unreachable") { if case .unreachable = $0 { true } else { false } }
+        if case let .unreachable(error) = event {
+            #expect(error.description.lowercased().contains("refused"), "\(error)")
+            #expect(error.description.contains("localhost:\(broker.port)"))
+        }
+        try broker.start()
+        try client.waitForEvent("connected once the broker is up") { $0 == .connected }
+        #expect(client.counters.connectFailures >= 1)
+        client.stop()
+    }
+
     @Test func stopIsBoundedWhileTheBrokerIsUnreachable() throws {
         // A TEST-NET-1 address (RFC 5737) that nothing answers: the TCP connect stays pending.
         let settings = MQTTSettings(host: "192.0.2.1", port: 1883, clientID: "gw-blackhole", keepaliveSeconds: 5)
