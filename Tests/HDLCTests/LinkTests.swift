@@ -116,3 +116,17 @@ struct Wire {
         #expect(wire.controls.map(\.control.byte) == [0x93, 0x73, 0x10, 0x30, 0x53, 0x73])
     }
 }
+
+@Suite struct MicrostarGoldenTests {
+    /// The seed notes expect the meter's UA to the golden SNRM to begin `7E A0 1E 03 03 73`: our server
+    /// role, with the Microstar parameters (128-byte info fields, window 1), answers exactly so.
+    @Test func uaToTheGoldenSNRM() throws {
+        var meter = HDLCLink(.server(try HDLCAddress(logical: 0, physical: 1, width: .one)))
+        let events = meter.receive(bytes: Golden.snrm)
+        let ua = try #require(frames(events).first)
+        #expect(Array(ua.prefix(6)) == h("7E A0 1E 03 03 73"))
+        let frame = try HDLCFrame.parse(ua)
+        #expect(try LinkParameters.decode(Array(ua[frame.infoRange])) == .defaults)
+        #expect(notices(events) == [.connected(.defaults)])
+    }
+}
