@@ -82,7 +82,14 @@ struct SimulateCommand: ParsableCommand {
         if ModeE.baudCode(forRate: modeEBaud) == nil {
             throw ValidationError("--mode-e-baud must be one of \(ModeE.baudRates.map(String.init).joined(separator: ", "))")
         }
-        if AcceptedAddressWidths(parsing: addressSize) == nil { throw ValidationError("--address-size takes 1, 2, 4 or any") }
+        guard let widths = AcceptedAddressWidths(parsing: addressSize) else {
+            throw ValidationError("--address-size takes 1, 2, 4 or any")
+        }
+        if case let .only(width) = widths,
+            (try? HDLCAddress(logical: serverLogical, physical: serverPhysical, width: width)) == nil {
+            throw ValidationError("server logical \(serverLogical) / physical \(serverPhysical) cannot be written in "
+                + "\(width): 1 byte needs logical 0 and physical < 128, 2 bytes both < 128")
+        }
         if unknownClient != "dm" && unknownClient != "silent" { throw ValidationError("--unknown-client takes dm or silent") }
         if (try? HDLCAddress(logical: serverLogical, physical: serverPhysical, width: .four)) == nil {
             throw ValidationError("--server-logical and --server-physical must be below 16384")
