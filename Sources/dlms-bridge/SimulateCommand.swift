@@ -16,19 +16,20 @@ struct SimulateCommand: ParsableCommand {
         commandName: "simulate",
         abstract: "Run a simulated Microstar meter on TCP (loopback) or a pseudo-terminal.",
         discussion: """
-            Prints `listening on HOST:PORT` (TCP) or `serial on /dev/pts/N` (--serial pty) on stdout once ready.
-            Runs until SIGINT/SIGTERM, `stop` on stdin, or --duration seconds; then prints `counters {json}`.
+            Prints `listening on HOST:PORT` (TCP) or `serial on /dev/pts/N`
+            (--serial pty) on stdout once ready. Runs until SIGINT/SIGTERM,
+            `stop` on stdin, or --duration seconds; then prints `counters {json}`.
 
             Control on stdin, one command per line (answers on stdout):
-              faults none | faults reply-delay-ms=20 corrupt-every=3 ...   replace the fault switches
-              counters                                                     print `counters {json}`
-              stop                                                         stop the simulator
-            Fault words: drop-after-frames=N, reply-delay-ms=D, corrupt-every=N, stray-bytes=HEX,
-            reject-password, silent, unavailable=OBIS (repeatable).
+              faults WORD...   replace the fault switches (`faults none` clears)
+              counters         print `counters {json}`
+              stop             stop the simulator
+            Fault words: drop-after-frames=N reply-delay-ms=D corrupt-every=N
+            stray-bytes=HEX reject-password silent unavailable=OBIS (repeatable).
 
             Examples:
               dlms-bridge simulate --port 3333
-              dlms-bridge simulate --port 0 --password 2222222222 --address-size 4 --reply-delay-ms 20
+              dlms-bridge simulate --port 0 --address-size 4 --reply-delay-ms 20
               dlms-bridge simulate --serial pty --mode-e --verbose
             """)
 
