@@ -98,6 +98,11 @@ def test_gurux_reads_the_simulated_meter_over_tcp_with_the_password(simulator):
         rows = check_load_profile(meter)
         # The profile's last row and the registers read now agree (same energy function, 15 minutes apart).
         assert rows[-1][1] <= first["active_energy_import"] < rows[-1][1] + 2000
+        events = meter.read_profile_by_entry("0.0.99.98.0.255", 1, 4)
+        assert [(obj.logicalName, attr.attributeIndex) for obj, attr in events.captureObjects] == [
+            ("0.0.1.0.0.255", 2), ("0.0.96.11.0.255", 2)]
+        assert len(events.buffer) == 4
+        assert all(row[1] in (1, 2, 4, 47) for row in events.buffer)
         second = check_registers(meter)
         for key in ENERGIES:
             assert second[key] >= first[key], f"{key} went backwards"
