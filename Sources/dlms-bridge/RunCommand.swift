@@ -67,7 +67,11 @@ struct RunCommand: ParsableCommand {
                 fail("invalid configuration for meter \(m.deviceID): \(error.description)", code: ConfigError.exitStatus)
             }
             let store: SpoolReadingStore
-            do { store = try SpoolReadingStore.open(config.spool, deviceID: m.deviceID) } catch {
+            let runtimeDirectory = ConfigurationLoader.processEnvironment()["RUNTIME_DIRECTORY"]
+            do {
+                store = try SpoolReadingStore.open(config.spool, deviceID: m.deviceID,
+                                                   volatileDirectory: runtimeDirectory ?? "/dev/shm")
+            } catch {
                 fail("cannot open the spool of meter \(m.deviceID) under SPOOL_DIR=\(config.spool.directory): \(error.description)",
                      code: 1)
             }

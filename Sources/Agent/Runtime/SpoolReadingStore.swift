@@ -13,13 +13,17 @@ public final class SpoolReadingStore: ReadingStore {
     }
 
     /// Opens (creating when absent) the spool of meter `deviceID` under `settings.directory`.
+    /// `volatileDirectory` is a RAM folder kept across restarts within a boot (systemd's RuntimeDirectory=),
+    /// where the spool notes seqs it handed out while the flash could not record them.
     public static func open(
-        _ settings: SpoolSettings, deviceID: String, logger: Logger = Logger(label: "dlms-bridge.spool")
+        _ settings: SpoolSettings, deviceID: String, volatileDirectory: String? = "/dev/shm",
+        logger: Logger = Logger(label: "dlms-bridge.spool")
     ) throws(StoreFailure) -> SpoolReadingStore {
-        let directory = settings.directory.hasSuffix("/")
-            ? settings.directory + deviceID : settings.directory + "/" + deviceID
+        let directory = Spool.directory(root: settings.directory, deviceID: deviceID)
+        var configuration = settings.spoolConfiguration
+        configuration.volatileDirectory = volatileDirectory
         do {
-            let spool = try Spool(directory: directory, configuration: settings.spoolConfiguration)
+            let spool = try Spool(directory: directory, configuration: configuration)
             let stats = spool.stats
             if stats.lostInRecovery > 0 || stats.bytesTruncatedInRecovery > 0 {
                 logger.warning(
