@@ -19,7 +19,9 @@
 # /etc/nsswitch.conf (Raspberry Pi OS default is `files mdns4_minimal [NOTFOUND=return] dns`), name lookups
 # use the built-in files and dns backends and nothing is dlopen'ed. With mdns4_minimal listed, a static
 # binary cannot load libnss_mdns and falls through to dns: give MQTT_HOST as a DNS name or an address, not
-# a .local name. The agent looks up no users or groups at run time (systemd runs it as its user).
+# a .local name. On a system with libnss-mdns installed it would dlopen that shared module, so the unit
+# bind-mounts rootfs-overlay/usr/lib/dlms-bridge/nsswitch.conf (files + dns only) over /etc/nsswitch.conf
+# for the agent (Tests/system/test_overlay.py checks it with strace). The agent looks up no users or groups.
 
 STATIC_OUT       := $(CURDIR)/out/static
 STATIC_PREFIX    := $(STATIC_OUT)/libmosquitto

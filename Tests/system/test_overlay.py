@@ -139,6 +139,61 @@ def test_unit_contract() -> None:
     assert wants.is_symlink() and (wants.parent / os.readlink(wants)).resolve() == UNIT.resolve()
 
 
+NSSWITCH = OVERLAY / "usr/lib/dlms-bridge/nsswitch.conf"
+
+RESOLVER_PROBE = r"""
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    struct addrinfo hints, *res;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(argv[1], "8883", &hints, &res);
+    printf("%s: %s\n", argv[1], rc ? gai_strerror(rc) : "resolved");
+    return rc != 0;
+}
+"""
+
+
+def test_service_nsswitch_keeps_a_static_binary_off_dlopen(tmp_path: pathlib.Path) -> None:
+    # The unit bind-mounts the overlay's nsswitch.conf over /etc/nsswitch.conf for the agent.
+    assert unit_settings()["BindReadOnlyPaths"] == ["/usr/lib/dlms-bridge/nsswitch.conf:/etc/nsswitch.conf"]
+    services = {line.split(":")[0]: line.split(":")[1].split() for line in NSSWITCH.read_text().splitlines()
+                if line.strip() and not line.startswith("#")}
+    assert services["hosts"] == ["files", "dns"]
+    assert all(set(v) <= {"files", "dns"} for v in services.values()), services
+    for tool in ("gcc", "strace", "unshare"):
+        assert shutil.which(tool), f"{tool} not found (apt-get install gcc strace util-linux)"
+
+    # A static glibc program, like dlms-bridge, resolving through getaddrinfo in a mount namespace where
+    # /etc/nsswitch.conf is the service's, then the Raspberry Pi OS one: only the latter tries to load a
+    # shared NSS module. Our own hosts and resolv.conf keep it off the network.
+    src = tmp_path / "probe.c"
+    src.write_text(RESOLVER_PROBE)
+    probe = tmp_path / "probe"
+    subprocess.run(["gcc", "-static", "-O1", str(src), "-o", str(probe)], check=True, capture_output=True)
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n192.0.2.7 broker.test\n")
+    resolv = tmp_path / "resolv.conf"  # a DNS attempt fails at once on loopback instead of waiting
+    resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
+    rpi = tmp_path / "nsswitch-rpi.conf"
+    rpi.write_text("passwd: files\ngroup: files\nhosts: files mdns4_minimal [NOTFOUND=return] dns\n")
+
+    def trace(nsswitch: pathlib.Path, name: str) -> str:
+        script = (f"mount --bind {nsswitch} /etc/nsswitch.conf && mount --bind {hosts} /etc/hosts && "
+                  f"strace -f -e trace=openat {probe} {name}")
+        result = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=60)
+        return result.stdout + result.stderr
+
+    ours = trace(NSSWITCH, "broker.test")
+    assert "broker.test: resolved" in ours, ours
+    assert ".so" not in ours, f"a shared library was opened:\n{ours}"
+    # The check can fail: with an mDNS module listed and a name not in /etc/hosts, glibc goes for the module.
+    theirs = trace(rpi, "unknown.invalid")
+    assert "libnss_mdns4_minimal" in theirs, theirs
+
+
 # --- user, state folder, device --------------------------------------------------------------------------
 
 def os_root(tmp_path: pathlib.Path) -> pathlib.Path:
