@@ -275,6 +275,19 @@ import Testing
         #expect(poller.session.counters.associations == 1)
     }
 
+    @Test func connectPerPollReleasesAfterEveryPoll() throws {
+        let bench = try Bench()
+        var settings = bench.settings()
+        settings.connectPerPoll = true
+        let poller = MeterPoller(session: MeterSession(settings: settings))
+        for _ in 0..<3 {
+            guard case .readings = poller.poll([Self.catalog["voltage_l1"]!]) else { Issue.record("poll failed"); return }
+            #expect(!poller.session.isAssociated)
+        }
+        #expect(poller.session.counters.associations == 3)
+        #expect(bench.server.counters.releases == 3)
+    }
+
     @Test func passwordsAreMaskedInTraces() {
         let frame: [UInt8] = [0x7E, 0xAC, 0x0A, 0x80, 0x08] + Array("22222222".utf8) + [0xBE, 0x7E]
         let text = MeterSession.maskedHex(frame, secret: Array("22222222".utf8))
