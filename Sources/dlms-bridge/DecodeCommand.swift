@@ -291,6 +291,18 @@ struct DecodeReport {
                 }
             }
         }
+        // The end of the input is the inter-frame timeout: give up a frame that never completed, as the agent
+        // does, so frames inside its declared length are still found.
+        while deframer.hasPartialFrame {
+            deframer.abandonPartialFrame()
+            while true {
+                guard let count = deframer.nextFrame({ (frame: HDLCFrame, _: UnsafeRawBufferPointer) in frame.count })
+                else { break }
+                // The closing flag stays buffered (it may open the next frame).
+                let end = bytes.count - deframer.bufferedCount + 1
+                valid.append((end - count)..<end)
+            }
+        }
         counters = deframer.counters
         var cursor = 0
         for range in valid {
