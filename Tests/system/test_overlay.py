@@ -121,7 +121,7 @@ def test_unit_contract() -> None:
     assert s["WatchdogSec"] and s["WatchdogSec"][0] not in ("0", "infinity")
     assert s["ExecStart"] == ["/usr/bin/dlms-bridge run --env-file /etc/dlms-bridge/dlms-bridge.env"]
     assert s["Restart"] == ["on-failure"] and s["RestartSec"], "restart with a delay"
-    assert s["RestartPreventExitStatus"] == ["78"], "a configuration error (EX_CONFIG) must not loop"
+    assert s["RestartPreventExitStatus"] == ["2"], "a configuration error (dlms-bridge run exits 2) must not loop"
     assert s["StartLimitIntervalSec"] == ["0"], "an unattended gateway never stops retrying"
     assert s["User"] == ["dlms-bridge"] and s["SupplementaryGroups"] == ["dialout"]
     assert s["StateDirectory"] == ["dlms-bridge"]
