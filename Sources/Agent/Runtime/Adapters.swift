@@ -191,7 +191,7 @@ public final class UplinkPublisher: Publisher, @unchecked Sendable {
 }
 
 /// Hands the MQTT client's events to the runtime on a thread of its own (libmosquitto's callbacks only
-/// queue them: no slow work on its network thread), and logs connection trouble once per change.
+/// queue them: no slow work on its network thread).
 public final class UplinkEventPump: @unchecked Sendable {
     private let client: MQTTClient
     private let runtime: AgentRuntime
@@ -214,35 +214,21 @@ public final class UplinkEventPump: @unchecked Sendable {
         thread?.join()
     }
 
+    // Connection problems are not logged here: the MQTT client logs each one itself, once per distinct
+    // problem, and a second line per failure here only doubled the journal.
     private func run() {
-        var lastProblem = ""
         while !stopped.isSet {
             guard let event = client.events.pop(deadline: .after(milliseconds: 200)) else { continue }
             switch event {
             case .connected:
-                lastProblem = ""  // the client logs the connection itself
                 runtime.connectionChanged(connected: true)
             case let .delivered(id):
                 runtime.delivered(messageID: id.rawValue)
             case let .publishFailed(id, error):
                 runtime.publishFailed(messageID: id.rawValue, reason: error.description)
-            case let .disconnected(error):
+            case .disconnected, .connectionRefused, .unreachable, .tlsError:
                 runtime.connectionChanged(connected: false)
-                if let error { report(error.description, &lastProblem) }
-            case let .connectionRefused(error), let .unreachable(error), let .tlsError(error):
-                runtime.connectionChanged(connected: false)
-                report(error.description, &lastProblem)
             }
-        }
-    }
-
-    /// One error line per distinct problem (a broker down for a day would otherwise log every retry).
-    private func report(_ text: String, _ last: inout String) {
-        if text == last {
-            logger.debug("\(text)")
-        } else {
-            logger.error("\(text)")
-            last = text
         }
     }
 }
