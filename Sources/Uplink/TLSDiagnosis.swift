@@ -1,4 +1,5 @@
 import CMosquitto
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -47,19 +48,19 @@ enum TLSDiagnosis {
         let reason = openSSLReason(line)
         let lower = reason.lowercased()
         let hint: String
-        if lower.contains("unknown ca") || lower.contains("bad certificate") || lower.contains("certificate unknown")
-            || lower.contains("decrypt error")
+        if lower.containsText("unknown ca") || lower.containsText("bad certificate") || lower.containsText("certificate unknown")
+            || lower.containsText("decrypt error")
         {
             hint = "the broker does not accept the client certificate MQTT_TLS_CERT=\(settings.tls?.certificateFile ?? "(unset)"); it must be signed by a CA the broker trusts"
-        } else if lower.contains("certificate required") || lower.contains("handshake failure") {
+        } else if lower.containsText("certificate required") || lower.containsText("handshake failure") {
             hint = "the broker requires a client certificate; set MQTT_TLS_CERT and MQTT_TLS_KEY"
-        } else if lower.contains("wrong version number") || lower.contains("packet length too long")
-            || lower.contains("record layer failure")
+        } else if lower.containsText("wrong version number") || lower.containsText("packet length too long")
+            || lower.containsText("record layer failure")
         {
             hint = "the broker's port does not speak TLS; check MQTT_PORT (8883 is TLS, 1883 plain)"
-        } else if lower.contains("protocol version") {
+        } else if lower.containsText("protocol version") {
             hint = "the broker and this gateway share no TLS version; check the minimum TLS version on both"
-        } else if lower.contains("key values mismatch") || lower.contains("no certificate") || lower.contains("pem") {
+        } else if lower.containsText("key values mismatch") || lower.containsText("no certificate") || lower.containsText("pem") {
             hint = "MQTT_TLS_CERT and MQTT_TLS_KEY do not form a usable pair; check both files"
         } else {
             hint = "check MQTT_TLS_CA, MQTT_TLS_CERT, MQTT_TLS_KEY and the broker's TLS settings"
@@ -81,8 +82,8 @@ enum TLSDiagnosis {
 
     /// "OpenSSL Error[0]: error:0A000086:SSL routines::certificate verify failed" -> "certificate verify failed".
     static func openSSLReason(_ line: String) -> String {
-        if let range = line.ranges(of: "::").last {
-            return String(line[range.upperBound...])
+        if let after = line.offsetAfterLast("::") {
+            return String(decoding: Array(line.utf8)[after...], as: UTF8.self)
         }
         if let colon = line.lastIndex(of: ":") {
             return String(line[line.index(after: colon)...]).trimmingSpaces()

@@ -1,19 +1,53 @@
-import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `dlms-bridge` command: one binary for the agent and the field engineer's tools.
 @main
-struct DLMSBridge: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "dlms-bridge",
-        abstract: "Read DLMS/COSEM meters and publish their readings over MQTT with TLS.",
-        discussion: """
-            run       the agent: poll meters, spool readings on flash, publish them to the broker
-            read      one-shot read of a meter (TCP or optical probe), table or JSON
-            decode    explain a frame or APDU pasted from a log
-            simulate  a simulated Microstar meter (TCP or pseudo-terminal), the demo and test peer
-            bench     time the codec's hot paths on this machine
-            """,
-        version: "0.1.0",
-        subcommands: [RunCommand.self, ReadCommand.self, DecodeCommand.self, SimulateCommand.self, BenchCommand.self]
-    )
+enum DLMSBridge {
+    static let version = "0.1.0"
+
+    static let overview = """
+        OVERVIEW: Read DLMS/COSEM meters and publish their readings over MQTT with TLS.
+
+        USAGE: dlms-bridge <command> [options]      (dlms-bridge <command> --help for its options)
+
+        COMMANDS:
+          run       the agent: poll meters, spool readings on flash, publish them to the broker
+          read      one-shot read of a meter (TCP or optical probe), table or JSON
+          decode    explain a frame or APDU pasted from a log
+          simulate  a simulated Microstar meter (TCP or pseudo-terminal), the demo and test peer
+          bench     time the codec's hot paths on this machine
+
+        OPTIONS:
+          --version   print the version
+          --help      show this help
+
+        """
+
+    static func main() {
+        let args = CommandLine.arguments
+        guard args.count > 1 else {
+            print(overview, terminator: "")
+            exit(0)
+        }
+        let rest = args[2...]
+        switch args[1] {
+        case "run": RunCommand.main(rest)
+        case "read": ReadCommand.main(rest)
+        case "simulate": SimulateCommand.main(rest)
+        case "decode": DecodeCommand.main(Array(rest))
+        case "bench": BenchCommand.main(Array(rest))
+        case "--help", "-h", "help":
+            print(overview, terminator: "")
+            exit(0)
+        case "--version":
+            print(version)
+            exit(0)
+        default:
+            stderrLine("dlms-bridge: unknown command '\(args[1])'; the commands are run, read, decode, simulate, bench")
+            stderrLine("See 'dlms-bridge --help'.")
+            exit(2)
+        }
+    }
 }

@@ -1,5 +1,4 @@
 import Agent
-import ArgumentParser
 import COSEM
 import MeterLink
 import Platform
@@ -9,9 +8,9 @@ import Glibc
 #endif
 
 /// `dlms-bridge read`: the prototype's one-shot reader, for installing and debugging a meter.
-struct ReadCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "read",
+struct ReadCommand {
+    static let spec = CommandSpec(
+        name: "read",
         abstract: "Read measurements (or a load profile) from a meter once and print them.",
         discussion: """
             Examples:
@@ -20,35 +19,80 @@ struct ReadCommand: ParsableCommand {
               dlms-bridge read --serial /dev/ttyUSB0 --mode-e --measurement active_energy_import
               dlms-bridge read --host 127.0.0.1 --profile 1-0:99.1.0.255 --from=-24h --to now --json
             Times for --from/--to: now, -90m, -24h, -7d (write --from=-24h), an ISO date-time in UTC (2026-11-21T00:00Z), or Unix ms.
-            Exit status: 0 all read, 1 some measurements failed, 3 the meter could not be read at all.
-            """)
+            Exit status: 0 all read, 1 some measurements failed, 2 bad usage, 3 the meter could not be read at all.
+            """,
+        options: [
+            .value("host", "host", "Meter host name or address (TCP, HDLC on the socket)."),
+            .value("port", "port", "Meter TCP port.", default: "3333"),
+            .value("serial", "device", "Serial device of an optical probe, instead of --host."),
+            .flag("mode-e", "Open the optical port with IEC 62056-21 mode E first."),
+            .value("baud", "rate", "Serial rate for direct HDLC; with mode E the highest rate accepted.", default: "9600"),
+            .value("client-sap", "sap", "Client SAP: 1 (Microstar, password), 16 (public), 32 (management)."),
+            .value("server-logical", "n", "Server logical address (Microstar: 0, or 1)."),
+            .value("server-physical", "n", "Server physical address (Microstar: 1, or the serial's last 4 digits)."),
+            .value("address-size", "size", "Server address bytes: 1, 2, 4 or auto.", default: "auto"),
+            .value("password", "password", "LLS password (never printed)."),
+            .value("meter-profile", "name", "Meter family defaults: microstar or generic.", default: "microstar"),
+            .value("timeout-ms", "ms", "Answer timeout per frame, milliseconds.", default: "2000"),
+            .values("measurement", "key", "Measurement keys (see --list)."),
+            .values("define", "key=OBIS:class[:description]", "Custom measurements; repeatable."),
+            .value("profile", "obis", "Read this profile generic (e.g. 1-0:99.1.0.255) by range instead of measurements."),
+            .value("from", "time", "Profile range start.", default: "-24h"),
+            .value("to", "time", "Profile range end.", default: "now"),
+            .flag("json", "Print JSON instead of a table."),
+            .flag("verbose", "Show every frame in hex with timestamps (passwords masked)."),
+            .flag("list", "List the known measurement keys and exit."),
+        ])
 
-    @Option(help: "Meter host name or address (TCP, HDLC on the socket).") var host: String?
-    @Option(help: "Meter TCP port.") var port: UInt16 = 3333
-    @Option(help: "Serial device of an optical probe, instead of --host.") var serial: String?
-    @Flag(name: .customLong("mode-e"), help: "Open the optical port with IEC 62056-21 mode E first.") var modeE = false
-    @Option(help: "Serial rate for direct HDLC (without mode E).") var baud: Int = 9600
-    @Option(name: .customLong("client-sap"), help: "Client SAP: 1 (Microstar, password), 16 (public), 32 (management).")
+    var host: String?
+    var port: UInt16 = 3333
+    var serial: String?
+    var modeE = false
+    var baud: Int = 9600
     var clientSAP: UInt8?
-    @Option(name: .customLong("server-logical"), help: "Server logical address (Microstar: 0, or 1).") var serverLogical: UInt16?
-    @Option(name: .customLong("server-physical"), help: "Server physical address (Microstar: 1, or the serial's last 4 digits).")
+    var serverLogical: UInt16?
     var serverPhysical: UInt16?
-    @Option(name: .customLong("address-size"), help: "Server address bytes: 1, 2, 4 or auto.") var addressSize: String = "auto"
-    @Option(help: "LLS password (never printed).") var password: String?
-    @Option(name: .customLong("meter-profile"), help: "Meter family defaults: microstar or generic.") var meterProfile = "microstar"
-    @Option(name: .customLong("timeout-ms"), help: "Answer timeout per frame, milliseconds.") var timeoutMs: Int64 = 2000
-    @Option(name: .customLong("measurement"), parsing: .upToNextOption, help: "Measurement keys (see --list).")
+    var addressSize = "auto"
+    var password: String?
+    var meterProfile = "microstar"
+    var timeoutMs: Int64 = 2000
     var measurements: [String] = []
-    @Option(name: .customLong("define"), help: "A custom measurement key=OBIS:class[:description]; repeatable.")
     var definitions: [String] = []
-    @Option(help: "Read this profile generic (e.g. 1-0:99.1.0.255) by range instead of measurements.") var profile: String?
-    @Option(help: "Profile range start.") var from: String = "-24h"
-    @Option(help: "Profile range end.") var to: String = "now"
-    @Flag(help: "Print JSON instead of a table.") var json = false
-    @Flag(help: "Show every frame in hex with timestamps (passwords masked).") var verbose = false
-    @Flag(help: "List the known measurement keys and exit.") var list = false
+    var profile: String?
+    var from = "-24h"
+    var to = "now"
+    var json = false
+    var verbose = false
+    var list = false
 
-    func run() throws {
+    static func main(_ arguments: ArraySlice<String>) -> Never {
+        runCommand(spec, arguments) { a throws(UsageError) in
+            var c = ReadCommand()
+            c.host = a.string("host")
+            c.port = try a.integer("port", UInt16.self, default: 3333, in: 1...65535) ?? 3333
+            c.serial = a.string("serial")
+            c.modeE = a.flag("mode-e")
+            c.baud = try a.integer("baud", Int.self, default: 9600, in: 300...115_200) ?? 9600
+            c.clientSAP = try a.integer("client-sap", UInt8.self, in: 1...127)
+            c.serverLogical = try a.integer("server-logical", UInt16.self, in: 0...16383)
+            c.serverPhysical = try a.integer("server-physical", UInt16.self, in: 0...16383)
+            c.addressSize = a.string("address-size", default: "auto")
+            c.password = a.string("password")
+            c.meterProfile = a.string("meter-profile", default: "microstar")
+            c.timeoutMs = try a.integer("timeout-ms", Int64.self, default: 2000, in: 10...600_000) ?? 2000
+            c.measurements = a.strings("measurement")
+            c.definitions = a.strings("define")
+            c.profile = a.string("profile")
+            c.from = a.string("from", default: "-24h")
+            c.to = a.string("to", default: "now")
+            c.json = a.flag("json")
+            c.verbose = a.flag("verbose")
+            c.list = a.flag("list")
+            c.run()
+        }
+    }
+
+    func run() {
         var catalog = MeasurementCatalog.standard
         for d in definitions {
             do { catalog.add(try MeasurementCatalog.parseDefinition(d)) } catch { fail(error.description, code: 2) }
@@ -116,7 +160,7 @@ struct ReadCommand: ParsableCommand {
         do { results = try session.read(wanted) } catch { fail(error.description, code: 3) }
         if json { printJSON(results, session.counters) } else { printTable(results, session.counters) }
         if results.contains(where: { if case .failed = $0 { return true } else { return false } }) {
-            throw ExitCode(1)
+            exit(1)
         }
     }
 

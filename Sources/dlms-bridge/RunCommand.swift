@@ -1,5 +1,4 @@
 import Agent
-import ArgumentParser
 import Logging
 import MeterLink
 import Platform
@@ -10,9 +9,9 @@ import Glibc
 #endif
 
 /// `dlms-bridge run`: the agent users deploy.
-struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run",
+struct RunCommand {
+    static let spec = CommandSpec(
+        name: "run",
         abstract: "Poll meters, keep every reading on flash, and publish it to the MQTT broker over TLS.",
         discussion: """
             Configuration: the prototype's variables (DLMS_HOST, DLMS_PORT, DLMS_CLIENT_SAP, DLMS_SERVER_LOGICAL,
@@ -22,17 +21,27 @@ struct RunCommand: ParsableCommand {
             is listed in docs/configuration.md.
             Signals: SIGTERM/SIGINT stop cleanly (release the meters, flush the spool, disconnect); SIGHUP reloads
             the TLS certificates. Exit status 2: the configuration is invalid (the message names the variable).
-            """)
+            """,
+        options: [
+            .value("env-file", "path", "A .env file (default: ./.env when present)."),
+            .value("config", "path", "A configuration file with [meter] sections (or $DLMS_BRIDGE_CONFIG)."),
+            .flag("print-config", "Print the effective configuration (secrets masked) and exit."),
+            .flag("check-config", "Validate the configuration and exit (0 valid, 2 invalid)."),
+        ])
 
-    @Option(name: .customLong("env-file"), help: "A .env file (default: ./.env when present).") var envFile: String?
-    @Option(name: .customLong("config"), help: "A configuration file with [meter] sections (or $DLMS_BRIDGE_CONFIG).")
+    var envFile: String?
     var configFile: String?
-    @Flag(name: .customLong("print-config"), help: "Print the effective configuration (secrets masked) and exit.")
     var printConfig = false
-    @Flag(name: .customLong("check-config"), help: "Validate the configuration and exit (0 valid, 2 invalid).")
     var checkConfig = false
 
-    func run() throws {
+    static func main(_ arguments: ArraySlice<String>) -> Never {
+        runCommand(spec, arguments) { a throws(UsageError) in
+            RunCommand(envFile: a.string("env-file"), configFile: a.string("config"),
+                       printConfig: a.flag("print-config"), checkConfig: a.flag("check-config")).run()
+        }
+    }
+
+    func run() {
         // Before any thread starts: signals go to the signal thread only.
         SignalThread.blockSignals()
         let catalog = MeasurementCatalog.standard

@@ -1,5 +1,4 @@
 import Agent
-import ArgumentParser
 import COSEM
 import HDLC
 import MeterLink
@@ -11,9 +10,9 @@ import Glibc
 #endif
 
 /// `dlms-bridge simulate`: a simulated Microstar meter, the demo meter and the test meter.
-struct SimulateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "simulate",
+struct SimulateCommand {
+    static let spec = CommandSpec(
+        name: "simulate",
         abstract: "Run a simulated Microstar meter on TCP (loopback) or a pseudo-terminal.",
         discussion: """
             Prints `listening on HOST:PORT` (TCP) or `serial on /dev/pts/N`
@@ -31,80 +30,135 @@ struct SimulateCommand: ParsableCommand {
               dlms-bridge simulate --port 3333
               dlms-bridge simulate --port 0 --address-size 4 --reply-delay-ms 20
               dlms-bridge simulate --serial pty --mode-e --verbose
-            """)
+            """,
+        options: [
+            .value("host", "address", "Address to listen on.", default: "127.0.0.1"),
+            .value("port", "port", "TCP port (0 = any free port; the bound one is printed).", default: "3333"),
+            .value("serial", "pty", "`pty`: serve on a new pseudo-terminal instead of TCP."),
+            .flag("mode-e", "On the pty, open each session with IEC 62056-21 mode E."),
+            .value("mode-e-baud", "rate", "Rate offered in the mode E identification.", default: "9600"),
+            .flag("mode-e-echo", "Echo the opening bytes like an optical head does."),
+            .value("duration", "seconds", "Stop after this many seconds (default: run until a signal)."),
+            .flag("verbose", "Log every frame in hex with timestamps on stderr (password bytes masked)."),
+            .value("password", "password", "LLS password for client SAPs 1 and 32 (Microstar: 8 or 10 characters).",
+                   default: "22222222"),
+            .value("serial-number", "digits", "Meter serial number (12 digits).", default: "000019001234"),
+            .value("server-logical", "n", "Server logical address.", default: "0"),
+            .value("server-physical", "n", "Server physical address.", default: "1"),
+            .value("address-size", "size", "Server address widths answered: 1, 2, 4 or any.", default: "any"),
+            .value("unknown-client", "answer", "Answer to unknown client SAPs: dm or silent.", default: "dm"),
+            .flag("no-get-with-list", "Do not grant GET-With-List (clients must fall back)."),
+            .value("max-pdu", "bytes", "Largest APDU the meter sends and receives.", default: "1024"),
+            .value("first-block", "n", "Number of the first GET block (1, or 0 like some meters).", default: "1"),
+            .value("max-info", "bytes", "Largest HDLC info field the meter accepts.", default: "128"),
+            .value("inactivity-timeout", "seconds", "Seconds without a frame before the meter drops the link.",
+                   default: "180"),
+            .value("profile-rows", "n", "Load profile rows back from now (96 = one day).", default: "192"),
+            .value("capture-period", "seconds", "Load profile capture period, seconds.", default: "900"),
+            .value("drop-after-frames", "n", "Fault: drop the link on the Nth frame of a connection."),
+            .value("reply-delay-ms", "ms", "Fault: delay every reply by this many milliseconds.", default: "0"),
+            .value("corrupt-every", "n", "Fault: corrupt the FCS of every Nth reply."),
+            .value("stray-bytes", "hex", "Fault: send these hex bytes before every reply (e.g. 7E7E)."),
+            .flag("reject-password", "Fault: reject every password (diagnostic 13)."),
+            .flag("silent", "Fault: a dead meter that answers nothing."),
+            .values("unavailable", "obis", "Fault: answer object-unavailable for these OBIS codes."),
+        ])
 
-    @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
-    @Option(help: "TCP port (0 = any free port; the bound one is printed).") var port: UInt16 = 3333
-    @Option(help: "`pty`: serve on a new pseudo-terminal instead of TCP.") var serial: String?
-    @Flag(name: .customLong("mode-e"), help: "On the pty, open each session with IEC 62056-21 mode E.") var modeE = false
-    @Option(name: .customLong("mode-e-baud"), help: "Rate offered in the mode E identification.") var modeEBaud: Int = 9600
-    @Flag(name: .customLong("mode-e-echo"), help: "Echo the opening bytes like an optical head does.") var modeEEcho = false
-    @Option(help: "Stop after this many seconds (default: run until a signal).") var duration: Double?
-    @Flag(help: "Log every frame in hex with timestamps on stderr (password bytes masked).") var verbose = false
-
-    @Option(help: "LLS password for client SAPs 1 and 32 (Microstar: 8 or 10 characters).") var password = "22222222"
-    @Option(name: .customLong("serial-number"), help: "Meter serial number (12 digits).") var serialNumber = "000019001234"
-    @Option(name: .customLong("server-logical"), help: "Server logical address.") var serverLogical: UInt16 = 0
-    @Option(name: .customLong("server-physical"), help: "Server physical address.") var serverPhysical: UInt16 = 1
-    @Option(name: .customLong("address-size"), help: "Server address widths answered: 1, 2, 4 or any.")
+    var host = "127.0.0.1"
+    var port: UInt16 = 3333
+    var serial: String?
+    var modeE = false
+    var modeEBaud: Int = 9600
+    var modeEEcho = false
+    var duration: Double?
+    var verbose = false
+    var password = "22222222"
+    var serialNumber = "000019001234"
+    var serverLogical: UInt16 = 0
+    var serverPhysical: UInt16 = 1
     var addressSize = "any"
-    @Option(name: .customLong("unknown-client"), help: "Answer to unknown client SAPs: dm or silent.")
     var unknownClient = "dm"
-    @Flag(name: .customLong("no-get-with-list"), help: "Do not grant GET-With-List (clients must fall back).")
     var noGetWithList = false
-    @Option(name: .customLong("max-pdu"), help: "Largest APDU the meter sends and receives.") var maxPDU: UInt16 = 1024
-    @Option(name: .customLong("first-block"), help: "Number of the first GET block (1, or 0 like some meters).")
+    var maxPDU: UInt16 = 1024
     var firstBlock: UInt32 = 1
-    @Option(name: .customLong("max-info"), help: "Largest HDLC info field the meter accepts.") var maxInfo: Int = 128
-    @Option(name: .customLong("inactivity-timeout"), help: "Seconds without a frame before the meter drops the link.")
+    var maxInfo: Int = 128
     var inactivityTimeout: Double = 180
-    @Option(name: .customLong("profile-rows"), help: "Load profile rows back from now (96 = one day).")
     var profileRows: Int = 192
-    @Option(name: .customLong("capture-period"), help: "Load profile capture period, seconds.") var capturePeriod: Int = 900
-
-    @Option(name: .customLong("drop-after-frames"), help: "Fault: drop the link on the Nth frame of a connection.")
+    var capturePeriod: Int = 900
     var dropAfterFrames: Int?
-    @Option(name: .customLong("reply-delay-ms"), help: "Fault: delay every reply by this many milliseconds.")
     var replyDelayMs: Int = 0
-    @Option(name: .customLong("corrupt-every"), help: "Fault: corrupt the FCS of every Nth reply.") var corruptEvery: Int?
-    @Option(name: .customLong("stray-bytes"), help: "Fault: send these hex bytes before every reply (e.g. 7E7E).")
+    var corruptEvery: Int?
     var strayBytes: String?
-    @Flag(name: .customLong("reject-password"), help: "Fault: reject every password (diagnostic 13).")
     var rejectPassword = false
-    @Flag(help: "Fault: a dead meter that answers nothing.") var silent = false
-    @Option(name: .customLong("unavailable"), help: "Fault: answer object-unavailable for this OBIS; repeatable.")
+    var silent = false
     var unavailable: [String] = []
 
-    func validate() throws {
-        if let serial, serial != "pty" {
-            throw ValidationError("--serial takes `pty` (the simulator creates a pseudo-terminal and prints its path)")
+    static func main(_ arguments: ArraySlice<String>) -> Never {
+        runCommand(spec, arguments) { a throws(UsageError) in
+            var c = SimulateCommand()
+            c.host = a.string("host", default: "127.0.0.1")
+            c.port = try a.integer("port", UInt16.self, default: 3333) ?? 3333
+            c.serial = a.string("serial")
+            c.modeE = a.flag("mode-e")
+            c.modeEBaud = try a.integer("mode-e-baud", Int.self, default: 9600) ?? 9600
+            c.modeEEcho = a.flag("mode-e-echo")
+            c.duration = try a.double("duration")
+            c.verbose = a.flag("verbose")
+            c.password = a.string("password", default: "22222222")
+            c.serialNumber = a.string("serial-number", default: "000019001234")
+            c.serverLogical = try a.integer("server-logical", UInt16.self, default: 0) ?? 0
+            c.serverPhysical = try a.integer("server-physical", UInt16.self, default: 1) ?? 1
+            c.addressSize = a.string("address-size", default: "any")
+            c.unknownClient = a.string("unknown-client", default: "dm")
+            c.noGetWithList = a.flag("no-get-with-list")
+            c.maxPDU = try a.integer("max-pdu", UInt16.self, default: 1024) ?? 1024
+            c.firstBlock = try a.integer("first-block", UInt32.self, default: 1, in: 0...1) ?? 1
+            c.maxInfo = try a.integer("max-info", Int.self, default: 128) ?? 128
+            c.inactivityTimeout = try a.double("inactivity-timeout", default: 180) ?? 180
+            c.profileRows = try a.integer("profile-rows", Int.self, default: 192) ?? 192
+            c.capturePeriod = try a.integer("capture-period", Int.self, default: 900) ?? 900
+            c.dropAfterFrames = try a.integer("drop-after-frames", Int.self, in: 1...Int.max)
+            c.replyDelayMs = try a.integer("reply-delay-ms", Int.self, default: 0, in: 0...600_000) ?? 0
+            c.corruptEvery = try a.integer("corrupt-every", Int.self, in: 1...Int.max)
+            c.strayBytes = a.string("stray-bytes")
+            c.rejectPassword = a.flag("reject-password")
+            c.silent = a.flag("silent")
+            c.unavailable = a.strings("unavailable")
+            try c.validate()
+            c.run()
         }
-        if modeE && serial == nil { throw ValidationError("--mode-e needs --serial pty") }
+    }
+
+    func validate() throws(UsageError) {
+        if let serial, serial != "pty" {
+            throw UsageError(message: "--serial takes `pty` (the simulator creates a pseudo-terminal and prints its path)")
+        }
+        if modeE && serial == nil { throw UsageError(message: "--mode-e needs --serial pty") }
         if ModeE.baudCode(forRate: modeEBaud) == nil {
-            throw ValidationError("--mode-e-baud must be one of \(ModeE.baudRates.map(String.init).joined(separator: ", "))")
+            throw UsageError(message: "--mode-e-baud must be one of \(ModeE.baudRates.map(String.init).joined(separator: ", "))")
         }
         guard let widths = AcceptedAddressWidths(parsing: addressSize) else {
-            throw ValidationError("--address-size takes 1, 2, 4 or any")
+            throw UsageError(message: "--address-size takes 1, 2, 4 or any")
         }
         if case let .only(width) = widths,
             (try? HDLCAddress(logical: serverLogical, physical: serverPhysical, width: width)) == nil {
-            throw ValidationError("server logical \(serverLogical) / physical \(serverPhysical) cannot be written in "
+            throw UsageError(message: "server logical \(serverLogical) / physical \(serverPhysical) cannot be written in "
                 + "\(width): 1 byte needs logical 0 and physical < 128, 2 bytes both < 128")
         }
-        if unknownClient != "dm" && unknownClient != "silent" { throw ValidationError("--unknown-client takes dm or silent") }
+        if unknownClient != "dm" && unknownClient != "silent" { throw UsageError(message: "--unknown-client takes dm or silent") }
         if (try? HDLCAddress(logical: serverLogical, physical: serverPhysical, width: .four)) == nil {
-            throw ValidationError("--server-logical and --server-physical must be below 16384")
+            throw UsageError(message: "--server-logical and --server-physical must be below 16384")
         }
-        if profileRows < 1 || capturePeriod < 1 { throw ValidationError("--profile-rows and --capture-period must be positive") }
-        if maxPDU < 64 { throw ValidationError("--max-pdu must be at least 64") }
-        if maxInfo < 32 || maxInfo > 2030 { throw ValidationError("--max-info must be 32...2030") }
+        if profileRows < 1 || capturePeriod < 1 { throw UsageError(message: "--profile-rows and --capture-period must be positive") }
+        if maxPDU < 64 { throw UsageError(message: "--max-pdu must be at least 64") }
+        if maxInfo < 32 || maxInfo > 2030 { throw UsageError(message: "--max-info must be 32...2030") }
         if password.utf8.count != 8 && password.utf8.count != 10 {
-            simulatorLine(stderr: "dlms-bridge simulate: note: a Microstar password has 8 or 10 characters; this one has \(password.utf8.count)")
+            stderrLine("dlms-bridge simulate: note: a Microstar password has 8 or 10 characters; this one has \(password.utf8.count)")
         }
         _ = try faultSwitches()
     }
 
-    func faultSwitches() throws -> SimulatorFaults {
+    func faultSwitches() throws(UsageError) -> SimulatorFaults {
         var words: [String] = []
         if let dropAfterFrames { words.append("drop-after-frames=\(dropAfterFrames)") }
         if replyDelayMs > 0 { words.append("reply-delay-ms=\(replyDelayMs)") }
@@ -113,10 +167,10 @@ struct SimulateCommand: ParsableCommand {
         if rejectPassword { words.append("reject-password") }
         if silent { words.append("silent") }
         words += unavailable.map { "unavailable=\($0)" }
-        do { return try SimulatorFaults(parsing: words) } catch { throw ValidationError(error.description) }
+        do { return try SimulatorFaults(parsing: words) } catch { throw UsageError(message: error.description) }
     }
 
-    func run() throws {
+    func run() {
         let configuration = SimulatorConfiguration(
             serverLogical: serverLogical, serverPhysical: serverPhysical,
             addressWidths: AcceptedAddressWidths(parsing: addressSize) ?? .any,
@@ -130,7 +184,7 @@ struct SimulateCommand: ParsableCommand {
 
         // Signals go to one thread (sigtimedwait); block them before any other thread starts.
         SignalThread.blockSignals()
-        let stop = StopFlag()
+        let stop = StopSignal()
         let signals: SignalThread
         do {
             signals = try SignalThread.start { signal in
@@ -142,8 +196,8 @@ struct SimulateCommand: ParsableCommand {
         defer { signals.stop() }
 
         let server = SimulatorServer(
-            configuration: configuration, faults: try faultSwitches(), verbose: verbose,
-            log: { line in simulatorLine(stderr: line) })
+            configuration: configuration, faults: (try? faultSwitches()) ?? .none, verbose: verbose,
+            log: { line in stderrLine(line) })
         do {
             if serial != nil {
                 let baudCode = ModeE.baudCode(forRate: modeEBaud) ?? 0x35
@@ -157,7 +211,7 @@ struct SimulateCommand: ParsableCommand {
         } catch {
             simulatorFail(error.description)
         }
-        simulatorLine(stderr: "dlms-bridge simulate: server \(serverLogical)/\(serverPhysical) (address size \(addressSize)), "
+        stderrLine("dlms-bridge simulate: server \(serverLogical)/\(serverPhysical) (address size \(addressSize)), "
             + "serial \(serialNumber), faults: \(server.faults.summary)")
 
         let until = duration.map { Deadline.after(milliseconds: Int64($0 * 1000)) }
@@ -171,7 +225,7 @@ struct SimulateCommand: ParsableCommand {
         simulatorLine(stdout: "counters \(server.counters.json)")
     }
 
-    private func handle(_ line: String, server: SimulatorServer, stop: StopFlag) {
+    private func handle(_ line: String, server: SimulatorServer, stop: StopSignal) {
         let words = line.split(separator: " ").map(String.init)
         guard let verb = words.first else { return }
         switch verb {
@@ -190,14 +244,6 @@ struct SimulateCommand: ParsableCommand {
             simulatorLine(stdout: "error unknown command \"\(verb)\": use faults ..., counters or stop")
         }
     }
-}
-
-/// Set once by the signal thread or the control channel.
-final class StopFlag: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
 }
 
 /// Lines from stdin, read without blocking past a short wait; at end of input (stdin is /dev/null under
@@ -246,18 +292,7 @@ func simulatorLine(stdout text: String) {
     fflush(nil)  // every stream: `stdout` itself is a C global Swift 6 will not touch
 }
 
-/// One line on stderr.
-func simulatorLine(stderr text: String) {
-    var bytes = Array((text + "\n").utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
-        if n <= 0 { if errno == EINTR { continue }; return }
-        offset += n
-    }
-}
-
 func simulatorFail(_ message: String) -> Never {
-    simulatorLine(stderr: "dlms-bridge simulate: \(message)")
+    stderrLine("dlms-bridge simulate: \(message)")
     exit(1)
 }

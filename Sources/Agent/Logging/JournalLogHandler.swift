@@ -91,7 +91,7 @@ public struct JournalLogHandler: LogHandler {
     /// Metadata keys whose values are never printed.
     public static func isSecretKey(_ key: String) -> Bool {
         let k = key.lowercased()
-        return ["password", "passwd", "secret", "token", "credential", "passphrase"].contains { k.contains($0) }
+        return ["password", "passwd", "secret", "token", "credential", "passphrase"].contains { k.containsText($0) }
     }
 
     /// True when stderr is the journal stream systemd connected (`$JOURNAL_STREAM` = `device:inode` of fd 2).
