@@ -1,0 +1,14 @@
+# Agent benchmarks (issue 4): CPU per reading, idle RSS of `run` with one meter, backlog replay rate at QoS 1
+# over TLS, against real processes on loopback. Uses dist/dlms-bridge (make static) when present, else the
+# release build. `bench-agent-check` fails when idle RSS exceeds AGENT_MAX_RSS_MB.
+AGENT_BENCH_BIN  ?= $(if $(wildcard dist/dlms-bridge),dist/dlms-bridge,$(shell $(SWIFT) build -c release --show-bin-path 2>/dev/null)/dlms-bridge)
+AGENT_MAX_RSS_MB ?= 12
+
+.PHONY: bench-agent bench-agent-check
+bench-agent: venv
+	@test -x "$(AGENT_BENCH_BIN)" || $(SWIFT) build -c release
+	$(VPY) scripts/bench_agent.py $(AGENT_BENCH_BIN) --backlog 2000
+
+bench-agent-check: venv
+	@test -x "$(AGENT_BENCH_BIN)" || $(SWIFT) build -c release
+	$(VPY) scripts/bench_agent.py $(AGENT_BENCH_BIN) --seconds 10 --backlog 400 --check --max-rss-mb $(AGENT_MAX_RSS_MB)
