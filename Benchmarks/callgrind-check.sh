@@ -4,9 +4,11 @@
 #
 #   Benchmarks/callgrind-check.sh path/to/release/dlms-bridge
 #
-# How: callgrind counts only inside the op's @inline(never) function (--toggle-collect), for two iteration
-# counts; the difference divided by the difference of iterations is the cost of one call, free of start-up,
-# lazy initialisation and first-call effects. Instruction counts do not depend on machine load.
+# How: callgrind counts only inside the op's @inline(never) function (--toggle-collect), once for each of
+# two iteration counts; the difference divided by the difference of iterations is the cost of one call, free
+# of start-up, lazy initialisation and first-call effects. The pattern ends in F, the end of the function's
+# mangled name: a closure inside it carries the function's name too and, if matched, would toggle counting
+# OFF while it runs. Instruction counts do not depend on machine load.
 set -euo pipefail
 
 bin=${1:?usage: callgrind-check.sh path/to/dlms-bridge (release build)}
@@ -25,7 +27,7 @@ ops=(
 )
 
 count() {  # op function iterations -> instructions collected inside the function
-  valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" --toggle-collect="*$2*" \
+  valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" --toggle-collect="*$2*F" \
     "$bin" bench --op "$1" --iterations "$3" --runs 1 >/dev/null 2>"$tmp/cg.err" \
     || { cat "$tmp/cg.err" >&2; echo "bench-check: valgrind failed for $1" >&2; exit 1; }
   sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$tmp/cg.err"
