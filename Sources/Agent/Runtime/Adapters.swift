@@ -33,6 +33,14 @@ extension MeterSettings {
         connectTimeoutMilliseconds = max(Int64(meter.timeoutMilliseconds), 3000)
         connectPerPoll = meter.connectPerPoll
         maxConsecutiveErrors = meter.maxConsecutiveErrors
+        // Reconnect back-off on the scale of the poll schedule. MeterLink's defaults (1 s doubling to 60 s, then
+        // every 5 minutes once down) left a meter that came back unread for up to ~6 minutes, while the agent
+        // promises to keep polling on schedule and report it up when it answers: here a failing meter is
+        // retried at least every 10 periods and at least once a minute (unless the period itself is longer).
+        let period = max(100, meter.pollPeriodMilliseconds)
+        initialBackoffMilliseconds = period
+        maxBackoffMilliseconds = max(period, min(60_000, 10 * period))
+        downBackoffMilliseconds = maxBackoffMilliseconds
     }
 }
 
