@@ -86,7 +86,7 @@ let package = Package(
         ),
         .testTarget(name: "MeterLinkTests", dependencies: ["MeterLink", "MeterSimulator", "HDLC", "COSEM"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool", "Platform"]),
         .testTarget(name: "UplinkTests", dependencies: ["Uplink"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "MeterLink", "MeterSimulator", "Spool", "Uplink"]),
         .testTarget(name: "InteropTests", dependencies: ["HDLC", "COSEM"]),

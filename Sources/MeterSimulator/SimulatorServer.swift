@@ -143,8 +143,9 @@ public final class SimulatorServer: @unchecked Sendable {
                 let readiness = (try? Poll.readable(line.fileDescriptor, deadline: .after(milliseconds: 200))) ?? .timedOut
                 if readiness != .ready { continue }
                 do {
-                    let (rate, rest) = try openModeE(on: line, responder: responder)
-                    leftover = rest
+                    let agreed = try responder.respond(on: line, deadline: .after(milliseconds: 10_000))
+                    let rate = agreed.baudRate
+                    leftover = agreed.trailingBytes
                     state.withLock { $0.counters.modeEOpenings += 1 }
                     emitLog("mode E opening done on \(pty.slavePath): HDLC at \(rate) baud")
                 } catch {
@@ -158,55 +159,6 @@ public final class SimulatorServer: @unchecked Sendable {
             var meter = SimulatedMeter(configuration: configuration, faults: faults, tracing: verbose)
             let end = serve(line, &meter, isSerial: true, untilLinkCloses: modeE, initial: leftover)
             emitLog("serial session on \(pty.slavePath): \(end)")
-        }
-    }
-
-    /// The meter's side of the IEC 62056-21 mode E opening, byte-exact: sign-on request, identification,
-    /// acknowledgement, switch to 8N1 at the agreed rate. Bytes that arrived after the acknowledgement (a
-    /// client that sends its SNRM without waiting for the turnaround) are returned for the HDLC phase
-    /// rather than lost. Requests for another device address get no answer.
-    func openModeE(on line: SerialTransport, responder: ModeEResponder) throws(LinkError) -> (Int, [UInt8]) {
-        let deadline = Deadline.after(milliseconds: 10_000)
-        let original = line.lineSettings
-        var opening = SerialSettings.iec62056Opening
-        opening.dtr = original.dtr
-        opening.rts = original.rts
-        try line.apply(opening)
-        var parser = ModeEServerParser(peer: line.peerDescription)
-        var buffer = [UInt8](repeating: 0, count: 256)
-        var identified = false
-        while true {
-            let n = try line.read(into: &buffer, deadline: deadline)
-            if responder.echoesInput { try line.write(Array(buffer[0..<n]), deadline: deadline) }
-            var index = 0
-            while index < n {
-                let event = try parser.consume(buffer[index..<(index + 1)])
-                index += 1
-                switch event {
-                case nil:
-                    continue
-                case let .request(address)?:
-                    if let mine = responder.deviceAddress, !address.isEmpty, address != mine { continue }
-                    try line.write(responder.identification.encoded(), deadline: deadline)
-                    identified = true
-                case let .acknowledgement(protocolControl, code, modeControl)?:
-                    guard identified else { continue }
-                    guard protocolControl == 0x32, modeControl == 0x32, let rate = ModeE.baudRate(forCode: code),
-                        code <= responder.identification.baudCode
-                    else {
-                        throw LinkError(.unsupported, peer: line.peerDescription,
-                                        message: "mode E acknowledgement asks for protocol/rate/mode this meter does not offer "
-                                            + "(only '2' '\(responder.identification.baudCode - 0x30)' '2', HDLC)")
-                    }
-                    try line.drain()
-                    var hdlc = SerialSettings.hdlc(baudRate: rate)
-                    hdlc.dtr = original.dtr
-                    hdlc.rts = original.rts
-                    hdlc.interOctetGapMilliseconds = original.interOctetGapMilliseconds
-                    try line.apply(hdlc)
-                    return (rate, Array(buffer[index..<n]))
-                }
-            }
         }
     }
 

@@ -1,3 +1,4 @@
+import Platform
 import Foundation
 import Testing
 @testable import Spool
@@ -29,18 +30,8 @@ func payload(for seq: UInt64, size: Int? = nil) -> [UInt8] {
     return out
 }
 
-/// A small deterministic PRNG (SplitMix64) so property tests print a seed that reproduces a failure.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The seeded generator of the property tests (Platform.SplitMix64), under the name they use.
+typealias SplitMix = SplitMix64
 
 /// Every pending record, read in pages the way the agent's replay loop does.
 func drain(_ spool: Spool, page: Int = 7) throws -> [SpoolRecord] {

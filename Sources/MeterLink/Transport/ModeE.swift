@@ -134,6 +134,9 @@ public struct ModeEAgreement: Sendable, Equatable {
     public var requestedAddress: String
     /// The rate the line runs at now (8N1).
     public var baudRate: Int
+    /// Bytes that came after the acknowledgement in the same read (a client that sends its SNRM without
+    /// waiting for the turnaround): the start of the HDLC phase, not to be lost.
+    public var trailingBytes: [UInt8] = []
 }
 
 /// Meter side of the mode E opening, for the simulated meter on a pty: waits for the sign-on, answers the
@@ -167,10 +170,11 @@ public struct ModeEResponder: Sendable {
         try line.apply(opening)
 
         var parser = ModeEServerParser(peer: peer)
-        var buffer = [UInt8](repeating: 0, count: 64)
+        var buffer = [UInt8](repeating: 0, count: 256)
+        var pending: [UInt8] = []
         var address: String?
         while address == nil {
-            guard case .request(let requested)? = try nextEvent(line, &parser, &buffer, deadline: deadline) else {
+            guard case .request(let requested)? = try nextEvent(line, &parser, &buffer, &pending, deadline: deadline) else {
                 throw LinkError(
                     .protocolViolation, peer: peer,
                     message: "mode E acknowledgement from \(peer) before any sign-on request: restart the opening")
@@ -182,7 +186,7 @@ public struct ModeEResponder: Sendable {
         try line.write(identification.encoded(), deadline: deadline)
 
         guard case .acknowledgement(let protocolControl, let code, let modeControl)? =
-            try nextEvent(line, &parser, &buffer, deadline: deadline)
+            try nextEvent(line, &parser, &buffer, &pending, deadline: deadline)
         else {
             throw LinkError(
                 .protocolViolation, peer: peer,
@@ -206,16 +210,28 @@ public struct ModeEResponder: Sendable {
         hdlc.rts = original.rts
         hdlc.interOctetGapMilliseconds = original.interOctetGapMilliseconds
         try line.apply(hdlc)
-        return ModeEAgreement(requestedAddress: address ?? "", baudRate: rate)
+        return ModeEAgreement(requestedAddress: address ?? "", baudRate: rate, trailingBytes: pending)
     }
 
+    /// The next opening event, fed to the parser byte by byte so that what follows an event stays in `pending`.
     private func nextEvent(
-        _ line: some SerialLine, _ parser: inout ModeEServerParser, _ buffer: inout [UInt8], deadline: Deadline
+        _ line: some SerialLine, _ parser: inout ModeEServerParser, _ buffer: inout [UInt8], _ pending: inout [UInt8],
+        deadline: Deadline
     ) throws(LinkError) -> ModeEServerParser.Event? {
         while true {
+            var index = 0
+            while index < pending.count {
+                let event = try parser.consume(pending[index..<(index + 1)])
+                index += 1
+                if let event {
+                    pending.removeFirst(index)
+                    return event
+                }
+            }
+            pending.removeAll()
             let n = try line.read(into: &buffer, deadline: deadline)
             if echoesInput { try line.write(Array(buffer[0..<n]), deadline: deadline) }
-            if let event = try parser.consume(buffer[0..<n]) { return event }
+            pending = Array(buffer[0..<n])
         }
     }
 }
