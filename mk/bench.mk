@@ -25,4 +25,7 @@ bench-check: bench-release
 bench-malloc-check:
 	cd Benchmarks && $(SWIFT) package benchmark thresholds check --no-progress
 
-EXTRA_TEST_TARGETS += bench-check
+# bench-malloc-check took 2 min 39 s from a clean Benchmarks/.build on a shared 2-core machine (limit: 4 min), so
+# it runs in `make test`. bench-check needs a release build of the whole package first (2.5 to 5.5 min from
+# clean here, over its 2-minute budget), so it stays a separate target; run it after touching HDLC or COSEM.
+EXTRA_TEST_TARGETS += bench-malloc-check
