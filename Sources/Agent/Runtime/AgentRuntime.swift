@@ -59,6 +59,8 @@ public final class AgentRuntime: Sendable {
 
     private let state: Mutex<State>
     private let threads = Mutex<[PlatformThread]>([])
+    /// Per meter: set when its thread has left its loop (polls done), so that `stop` can bound its wait.
+    private let meterThreadDone: [StopSignal]
     private let watchdog: (notifier: SystemdNotifier, intervalMilliseconds: Int64)?
 
     public init(
@@ -76,6 +78,7 @@ public final class AgentRuntime: Sendable {
         self.wallClock = wallClock
         self.logger = logger
         self.startedAt = clock.now()
+        meterThreadDone = meters.map { _ in StopSignal() }
         health = meters.map {
             MeterHealthRecorder(deviceID: $0.configuration.deviceID, maxConsecutiveErrors: $0.configuration.maxConsecutiveErrors)
         }
@@ -295,29 +298,45 @@ public final class AgentRuntime: Sendable {
                 periodMilliseconds: meters[i].configuration.pollPeriodMilliseconds, clock: clock, stop: stopSignal)
             let reader = meters[i].reader
             let stop = stopSignal
-            started.append(try runner.spawn(
-                name: "meter \(meters[i].configuration.deviceID)", idle: { reader.idle(until: $0, stop: stop) }
-            ) { [self] tick in
-                pollOnce(meter: i, tick: tick)
+            let done = meterThreadDone[i]
+            started.append(try PlatformThread.spawn(name: "meter \(meters[i].configuration.deviceID)") { [self] in
+                _ = runner.run(idle: { reader.idle(until: $0, stop: stop) }) { tick in pollOnce(meter: i, tick: tick) }
+                done.set()
             })
         }
         started.append(try PlatformThread.spawn(name: "housekeeping") { [self] in housekeeping() })
         threads.withLock { $0 = started }
     }
 
-    /// Stops polling (the poll in flight finishes or gives up within the meter timeout), closes the meter
-    /// sessions (release, DISC), and commits and closes the spools. The caller then stops the uplink.
+    /// Stops polling, closes the meter sessions (release, DISC), and commits and closes the spools. The caller
+    /// then stops the uplink.
+    ///
+    /// Bounded: a meter's poll in flight has its `DLMS_TIMEOUT_MS` to end. A poll can take several timeouts
+    /// (retries, a reconnect inside the poll, address probing), and the meter link cannot be interrupted from
+    /// another thread, so a meter thread still busy after that is abandoned: its association is not released
+    /// (the meter drops it at its inactivity timeout) and its spool is left to the crash-safe recovery of the
+    /// next start (nothing acknowledged is lost). Everything else still stops cleanly.
     public func stop() {
         stopSignal.set()
+        let stopAt = MonotonicInstant.now()
         let all = threads.withLock { t in
             defer { t.removeAll() }
             return t
         }
-        for t in all { t.join() }
-        for m in meters {
-            m.reader.close()
-            m.store.close()
+        for (i, m) in meters.enumerated() {
+            let bound = stopAt.advanced(byMilliseconds: Int64(m.configuration.timeoutMilliseconds))
+            guard i < all.count else { continue }
+            if meterThreadDone[i].wait(until: bound) {
+                all[i].join()
+                m.reader.close()
+                m.store.close()
+            } else {
+                logger.warning(
+                    "the poll in flight did not end within DLMS_TIMEOUT_MS=\(m.configuration.timeoutMilliseconds); abandoned without releasing the association (the meter drops it at its inactivity timeout)",
+                    metadata: ["device_id": "\(m.configuration.deviceID)"])
+            }
         }
+        for t in all.dropFirst(meters.count) { t.join() }  // housekeeping: it ends at the stop signal
     }
 
     private func housekeeping() {
