@@ -404,7 +404,9 @@ struct DecodeReport {
             }
             out += "\n"
         }
-        if usedDeframer && (counters.discardedFrames > 0 || counters.garbageBytes > 0) {
+        let discarded = items.contains { if case .garbage = $0 { return true } else { return false } }
+        if usedDeframer && discarded {
+            // What the agent's health counters would show for this input.
             out += "deframer    \(counters.description)\n"
         }
         if !input.skippedLines.isEmpty {

@@ -209,3 +209,15 @@ def test_segmented_apdu_is_reassembled(bridge_bin):
     assert frames[1]["control"]["kind"] == "RR"
     assert frames[2]["apdu"]["results"][0]["type"] == "octet-string"
     assert "reassembled from 2 frames" in frames[2]["segment"]
+
+
+def test_masked_trace_line_is_accepted_without_checksum_verdict(bridge_bin):
+    aarq = frame(bytes([0x02, 0x23]), CLIENT_32, 0x10, b"\xe6\xe6\x00" + AARQ).hex(" ").upper()
+    masked = aarq.replace(PASSWORD.hex(" ").upper(), " ".join(["**"] * len(PASSWORD)))
+    assert masked != aarq
+    rc, doc = decode_json(bridge_bin, stdin=f"2026-11-22T04:31:07.123Z TX {masked}\n")
+    assert rc == 0, doc["errors"]
+    (f,) = doc["items"]
+    assert doc["input"]["masked_bytes"] == 8
+    assert f["fcs"]["verifiable"] is False and f["hcs"]["valid"] is True
+    assert f["apdu"]["type"] == "AARQ" and f["apdu"]["password"] == "********"
