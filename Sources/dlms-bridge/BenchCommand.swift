@@ -20,17 +20,17 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Time the codec's hot paths on this machine (ns per operation).",
         discussion: """
-            Operations (all on the same inputs as `make bench-check` and the Benchmarks/ suite):
-              parse-frame          parse and validate a 26-byte I-frame carrying a GET-Response
-              decode-get-response  that frame's bytes to a typed value (frame checks, LLC, A-XDR)
-              build-get-request    a GET-Request-Normal I-frame (1-1:1.8.0 attr 2) into a buffer
+            Operations (the inputs of `make bench-check` and the Benchmarks/ suite too):
+              parse-frame          parse and check a 26-byte I-frame (GET-Response)
+              decode-get-response  that frame's bytes to a typed value
+              build-get-request    a GET-Request-Normal I-frame into a buffer
               crc                  CRC-16/X.25 over 64 KiB
-            Each run times --iterations calls; the median of --runs runs is reported. Use a release
-            build (`swift build -c release`): a debug build is many times slower.
+
+            Each run times --iterations calls; the median of --runs runs is reported. Use a release build (`swift build -c release`): a debug build is many times slower.
             """
     )
 
-    @Option(name: .long, help: "Run only this operation (\(BenchOperation.allCases.map(\.rawValue).joined(separator: ", "))).")
+    @Option(name: .long, help: "Run only this operation.")
     var op: BenchOperation?
 
     @Option(name: .long, help: "Calls per timed run (default: sized so one run lasts about 50 ms).")

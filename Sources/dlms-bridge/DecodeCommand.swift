@@ -18,13 +18,9 @@ struct DecodeCommand: ParsableCommand {
         commandName: "decode",
         abstract: "Explain HDLC frames or an APDU pasted from a log: fields, checksums, decoded APDU.",
         discussion: """
-            Accepts hex with or without spaces, 0x prefixes, colons or commas, and whole lines of the
-            `--verbose` trace (`2026-11-22T04:31:07.123Z TX 7E A0 ...`) or the prototype's log (`TX: 7e a0 ...`).
-            Several frames (a stream: RX chunks are joined) are split by their length fields; bytes that
-            are not part of a valid frame are reported. Input starting with an APDU tag (60 AARQ, 61 AARE,
-            C0 GET-Request, C4 GET-Response, D8, 0E, 62/63) or with the LLC header is decoded as an APDU.
-            Passwords are never printed. Masked bytes (`**`) from the trace are accepted; checksums over
-            them cannot be verified.
+            Accepts hex with or without spaces, 0x prefixes, colons or commas, and whole lines of the `--verbose` trace (`2026-11-22T04:31:07.123Z TX 7E A0 ...`) or of the prototype's log (`TX: 7e a0 ...`). Several frames form a stream (RX chunks are joined) and are split by their length fields; bytes that are not part of a valid frame are reported. Input that starts with an APDU tag (60 AARQ, 61 AARE, C0 GET-Request, C4 GET-Response, D8, 0E, 62/63) or with the LLC header is decoded as an APDU.
+
+            Passwords are never printed. Masked bytes (`**`) from the trace are accepted; checksums over them cannot be verified.
 
             Exit status: 0 all valid, 1 a frame or APDU failed a check, 2 the input is not hex.
             """
