@@ -1,5 +1,4 @@
 import Agent
-import ArgumentParser
 import COSEM
 import HDLC
 
@@ -15,9 +14,9 @@ import Darwin
 /// an input laundered through ``benchOpaque(_:)`` so the optimiser cannot hoist the work out of the loop.
 /// `make bench-check` counts the instructions of exactly those functions with callgrind's
 /// `--toggle-collect`, so keep their names stable. Nothing inside them allocates.
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench",
+struct BenchCommand {
+    static let spec = CommandSpec(
+        name: "bench",
         abstract: "Time the codec's hot paths on this machine (ns per operation).",
         discussion: """
             Operations (the inputs of `make bench-check` and the Benchmarks/ suite too):
@@ -26,28 +25,42 @@ struct BenchCommand: ParsableCommand {
               build-get-request    a GET-Request-Normal I-frame into a buffer
               crc                  CRC-16/X.25 over 64 KiB
 
-            Each run times --iterations calls; the median of --runs runs is reported. Use a release build (`swift build -c release`): a debug build is many times slower.
-            """
+            Each run times --iterations calls; the median of --runs runs is reported. Use a release
+            build (`swift build -c release`): a debug build is many times slower.
+            """,
+        options: [
+            .value("op", "name", "Run only this operation: " + BenchOperation.allCases.map(\.rawValue).joined(separator: ", ") + "."),
+            .value("iterations", "n", "Calls per timed run (default: sized so one run lasts about 50 ms)."),
+            .value("runs", "n", "Timed runs per operation; the median is reported.", default: "5"),
+            .flag("json", "Print the results as JSON."),
+        ]
     )
 
-    @Option(name: .long, help: "Run only this operation.")
     var op: BenchOperation?
-
-    @Option(name: .long, help: "Calls per timed run (default: sized so one run lasts about 50 ms).")
     var iterations: Int?
+    var runs: Int
+    var json: Bool
 
-    @Option(name: .long, help: "Timed runs per operation; the median is reported.")
-    var runs: Int = 5
-
-    @Flag(name: .long, help: "Print the results as JSON.")
-    var json = false
-
-    func validate() throws {
-        if let iterations, iterations < 1 { throw ValidationError("--iterations must be at least 1") }
-        if runs < 1 { throw ValidationError("--runs must be at least 1") }
+    static func main(_ arguments: [String]) -> Never {
+        runCommand(spec, arguments[...]) { args throws(UsageError) in
+            var op: BenchOperation? = nil
+            if let name = args.string("op") {
+                guard let known = BenchOperation(rawValue: name) else {
+                    throw UsageError(message: "unknown operation '\(name)' (the operations are "
+                        + BenchOperation.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+                }
+                op = known
+            }
+            let command = BenchCommand(
+                op: op,
+                iterations: try args.integer("iterations", Int.self, in: 1...(1 << 40)),
+                runs: try args.integer("runs", Int.self, default: 5, in: 1...1_000) ?? 5,
+                json: args.flag("json"))
+            command.run()
+        }
     }
 
-    func run() throws {
+    func run() {
         let fixture = BenchFixture()
         let ops = op.map { [$0] } ?? BenchOperation.allCases
         var results: [BenchResult] = []
@@ -135,7 +148,7 @@ struct BenchCommand: ParsableCommand {
 }
 
 /// One of the timed operations.
-enum BenchOperation: String, CaseIterable, ExpressibleByArgument, Sendable {
+enum BenchOperation: String, CaseIterable, Sendable {
     case parseFrame = "parse-frame"
     case decodeGetResponse = "decode-get-response"
     case buildGetRequest = "build-get-request"

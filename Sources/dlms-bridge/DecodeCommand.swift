@@ -1,5 +1,4 @@
 import Agent
-import ArgumentParser
 import COSEM
 import HDLC
 
@@ -13,26 +12,35 @@ import Darwin
 ///
 /// Exit status: 0 when every frame and APDU is valid, 1 when one fails a check (or bytes were discarded),
 /// 2 when the input is not hex. Every field that could be read is printed even when a check fails.
-struct DecodeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "decode",
+enum DecodeCommand {
+    static let spec = CommandSpec(
+        name: "decode",
         abstract: "Explain HDLC frames or an APDU pasted from a log: fields, checksums, decoded APDU.",
         discussion: """
-            Accepts hex with or without spaces, 0x prefixes, colons or commas, and whole lines of the `--verbose` trace (`2026-11-22T04:31:07.123Z TX 7E A0 ...`) or of the prototype's log (`TX: 7e a0 ...`). Several frames form a stream (RX chunks are joined) and are split by their length fields; bytes that are not part of a valid frame are reported. Input that starts with an APDU tag (60 AARQ, 61 AARE, C0 GET-Request, C4 GET-Response, D8, 0E, 62/63) or with the LLC header is decoded as an APDU.
+            Accepts hex with or without spaces, 0x prefixes, colons or commas, and whole lines of the
+            `--verbose` trace (`2026-11-22T04:31:07.123Z TX 7E A0 ...`) or of the prototype's log (`TX: 7e
+            a0 ...`). Several frames form a stream (RX chunks are joined) and are split by their length
+            fields; bytes that are not part of a valid frame are reported. Input that starts with an APDU
+            tag (60 AARQ, 61 AARE, C0 GET-Request, C4 GET-Response, D8, 0E, 62/63) or with the LLC header is
+            decoded as an APDU.
 
-            Passwords are never printed. Masked bytes (`**`) from the trace are accepted; checksums over them cannot be verified.
+            Passwords are never printed. Masked bytes (`**`) from the trace are accepted; checksums over
+            them cannot be verified.
 
             Exit status: 0 all valid, 1 a frame or APDU failed a check, 2 the input is not hex.
-            """
+            """,
+        positionals: [("hex...", "Hex bytes (several arguments are joined); '-' or nothing reads stdin.")],
+        options: [.flag("json", "Print the result as JSON.")]
     )
 
-    @Argument(help: "Hex bytes (several arguments are joined); '-' or nothing reads standard input.")
-    var hex: [String] = []
+    static func main(_ arguments: [String]) -> Never {
+        runCommand(spec, arguments[...]) { args throws(UsageError) in
+            exit(run(hex: args.positionals, json: args.flag("json")))
+        }
+    }
 
-    @Flag(name: .long, help: "Print the result as JSON.")
-    var json = false
-
-    func run() throws {
+    /// Decodes and prints; returns the exit status (2 for input that is not hex exits from here).
+    static func run(hex: [String], json: Bool) -> Int32 {
         let text: String
         if hex.isEmpty || hex == ["-"] {
             var all = ""
@@ -62,7 +70,7 @@ struct DecodeCommand: ParsableCommand {
         } else {
             print(report.text(), terminator: "")
         }
-        if !report.isValid { throw ExitCode(1) }
+        return report.isValid ? 0 : 1
     }
 }
 
