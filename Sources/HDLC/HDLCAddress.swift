@@ -113,8 +113,21 @@ public struct HDLCAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Writes the address at `offset`; the caller has checked the room.
+    /// One store per byte, no per-byte switch: this runs for every frame sent.
     @inlinable func write(to buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
-        for i in 0..<byteCount { buffer[offset &+ i] = byte(i) }
+        let p = UInt8(truncatingIfNeeded: physical &<< 1) | 1
+        switch byteCount {
+        case 1:
+            buffer[offset] = p
+        case 2:
+            buffer[offset] = UInt8(truncatingIfNeeded: logical &<< 1)
+            buffer[offset &+ 1] = p
+        default:
+            buffer[offset] = UInt8(truncatingIfNeeded: (logical &>> 7) &<< 1)
+            buffer[offset &+ 1] = UInt8(truncatingIfNeeded: logical &<< 1)
+            buffer[offset &+ 2] = UInt8(truncatingIfNeeded: (physical &>> 7) &<< 1)
+            buffer[offset &+ 3] = p
+        }
     }
 
     /// The address in `count` (1, 2 or 4, already checked) wire bytes at `offset`.
