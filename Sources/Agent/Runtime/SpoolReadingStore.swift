@@ -1,15 +1,26 @@
 import Logging
+import Platform
 import Spool
+import Synchronization
 
 /// The Spool module's crash-safe log as the agent's `ReadingStore`: one spool directory per meter,
 /// `SPOOL_DIR/<device_id>`, so each meter keeps its own seq, order and cap.
 public final class SpoolReadingStore: ReadingStore {
     public let spool: Spool
     private let logger: Logger
+    private let maxBytes: Int64
+    /// Drops already logged (by the cap or age, and from the memory buffer while the flash failed), when they
+    /// were last logged, and the problem last logged: each change of problem is logged once, drops at most
+    /// once a minute (a full spool drops a segment's worth of readings every few polls).
+    private let reported = Mutex<(dropped: UInt64, at: MonotonicInstant?, problem: String?)>((0, nil, nil))
+    private static let dropLogIntervalMilliseconds: Int64 = 60_000
 
-    public init(spool: Spool, logger: Logger = Logger(label: "dlms-bridge.spool")) {
+    public init(spool: Spool, maxBytes: Int64 = 0, logger: Logger = Logger(label: "dlms-bridge.spool")) {
         self.spool = spool
+        self.maxBytes = maxBytes
         self.logger = logger
+        let s = spool.stats
+        reported.withLock { $0.dropped = s.droppedByCap + s.droppedFromMemory }
     }
 
     /// Opens (creating when absent) the spool of meter `deviceID` under `settings.directory`.
@@ -33,7 +44,7 @@ public final class SpoolReadingStore: ReadingStore {
                         "truncated_bytes": "\(stats.bytesTruncatedInRecovery)",
                     ])
             }
-            return SpoolReadingStore(spool: spool, logger: logger)
+            return SpoolReadingStore(spool: spool, maxBytes: settings.maxBytes, logger: logger)
         } catch {
             throw StoreFailure(error.description)
         }
@@ -42,13 +53,46 @@ public final class SpoolReadingStore: ReadingStore {
     public func append(timestampMilliseconds: Int64, build: (UInt64) -> [UInt8]) throws(StoreFailure) -> UInt64 {
         do {
             let receipt = try spool.append(timestamp: timestampMilliseconds, build: build)
-            if let problem = receipt.problem {
-                // Kept in memory until the flash can be written again: not lost, but say so.
-                logger.warning("reading held in memory, the spool cannot write to flash: \(problem)", metadata: ["seq": "\(receipt.seq)"])
-            }
+            reportChanges(problem: receipt.problem, seq: receipt.seq)
             return receipt.seq
         } catch {
             throw StoreFailure(error.description)
+        }
+    }
+
+    /// Logs what an operator must know, once per change rather than once per reading: the flash could not
+    /// be written (readings held in memory), it can again, or the oldest readings were dropped.
+    private func reportChanges(problem: SpoolError?, seq: UInt64) {
+        let stats = spool.stats
+        let dropped = stats.droppedByCap + stats.droppedFromMemory
+        let text = problem?.description
+        let now = MonotonicInstant.now()
+        let (newDrops, problemChanged, previous) = reported.withLock { r -> (UInt64, Bool, String?) in
+            let changed = r.problem != text
+            let previous = r.problem
+            r.problem = text
+            guard dropped > r.dropped else { return (0, changed, previous) }
+            if let at = r.at, now < at.advanced(byMilliseconds: Self.dropLogIntervalMilliseconds) {
+                return (0, changed, previous)  // counted in health; logged with the next summary
+            }
+            let d = dropped - r.dropped
+            r.dropped = dropped
+            r.at = now
+            return (d, changed, previous)
+        }
+        if problemChanged {
+            if let text {
+                // Kept in memory until the flash can be written again: not lost yet, but say so.
+                logger.error("the spool cannot write to flash, readings are held in memory (bounded) until it can: \(text)",
+                             metadata: ["seq": "\(seq)"])
+            } else if previous != nil {
+                logger.notice("the spool writes to flash again", metadata: ["seq": "\(seq)"])
+            }
+        }
+        if newDrops > 0 {
+            logger.warning(
+                "spool full: the \(newDrops) oldest unsent reading(s) were dropped (SPOOL_MAX_BYTES=\(maxBytes) reached, or older than SPOOL_MAX_AGE_S), \(dropped) since start (logged at most once a minute, counted in health); the broker has been unreachable longer than the spool holds: fix the uplink, or raise SPOOL_MAX_BYTES",
+                metadata: ["dropped": "\(newDrops)", "dropped_total": "\(dropped)", "seq": "\(seq)"])
         }
     }
 
@@ -63,7 +107,15 @@ public final class SpoolReadingStore: ReadingStore {
     }
 
     public func commitIfDue() {
-        do { try spool.commitIfDue() } catch { logger.error("spool commit failed: \(error)") }
+        do { try spool.commitIfDue() } catch {
+            // The same problem as the append's (a full disk fails both): once, not at every commit interval.
+            let text = error.description
+            let known = reported.withLock { r in
+                defer { r.problem = text }
+                return r.problem == text
+            }
+            if known { logger.debug("spool commit failed: \(text)") } else { logger.error("spool commit failed: \(text)") }
+        }
     }
 
     public func close() {
