@@ -19,7 +19,6 @@ let package = Package(
         .library(name: "COSEM", targets: ["COSEM"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
@@ -70,7 +69,6 @@ let package = Package(
             name: "dlms-bridge",
             dependencies: [
                 "HDLC", "COSEM", "MeterLink", "MeterSimulator", "Agent",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -148,6 +148,26 @@ enum FileIO {
         try? pwriteAll(fd, Array("\(value)\n".utf8), at: 0, path: path)
     }
 
+    /// mountinfo writes space, tab, newline and backslash in paths as `\040`, `\011`, `\012`, `\134`.
+    static func unescapeOctal(_ field: Substring) -> String {
+        let bytes = Array(field.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == 0x5C, i + 3 < bytes.count {
+                let digits = bytes[(i + 1)...(i + 3)]
+                if digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x37 }) {
+                    let v = digits.reduce(0) { $0 * 8 + Int($1 - 0x30) }
+                    if v < 256 { out.append(UInt8(v)); i += 4; continue }
+                }
+            }
+            out.append(bytes[i])
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// The id of the mount holding `directory`, from /proc/self/mountinfo (the last, i.e. topmost, mount
     /// whose mount point is the longest prefix of the directory's real path).
     static func mountID(of directory: String) -> String? {
@@ -159,7 +179,7 @@ enum FileIO {
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ", maxSplits: 5)
             guard fields.count >= 5 else { continue }
-            let point = String(fields[4]).replacing("\\040", with: " ")
+            let point = unescapeOctal(fields[4])
             let matches = point == "/" || path == point || path.hasPrefix(point + "/")
             if matches && point.utf8.count >= (best?.length ?? -1) { best = (point.utf8.count, String(fields[0])) }
         }
