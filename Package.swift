@@ -19,7 +19,6 @@ let package = Package(
         .library(name: "COSEM", targets: ["COSEM"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.0"),
     ],
     targets: [
@@ -27,18 +26,21 @@ let package = Package(
         .target(name: "HDLC", swiftSettings: strict),
         // The application layer: OBIS, A-XDR data, AARQ/AARE, GET, RLRQ/RLRE, interface classes, units.
         .target(name: "COSEM", swiftSettings: strict),
+        // Logging: the subset of swift-log's API the agent uses, without its task locals (which pulled the
+        // Concurrency runtime and libdispatch into the static binary).
+        .target(name: "Log", swiftSettings: strict),
         // The thin POSIX layer shared by the I/O modules: clocks, threads, a condition queue, errno errors.
         .target(name: "Platform", swiftSettings: strict),
         // The meter link: TCP and termios transports, IEC 62056-21 mode E, the meter session, the catalog.
         .target(
             name: "MeterLink",
-            dependencies: ["HDLC", "COSEM", "Platform", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HDLC", "COSEM", "Platform"],
             swiftSettings: strict
         ),
         // The simulated Microstar meter (demo and test peer), server side of the same core.
         .target(
             name: "MeterSimulator",
-            dependencies: ["HDLC", "COSEM", "Platform", "MeterLink", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["HDLC", "COSEM", "Platform", "MeterLink"],
             swiftSettings: strict
         ),
         // libmosquitto, seen only by Uplink.
@@ -50,7 +52,7 @@ let package = Package(
         // The uplink: MQTT over TLS through one Swift wrapper of libmosquitto.
         .target(
             name: "Uplink",
-            dependencies: ["CMosquitto", "Platform", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CMosquitto", "Platform", "Log"],
             swiftSettings: strict
         ),
         // The spool: crash-safe store-and-forward log on flash.
@@ -60,7 +62,7 @@ let package = Package(
             name: "Agent",
             dependencies: [
                 "HDLC", "COSEM", "Platform", "MeterLink", "Uplink", "Spool",
-                .product(name: "Logging", package: "swift-log"),
+                "Log",
             ],
             swiftSettings: strict
         ),
@@ -69,7 +71,7 @@ let package = Package(
             name: "dlms-bridge",
             dependencies: [
                 "HDLC", "COSEM", "MeterLink", "MeterSimulator", "Agent",
-                .product(name: "Logging", package: "swift-log"),
+                "Log",
             ],
             swiftSettings: strict
         ),
@@ -84,9 +86,10 @@ let package = Package(
         ),
         .testTarget(name: "MeterLinkTests", dependencies: ["MeterLink", "MeterSimulator", "HDLC", "COSEM"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
+        .testTarget(name: "LogTests", dependencies: ["Log"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "Platform"]),
-        .testTarget(name: "UplinkTests", dependencies: ["Uplink"]),
-        .testTarget(name: "AgentTests", dependencies: ["Agent", "MeterLink", "MeterSimulator", "Spool", "Uplink"]),
+        .testTarget(name: "UplinkTests", dependencies: ["Uplink", "Log"]),
+        .testTarget(name: "AgentTests", dependencies: ["Agent", "MeterLink", "MeterSimulator", "Spool", "Uplink", "Log"]),
         .testTarget(name: "InteropTests", dependencies: ["HDLC", "COSEM"]),
     ]
 )

@@ -1,5 +1,5 @@
 import CMosquitto
-import Logging
+import Log
 import Platform
 
 #if canImport(Glibc)

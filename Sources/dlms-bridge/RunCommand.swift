@@ -1,5 +1,5 @@
 import Agent
-import Logging
+import Log
 import MeterLink
 import Platform
 import Uplink

@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+import Log
 import Synchronization
 import Testing
 

@@ -1,6 +1,6 @@
 import COSEM
 import Foundation
-import Logging
+import Log
 import Platform
 import Synchronization
 import Testing
@@ -111,7 +111,7 @@ private func config(meters ids: [String], health: Int64 = 60_000, replayRate: In
         spool: SpoolSettings(replayPerSecond: replayRate), healthIntervalMilliseconds: health)
 }
 
-private let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+private let quiet = Logger(label: "test", factory: { _ in NoOpLogHandler() })
 
 private func tick(_ k: UInt64 = 0) -> Tick { Tick(index: k, scheduled: MonotonicInstant(nanoseconds: 0), skippedSlots: 0) }
 

@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+import Log
 import Testing
 
 @testable import Agent
@@ -11,7 +11,7 @@ import Testing
         return dir
     }
 
-    private let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+    private let quiet = Logger(label: "test", factory: { _ in NoOpLogHandler() })
 
     @Test func readingsTakenDuringAnOutageSurviveARestartAndAreDeliveredOnce() throws {
         let dir = try tempDir()

@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+import Log
 import Platform
 import Testing
 
@@ -104,7 +104,7 @@ private final class NotifySocket {
         let r = AgentRuntime(
             configuration: AgentConfiguration(meters: [meter]),
             meters: [.init(configuration: meter, reader: FakeReader(), store: FakeStore())], publisher: FakePublisher(),
-            logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }),
+            logger: Logger(label: "t", factory: { _ in NoOpLogHandler() }),
             watchdog: (SystemdNotifier(socketPath: server.name), 20))
         try r.start()
         #expect(try server.receive() == "WATCHDOG=1")

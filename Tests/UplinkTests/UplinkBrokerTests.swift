@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+import Log
 import Platform
 import Testing
 @testable import Uplink

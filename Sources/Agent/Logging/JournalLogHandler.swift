@@ -3,10 +3,10 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Logging
+import Log
 import Platform
 
-/// A swift-log handler for a service under systemd: one line per event on stderr.
+/// The log handler for a service under systemd: one line per event on stderr.
 ///
 /// Under journald (stderr is the stream named by `$JOURNAL_STREAM`) each line starts with the syslog priority,
 /// `<4>agent: meter down device_id=microstar-001 errors=10`, so `journalctl -p warning` filters it and journald
@@ -30,21 +30,19 @@ public struct JournalLogHandler: LogHandler {
 
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
     public let label: String
     public let format: Format
     private let sink: Sink
     private let clock: @Sendable () -> Int64
 
     public init(
-        label: String, format: Format, level: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil,
+        label: String, format: Format, level: Logger.Level = .info,
         sink: @escaping Sink = JournalLogHandler.standardError,
         clock: @escaping @Sendable () -> Int64 = { WallClock.milliseconds() }
     ) {
         self.label = label
         self.format = format
         self.logLevel = level
-        self.metadataProvider = metadataProvider
         self.sink = sink
         self.clock = clock
     }
@@ -56,9 +54,8 @@ public struct JournalLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
         if let own = event.metadata { merged.merge(own) { $1 } }
-        sink(render(level: event.level, message: event.message.description, metadata: merged))
+        sink(render(level: event.level, message: event.message, metadata: merged))
     }
 
     /// The line for one event, without its trailing newline.

@@ -1,6 +1,6 @@
 import COSEM
 import HDLC
-import Logging
+import Log
 import MeterLink
 import Platform
 import Uplink

@@ -1,4 +1,4 @@
-import Logging
+import Log
 import Platform
 import Spool
 import Synchronization
