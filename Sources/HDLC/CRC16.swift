@@ -84,27 +84,40 @@ public struct CRC16: Sendable, Equatable {
         return crc
     }
 
+    /// The register after a correct FCS has been run through the CRC too (before the final XOR): checking
+    /// a frame this way needs no separate read and compare of its FCS.
+    public static let goodResidue: UInt16 = 0xF0B8
+
     @inlinable
     static func sliced(_ start: UInt16, _ bytes: UnsafeRawBufferPointer) -> UInt16 {
+        guard let base = bytes.baseAddress else { return start }
+        return sliced(start, base, bytes.count)
+    }
+
+    /// Slicing-by-8 over `count` bytes at `base`, then one byte at a time. Inlined: frames are short, and
+    /// a call costs as much as it saves there.
+    @inlinable @inline(__always)
+    static func sliced(_ start: UInt16, _ base: UnsafeRawPointer, _ count: Int) -> UInt16 {
         var crc = start
-        let count = bytes.count
-        guard count > 0, let base = bytes.baseAddress else { return crc }
         var offset = 0
         // Subscripts on the global table, not `tables.span`: borrowing the span of this global copied all
         // 4 KiB to the stack on every call (callgrind: ~400 instructions of memcpy per frame). The masks keep
         // every index provably in range, so the subscripts need no bounds-check path.
         while count &- offset >= 8 {
-            // Little-endian load: the register folds into the block's first two bytes.
-            let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-                ^ UInt64(crc)
-            crc = tables[0x700 | Int(word & 0xFF)]
-                ^ tables[0x600 | Int((word &>> 8) & 0xFF)]
-                ^ tables[0x500 | Int((word &>> 16) & 0xFF)]
-                ^ tables[0x400 | Int((word &>> 24) & 0xFF)]
-                ^ tables[0x300 | Int((word &>> 32) & 0xFF)]
-                ^ tables[0x200 | Int((word &>> 40) & 0xFF)]
-                ^ tables[0x100 | Int((word &>> 48) & 0xFF)]
-                ^ tables[Int(word &>> 56)]
+            // Little-endian loads: the register folds into the block's first two bytes. Two 32-bit halves,
+            // not one 64-bit word: x86 then picks bytes 1 and 2 of each half without shifts (callgrind: 5
+            // instructions fewer per block).
+            let lo = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+                ^ UInt32(crc)
+            let hi = UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset &+ 4, as: UInt32.self))
+            crc = tables[0x700 | Int(lo & 0xFF)]
+                ^ tables[0x600 | Int((lo &>> 8) & 0xFF)]
+                ^ tables[0x500 | Int((lo &>> 16) & 0xFF)]
+                ^ tables[0x400 | Int(lo &>> 24)]
+                ^ tables[0x300 | Int(hi & 0xFF)]
+                ^ tables[0x200 | Int((hi &>> 8) & 0xFF)]
+                ^ tables[0x100 | Int((hi &>> 16) & 0xFF)]
+                ^ tables[Int(hi &>> 24)]
             offset &+= 8
         }
         while offset < count {

@@ -47,6 +47,17 @@ public enum Control: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// True when `byte` is one of the control fields above (what ``init(byte:)`` accepts).
+    @inlinable @inline(__always)
+    public static func isValid(_ byte: UInt8) -> Bool {
+        // I-frames (the common case) need one test.
+        if byte & 0x01 == 0 { return true }
+        switch byte & 0xEF {
+        case 0x83, 0x63, 0x43, 0x0F, 0x87, 0x03: return true
+        default: return byte & 0x0B == 0x01  // RR (x1) and RNR (x5)
+        }
+    }
+
     /// The control byte. Sequence numbers are taken modulo 8.
     @inlinable public var byte: UInt8 {
         @inline(__always) func pf(_ b: Bool) -> UInt8 { b ? 0x10 : 0 }

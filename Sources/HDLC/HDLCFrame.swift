@@ -51,7 +51,16 @@ public struct HDLCFrame: Hashable, Sendable {
     /// The address of the sender.
     public var source: HDLCAddress
     /// The control field.
-    public var control: Control
+    public var control: Control {
+        // Only valid control bytes are ever stored (from a `Control`, or checked by the parser), so the
+        // fallback is never taken; it keeps the getter free of a trap.
+        @inlinable get { Control(byte: storedControl) ?? .frameReject(final: false) }
+        @inlinable set { storedControl = newValue.byte }
+    }
+    /// The control field as on the wire.
+    @inlinable public var controlByte: UInt8 { storedControl }
+    /// Stored raw: a parser only has to check it, and a frame stays small to copy.
+    @usableFromInline var storedControl: UInt8
     /// Where the information field lies in the parsed bytes (empty when there is none).
     public var infoRange: Range<Int>
     /// Offset of the opening flag in the parsed bytes.
@@ -66,7 +75,21 @@ public struct HDLCFrame: Hashable, Sendable {
         self.segmented = segmented
         self.destination = destination
         self.source = source
-        self.control = control
+        self.storedControl = control.byte
+        self.infoRange = infoRange
+        self.start = start
+        self.count = count
+    }
+
+    /// A frame whose `controlByte` was checked with ``Control/isValid(_:)``.
+    @inlinable init(
+        segmented: Bool, destination: HDLCAddress, source: HDLCAddress, controlByte: UInt8,
+        infoRange: Range<Int>, start: Int, count: Int
+    ) {
+        self.segmented = segmented
+        self.destination = destination
+        self.source = source
+        self.storedControl = controlByte
         self.infoRange = infoRange
         self.start = start
         self.count = count
@@ -243,18 +266,43 @@ public struct HDLCFrame: Hashable, Sendable {
         let fcsAt = start &+ length &- 1
         // Addresses: up to the byte with the lowest bit set, 1, 2 or 4 bytes, before the FCS.
         let destinationAt = start &+ 3
-        let destinationCount = addressCount(b, at: destinationAt, limit: fcsAt, end: end)
-        if destinationCount <= 0 { return addressProblem(destinationCount, at: destinationAt, start: start, total: total) }
+        var destinationCount = 0
+        var sourceCount = 0
+        if Swift.min(fcsAt, end) &- destinationAt >= 8 {
+            // Both addresses lie in the next 8 bytes (4 + 4 at most): find where each ends (the byte with
+            // its lowest bit set) in one load instead of two checked loops. Anything unusual takes the
+            // byte-by-byte path below, which names the problem.
+            let word = UInt64(littleEndian: b.baseAddress.unsafelyUnwrapped
+                .loadUnaligned(fromByteOffset: destinationAt, as: UInt64.self))
+            let ends = word & 0x0101_0101_0101_0101
+            let d = ends.trailingZeroBitCount &>> 3 &+ 1
+            if d <= 4, d != 3 {
+                let s = (ends &>> UInt64(d &<< 3)).trailingZeroBitCount &>> 3 &+ 1
+                if s <= 4, s != 3 {
+                    destinationCount = d
+                    sourceCount = s
+                }
+            }
+        }
+        if sourceCount == 0 {
+            destinationCount = addressCount(b, at: destinationAt, limit: fcsAt, end: end)
+            if destinationCount <= 0 {
+                return addressProblem(destinationCount, at: destinationAt, start: start, total: total)
+            }
+            sourceCount = addressCount(b, at: destinationAt &+ destinationCount, limit: fcsAt, end: end)
+            if sourceCount <= 0 {
+                return addressProblem(sourceCount, at: destinationAt &+ destinationCount, start: start, total: total)
+            }
+        }
         let sourceAt = destinationAt &+ destinationCount
-        let sourceCount = addressCount(b, at: sourceAt, limit: fcsAt, end: end)
-        if sourceCount <= 0 { return addressProblem(sourceCount, at: sourceAt, start: start, total: total) }
         let controlAt = sourceAt &+ sourceCount
         guard controlAt < fcsAt else {
             return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2))
         }
         guard controlAt < end else { return .needMore(min(total, controlAt &- start &+ 1)) }
-        guard let control = Control(byte: b[controlAt]) else {
-            return .invalid(.unknownControl(at: controlAt, value: b[controlAt]))
+        let controlByte = b[controlAt]
+        guard Control.isValid(controlByte) else {
+            return .invalid(.unknownControl(at: controlAt, value: controlByte))
         }
         let headerEnd = controlAt &+ 1
         var infoStart = headerEnd
@@ -262,15 +310,14 @@ public struct HDLCFrame: Hashable, Sendable {
         // Past the checks above `b` is not empty, so its base address exists; plain pointer arithmetic
         // keeps slice bounds checks out of the hot path (the ranges were checked against `end`).
         let base = b.baseAddress.unsafelyUnwrapped
-        var crc = CRC16()
-        crc.register = CRC16.bytewise(crc.register, base + (start &+ 1), headerEnd &- start &- 1)
+        let headerCRC = CRC16.sliced(0xFFFF, base + (start &+ 1), headerEnd &- start &- 1)
         if fcsAt != headerEnd {
             // There is an information field, so an HCS after the header.
             guard fcsAt &- headerEnd >= 2 else {
                 return .invalid(.lengthMismatch(at: start &+ 1, declared: length, available: available &- 2))
             }
             guard headerEnd &+ 2 <= end else { return .needMore(headerEnd &+ 2 &- start) }
-            let expected = crc.value
+            let expected = headerCRC ^ 0xFFFF
             let actual = UInt16(b[headerEnd]) | UInt16(b[headerEnd &+ 1]) &<< 8
             guard expected == actual else {
                 return .invalid(.hcsMismatch(at: headerEnd, expected: expected, actual: actual))
@@ -282,16 +329,18 @@ public struct HDLCFrame: Hashable, Sendable {
         guard closing == 0x7E else {
             return .invalid(.missingClosingFlag(at: start &+ total &- 1, found: closing))
         }
-        crc.update(UnsafeRawBufferPointer(start: base + headerEnd, count: fcsAt &- headerEnd))
-        let expected = crc.value
-        let actual = UInt16(b[fcsAt]) | UInt16(b[fcsAt &+ 1]) &<< 8
-        guard expected == actual else {
+        // The FCS check runs the CRC over the FCS bytes too: a correct FCS leaves the register at the
+        // CRC-16/X.25 residue. One pass with no separate tail, and the FCS is read only on a mismatch.
+        let residue = CRC16.sliced(headerCRC, base + headerEnd, fcsAt &+ 2 &- headerEnd)
+        guard residue == CRC16.goodResidue else {
+            let expected = CRC16.sliced(headerCRC, base + headerEnd, fcsAt &- headerEnd) ^ 0xFFFF
+            let actual = UInt16(b[fcsAt]) | UInt16(b[fcsAt &+ 1]) &<< 8
             return .invalid(.fcsMismatch(at: fcsAt, expected: expected, actual: actual))
         }
         let destination = HDLCAddress(wire: b, at: destinationAt, count: destinationCount)
         let source = HDLCAddress(wire: b, at: sourceAt, count: sourceCount)
         return .frame(HDLCFrame(
-            segmented: format & 0x08 != 0, destination: destination, source: source, control: control,
+            segmented: format & 0x08 != 0, destination: destination, source: source, controlByte: controlByte,
             infoRange: infoStart..<fcsAt, start: start, count: total))
     }
 
