@@ -24,6 +24,9 @@ struct BenchCommand {
               decode-get-response  that frame's bytes to a typed value
               build-get-request    a GET-Request-Normal I-frame into a buffer
               crc                  CRC-16/X.25 over 64 KiB
+              poll-cycle           a steady-state poll of 12 registers against the in-process simulated meter
+                                   over loopback TCP, answering at once and after --reply-delay-ms per reply
+                                   (run only with --op poll-cycle; prints latency and round trips per poll)
 
             Each run times --iterations calls; the median of --runs runs is reported. Use a release
             build (`swift build -c release`): a debug build is many times slower.
@@ -33,6 +36,8 @@ struct BenchCommand {
             .value("iterations", "n", "Calls per timed run (default: sized so one run lasts about 50 ms)."),
             .value("runs", "n", "Timed runs per operation; the median is reported.", default: "5"),
             .flag("json", "Print the results as JSON."),
+            .values("reply-delay-ms", "ms", "poll-cycle: the simulated meter's delay per reply (default: 0 20)."),
+            .value("polls", "n", "poll-cycle: polls per delay.", default: "50"),
         ]
     )
 
@@ -44,10 +49,22 @@ struct BenchCommand {
     static func main(_ arguments: [String]) -> Never {
         runCommand(spec, arguments[...]) { args throws(UsageError) in
             var op: BenchOperation? = nil
+            if args.string("op") == "poll-cycle" {
+                var delays: [Int] = []
+                for text in args.strings("reply-delay-ms") {
+                    guard let d = Int(text), d >= 0, d <= 10_000 else {
+                        throw UsageError(message: "--reply-delay-ms \(text) is not a whole number of milliseconds")
+                    }
+                    delays.append(d)
+                }
+                let polls = try args.integer("polls", Int.self, default: 50, in: 1...100_000) ?? 50
+                runPollCycle(delays: delays.isEmpty ? [0, 20] : delays, polls: polls, json: args.flag("json"))
+                return
+            }
             if let name = args.string("op") {
                 guard let known = BenchOperation(rawValue: name) else {
                     throw UsageError(message: "unknown operation '\(name)' (the operations are "
-                        + BenchOperation.allCases.map(\.rawValue).joined(separator: ", ") + ")")
+                        + BenchOperation.allCases.map(\.rawValue).joined(separator: ", ") + ", poll-cycle)")
                 }
                 op = known
             }

@@ -1,3 +1,4 @@
+import Agent
 import MeterLink
 import MeterSimulator
 import Platform
@@ -49,5 +50,46 @@ enum PollCycleBench {
         latencies.sort()
         return PollCycleResult(polls: polls, replyDelayMilliseconds: replyDelayMilliseconds,
                                roundTripsPerPoll: Double(roundTrips) / Double(polls), latencies: latencies)
+    }
+}
+
+/// `bench --op poll-cycle`: prints latency and round trips per steady-state poll for each reply delay.
+func runPollCycle(delays: [Int], polls: Int, json: Bool) {
+    var results: [PollCycleResult] = []
+    for delay in delays {
+        do { results.append(try PollCycleBench.run(polls: polls, replyDelayMilliseconds: delay)) } catch {
+            fail("poll-cycle with \(delay) ms per reply: \(error)", code: 1)
+        }
+    }
+    func ms(_ micros: Int64) -> String {
+        let hundredths = (micros + 5) / 10
+        let frac = hundredths % 100
+        return "\(hundredths / 100)." + (frac < 10 ? "0" : "") + "\(frac)"
+    }
+    if json {
+        var w = JSONWriter(style: .pretty)
+        w.beginArray()
+        for r in results {
+            w.beginObject()
+            w.member("reply_delay_ms", r.replyDelayMilliseconds)
+            w.member("polls", r.polls)
+            w.member("registers", PollCycleBench.registers.count)
+            w.member("round_trips_per_poll", r.roundTripsPerPoll)
+            w.member("median_us", r.median)
+            w.member("p90_us", r.p90)
+            w.member("min_us", r.minimum)
+            w.endObject()
+        }
+        w.endArray()
+        print(w.output)
+        return
+    }
+    print("poll-cycle: \(PollCycleBench.registers.count) registers per poll, steady state (scaler/unit cached), "
+        + "simulated Microstar on loopback TCP")
+    print(pad("reply delay", 14) + pad("polls", 8) + pad("round trips/poll", 19) + pad("median ms", 12)
+        + pad("p90 ms", 10) + "min ms")
+    for r in results {
+        print(pad("\(r.replyDelayMilliseconds) ms", 14) + pad("\(r.polls)", 8) + pad("\(r.roundTripsPerPoll)", 19)
+            + pad(ms(r.median), 12) + pad(ms(r.p90), 10) + ms(r.minimum))
     }
 }
