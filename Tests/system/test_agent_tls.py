@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from fixtures.agent import assert_no_gap, first_arrivals_in_order, meter_env, swap_server_certificate
+from fixtures.agent import (assert_in_order_around, assert_no_gap, first_arrivals_in_order, meter_env,
+                            swap_server_certificate)
 
 SEED_KEYS = {"obis", "value", "unit_code", "unit", "raw_value", "description"}
 
@@ -122,7 +123,7 @@ def test_refused_connection_is_explained_and_loses_no_reading(case, agent_broker
         fixed = bad
     else:
         fixed = good
-    make_agent(fixed)
+    fixed_agent = make_agent(fixed)
     # Wait for two live readings of the fixed agent: seq goes on from the refused run's last one, so every
     # seq below them is a reading taken while refused, and all of them must arrive.
     watcher.wait_for(lambda w: len([m for m in w.telemetry("microstar-001") if m["ts"] > stopped_at_ms]) >= 2,
@@ -134,7 +135,9 @@ def test_refused_connection_is_explained_and_loses_no_reading(case, agent_broker
     assert refused == set(range(1, len(refused) + 1)), sorted(refused)
     live = sorted({m["seq"] for m in watcher.telemetry("microstar-001") if m["ts"] > stopped_at_ms})
     assert live[0] == len(refused) + 1, (live, sorted(refused))
-    assert first_arrivals_in_order(seqs), seqs
+    fixed_agent.wait_for_log(r"connected to the MQTT broker", 1)
+    connected = fixed_agent.log()
+    assert_in_order_around(watcher.telemetry("microstar-001"), _log_time_ms(connected, r"connected to the MQTT broker"))
 
 
 def _polls(sim) -> int:
@@ -145,3 +148,11 @@ def _polls(sim) -> int:
 def _wait(predicate, timeout, what):
     from fixtures.broker import wait_until
     return wait_until(predicate, timeout, what, interval=0.05)
+
+
+def _log_time_ms(log: str, pattern: str) -> float:
+    """Wall-clock milliseconds of the agent's first log line matching `pattern` (lines start with UTC ISO 8601)."""
+    import datetime
+    line = next(ln for ln in log.splitlines() if re.search(pattern, ln))
+    stamp = datetime.datetime.strptime(line.split(" ", 1)[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000
