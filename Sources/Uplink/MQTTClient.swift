@@ -360,8 +360,7 @@ final class Core: @unchecked Sendable {
             }
             let connectErrno = errno
             first = false
-            if rc == MOSQ_ERR_SUCCESS.rawValue || rc == MOSQ_ERR_CONN_PENDING.rawValue {
-                awaitTCPConnect(handle)
+            if rc == MOSQ_ERR_SUCCESS.rawValue || rc == MOSQ_ERR_CONN_PENDING.rawValue, awaitTCPConnect(handle) {
                 var disconnectIssued = false
                 while true {
                     let lrc = mosquitto_loop(handle, 500, 1)
@@ -402,18 +401,20 @@ final class Core: @unchecked Sendable {
         }
     }
 
-    /// Waits for the non-blocking TCP connect to finish. libmosquitto 2.0.11 does not check its outcome
-    /// itself: a refused connect would surface only as a keepalive timeout, reported as such.
-    private func awaitTCPConnect(_ handle: OpaquePointer) {
+    /// Waits for the non-blocking TCP connect to finish; false when it failed (or we are stopping), and the
+    /// caller must not enter `mosquitto_loop`. libmosquitto 2.0.11 does not check the connect's outcome
+    /// itself: with TLS it keeps writing its ClientHello to the refused socket (EPIPE, a whole core) until
+    /// the keepalive expires (eclipse-mosquitto/mosquitto#2421). The next attempt's reconnect closes it.
+    private func awaitTCPConnect(_ handle: OpaquePointer) -> Bool {
         let fd = mosquitto_socket(handle)
-        guard fd >= 0 else { return }
+        guard fd >= 0 else { return false }
         let deadline = Deadline.after(milliseconds: Int64(settings.keepaliveSeconds) * 1000)
         while true {
-            if withLock({ $0.stopping || $0.forceExit }) { return }
+            if withLock({ $0.stopping || $0.forceExit }) { return false }
             let slice = Deadline.after(milliseconds: 500)
             let readiness = (try? Poll.writable(fd, deadline: slice.instant < deadline.instant ? slice : deadline)) ?? .hangUp
             if readiness == .timedOut {
-                if deadline.hasPassed { return }
+                if deadline.hasPassed { return true }  // let libmosquitto's keepalive report it
                 continue
             }
             var error: Int32 = 0
@@ -437,8 +438,9 @@ final class Core: @unchecked Sendable {
                 attemptFailed(detail: failure)
                 _ = shutdown(fd, Int32(SHUT_RDWR))
                 _ = mosquitto_disconnect(handle)
+                return false
             }
-            return
+            return true
         }
     }
 
