@@ -304,6 +304,52 @@ public enum GetRequest: Equatable, Sendable {
         return out
     }
 
+    /// Writes the encoding at the start of `buffer` and returns its length, or `nil` (nothing written)
+    /// when `buffer` is too short. Normal requests without selective access (13 bytes) and Next (7) are
+    /// written directly, with no allocation: a client can put its APDU straight into an HDLC frame (see
+    /// `HDLCFrame.infoOffset`). The others go through ``encode()`` (one array) and are copied.
+    @inlinable
+    public func write(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        switch self {
+        case let .normal(invoke, attribute, .none):
+            guard buffer.count >= 13 else { return nil }
+            buffer[0] = 0xC0
+            buffer[1] = 0x01
+            buffer[2] = invoke.rawValue
+            buffer[3] = UInt8(truncatingIfNeeded: attribute.classId &>> 8)
+            buffer[4] = UInt8(truncatingIfNeeded: attribute.classId)
+            buffer[5] = attribute.obis.a
+            buffer[6] = attribute.obis.b
+            buffer[7] = attribute.obis.c
+            buffer[8] = attribute.obis.d
+            buffer[9] = attribute.obis.e
+            buffer[10] = attribute.obis.f
+            buffer[11] = UInt8(bitPattern: attribute.attribute)
+            buffer[12] = 0x00
+            return 13
+        case let .next(invoke, block):
+            guard buffer.count >= 7 else { return nil }
+            buffer[0] = 0xC0
+            buffer[1] = 0x02
+            buffer[2] = invoke.rawValue
+            buffer[3] = UInt8(truncatingIfNeeded: block &>> 24)
+            buffer[4] = UInt8(truncatingIfNeeded: block &>> 16)
+            buffer[5] = UInt8(truncatingIfNeeded: block &>> 8)
+            buffer[6] = UInt8(truncatingIfNeeded: block)
+            return 7
+        default:
+            return Self.copy(encode(), into: buffer)
+        }
+    }
+
+    @usableFromInline static func copy(_ bytes: [UInt8], into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        guard buffer.count >= bytes.count else { return nil }
+        bytes.withUnsafeBytes { source in
+            if let from = source.baseAddress, let to = buffer.baseAddress { to.copyMemory(from: from, byteCount: source.count) }
+        }
+        return bytes.count
+    }
+
     /// Decodes a GET-Request (the meter's side); the reader must be at the `C0` tag.
     public static func decode(from r: inout ByteReader, limits: DecodingLimits = .default) throws(COSEMError) -> GetRequest {
         let at = r.offset

@@ -60,17 +60,19 @@ public enum Control: Hashable, Sendable, CustomStringConvertible {
 
     /// The control byte. Sequence numbers are taken modulo 8.
     @inlinable public var byte: UInt8 {
-        @inline(__always) func pf(_ b: Bool) -> UInt8 { b ? 0x10 : 0 }
-        switch self {
-        case let .information(s, r, p): return (r & 7) &<< 5 | pf(p) | (s & 7) &<< 1
-        case let .receiveReady(r, p): return (r & 7) &<< 5 | pf(p) | 0x01
-        case let .receiveNotReady(r, p): return (r & 7) &<< 5 | pf(p) | 0x05
-        case let .setNormalResponseMode(p): return 0x83 | pf(p)
-        case let .unnumberedAcknowledge(f): return 0x63 | pf(f)
-        case let .disconnect(p): return 0x43 | pf(p)
-        case let .disconnectedMode(f): return 0x0F | pf(f)
-        case let .frameReject(f): return 0x87 | pf(f)
-        case let .unnumberedInformation(p): return 0x03 | pf(p)
+        @inline(__always) get {
+            @inline(__always) func pf(_ b: Bool) -> UInt8 { b ? 0x10 : 0 }
+            switch self {
+            case let .information(s, r, p): return (r & 7) &<< 5 | pf(p) | (s & 7) &<< 1
+            case let .receiveReady(r, p): return (r & 7) &<< 5 | pf(p) | 0x01
+            case let .receiveNotReady(r, p): return (r & 7) &<< 5 | pf(p) | 0x05
+            case let .setNormalResponseMode(p): return 0x83 | pf(p)
+            case let .unnumberedAcknowledge(f): return 0x63 | pf(f)
+            case let .disconnect(p): return 0x43 | pf(p)
+            case let .disconnectedMode(f): return 0x0F | pf(f)
+            case let .frameReject(f): return 0x87 | pf(f)
+            case let .unnumberedInformation(p): return 0x03 | pf(p)
+            }
         }
     }
 

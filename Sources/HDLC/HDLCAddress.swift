@@ -114,7 +114,7 @@ public struct HDLCAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Writes the address at `offset`; the caller has checked the room.
     /// One store per byte, no per-byte switch: this runs for every frame sent.
-    @inlinable func write(to buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
+    @inlinable @inline(__always) func write(to buffer: UnsafeMutableRawBufferPointer, at offset: Int) {
         let p = UInt8(truncatingIfNeeded: physical &<< 1) | 1
         switch byteCount {
         case 1:

@@ -127,11 +127,59 @@ public struct HDLCFrame: Hashable, Sendable {
         destination: HDLCAddress, source: HDLCAddress, control: Control, segmented: Bool = false,
         llc: LLCHeader? = nil, info: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
     ) throws(FrameError) -> Int {
-        let infoCount = info.count &+ (llc == nil ? 0 : LLCHeader.count)
+        let total = try checkRoom(buffer, destination: destination, source: source, llc: llc, count: info.count)
+        if info.count > 0 {
+            let at = infoOffset(destination: destination, source: source, llc: llc)
+            (buffer.baseAddress.unsafelyUnwrapped + at).copyMemory(from: info.baseAddress.unsafelyUnwrapped,
+                                                                    byteCount: info.count)
+        }
+        return frame(buffer, total: total, destination: destination, source: source, control: control,
+                     segmented: segmented, llc: llc)
+    }
+
+    /// Where the info field (after the LLC header, if any) starts in a frame between these addresses: write
+    /// an APDU there, then frame it in place with ``encode(into:destination:source:control:segmented:llc:infoInPlace:)``.
+    @inlinable public static func infoOffset(destination: HDLCAddress, source: HDLCAddress, llc: LLCHeader?) -> Int {
+        // flag, format 2, addresses, control, HCS 2, LLC
+        6 &+ destination.byteCount &+ source.byteCount &+ (llc == nil ? 0 : LLCHeader.count)
+    }
+
+    /// Frames `infoCount` bytes the caller already wrote at ``infoOffset(destination:source:llc:)`` of
+    /// `buffer`: writes the flags, format, addresses, control, HCS, LLC header and FCS around them and
+    /// returns the frame's length. Nothing is copied and nothing allocated: an encoder can write its APDU
+    /// straight into the frame.
+    ///
+    /// - Throws: ``FrameError/infoTooLong(count:maximum:)``, ``FrameError/bufferTooSmall(needed:available:)``.
+    @inlinable @inline(__always) public static func encode(
+        into buffer: UnsafeMutableRawBufferPointer,
+        destination: HDLCAddress, source: HDLCAddress, control: Control, segmented: Bool = false,
+        llc: LLCHeader? = nil, infoInPlace infoCount: Int
+    ) throws(FrameError) -> Int {
+        let total = try checkRoom(buffer, destination: destination, source: source, llc: llc, count: infoCount)
+        return frame(buffer, total: total, destination: destination, source: source, control: control,
+                     segmented: segmented, llc: llc)
+    }
+
+    /// The frame's length on the wire, once the info field is known to fit the format and `buffer`.
+    @inlinable @inline(__always)
+    static func checkRoom(
+        _ buffer: UnsafeMutableRawBufferPointer, destination: HDLCAddress, source: HDLCAddress,
+        llc: LLCHeader?, count: Int
+    ) throws(FrameError) -> Int {
+        let infoCount = Swift.max(0, count) &+ (llc == nil ? 0 : LLCHeader.count)
         let maximum = maximumInfoCount(destination: destination, source: source)
         guard infoCount <= maximum else { throw .infoTooLong(count: infoCount, maximum: maximum) }
         let total = encodedCount(destination: destination, source: source, infoCount: infoCount)
         guard buffer.count >= total else { throw .bufferTooSmall(needed: total, available: buffer.count) }
+        return total
+    }
+
+    /// Writes everything but the info bytes of a `total`-byte frame (checked by ``checkRoom``).
+    @inlinable @inline(__always)
+    static func frame(
+        _ buffer: UnsafeMutableRawBufferPointer, total: Int, destination: HDLCAddress, source: HDLCAddress,
+        control: Control, segmented: Bool, llc: LLCHeader?
+    ) -> Int {
         let length = total &- 2
         buffer[0] = 0x7E
         buffer[1] = 0xA0 | (segmented ? 0x08 : 0) | UInt8(truncatingIfNeeded: length &>> 8)
@@ -144,34 +192,27 @@ public struct HDLCFrame: Hashable, Sendable {
         buffer[p] = control.byte
         p &+= 1
         // One CRC pass: the HCS is the CRC of the header, the FCS continues it over HCS and info.
-        // `buffer` holds at least `total` bytes (checked above), so plain pointer arithmetic is safe.
+        // `buffer` holds at least `total` bytes (checked by the caller), so plain pointer arithmetic is safe.
         let base = UnsafeRawPointer(buffer.baseAddress.unsafelyUnwrapped)
-        var crc = CRC16()
-        crc.register = CRC16.bytewise(crc.register, base + 1, p &- 1)
-        let covered = p
-        if infoCount > 0 {
-            let hcs = crc.value
+        var crc = CRC16.sliced(0xFFFF, base + 1, p &- 1)
+        let fcsAt = total &- 3
+        if fcsAt != p {
+            // There is an information field, so an HCS (and maybe the LLC header) before it.
+            let hcs = crc ^ 0xFFFF
             buffer[p] = UInt8(truncatingIfNeeded: hcs)
             buffer[p &+ 1] = UInt8(truncatingIfNeeded: hcs &>> 8)
-            p &+= 2
             if let llc {
-                buffer[p] = 0xE6
-                buffer[p &+ 1] = llc.second
-                buffer[p &+ 2] = 0x00
-                p &+= 3
+                buffer[p &+ 2] = 0xE6
+                buffer[p &+ 3] = llc.second
+                buffer[p &+ 4] = 0x00
             }
-            if info.count > 0 {
-                (buffer.baseAddress.unsafelyUnwrapped + p).copyMemory(from: info.baseAddress.unsafelyUnwrapped,
-                                                                       byteCount: info.count)
-                p &+= info.count
-            }
+            crc = CRC16.sliced(crc, base + p, fcsAt &- p)
         }
-        crc.update(UnsafeRawBufferPointer(start: base + covered, count: p &- covered))
-        let fcs = crc.value
-        buffer[p] = UInt8(truncatingIfNeeded: fcs)
-        buffer[p &+ 1] = UInt8(truncatingIfNeeded: fcs &>> 8)
-        buffer[p &+ 2] = 0x7E
-        return p &+ 3
+        let fcs = crc ^ 0xFFFF
+        buffer[fcsAt] = UInt8(truncatingIfNeeded: fcs)
+        buffer[fcsAt &+ 1] = UInt8(truncatingIfNeeded: fcs &>> 8)
+        buffer[fcsAt &+ 2] = 0x7E
+        return total
     }
 
     /// Encodes a frame into a new array (one allocation). See ``encode(into:destination:source:control:segmented:llc:info:)``.

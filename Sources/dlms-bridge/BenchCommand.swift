@@ -185,13 +185,11 @@ enum BenchOperation: String, CaseIterable, Sendable {
         case .decodeGetResponse:
             for _ in 0..<iterations { sink &+= benchDecodeGetResponseOnce(benchOpaque(f.responseFrame)) }
         case .buildGetRequest:
-            var scratch = f.scratch
             var out = f.output
             out.withUnsafeMutableBytes { buffer in
                 for _ in 0..<iterations {
                     sink &+= UInt64(truncatingIfNeeded: benchBuildGetRequestOnce(
-                        benchOpaque(buffer), scratch: &scratch, request: f.request,
-                        destination: f.server, source: f.client))
+                        benchOpaque(buffer), request: f.request, destination: f.server, source: f.client))
                 }
             }
         case .crc:
@@ -219,8 +217,6 @@ struct BenchFixture {
     let responseFrame: [UInt8]
     let request: GetRequest
     let requestFrameCount: Int
-    /// Reusable APDU buffer for build-get-request (capacity reserved, so appends do not allocate).
-    let scratch: [UInt8]
     let output: [UInt8]
     let crcInput: [UInt8]
 
@@ -239,9 +235,6 @@ struct BenchFixture {
         let requestAPDU = request.encode()
         requestFrameCount = HDLCFrame.encodedCount(destination: server, source: client,
                                                    infoCount: requestAPDU.count + LLCHeader.count)
-        var scratch: [UInt8] = []
-        scratch.reserveCapacity(64)
-        self.scratch = scratch
         output = [UInt8](repeating: 0, count: 256)
         // Deterministic, non-trivial bytes.
         var x: UInt32 = 0x2545_F491
@@ -303,19 +296,19 @@ func benchDecodeGetResponseOnce(_ frame: [UInt8]) -> UInt64 {
     return number
 }
 
-/// Builds a GET-Request-Normal I-frame into `buffer`; returns the frame length.
+/// Builds a GET-Request-Normal I-frame into `buffer`: the APDU written in place after the LLC header, then
+/// the frame (header, HCS, FCS, flags) written around it; returns the frame length.
 @inline(never)
 func benchBuildGetRequestOnce(
-    _ buffer: UnsafeMutableRawBufferPointer, scratch: inout [UInt8], request: GetRequest,
-    destination: HDLCAddress, source: HDLCAddress
+    _ buffer: UnsafeMutableRawBufferPointer, request: GetRequest, destination: HDLCAddress, source: HDLCAddress
 ) -> Int {
-    scratch.removeAll(keepingCapacity: true)
-    request.encode(into: &scratch)
-    return scratch.withUnsafeBytes { apdu in
-        (try? HDLCFrame.encode(into: buffer, destination: destination, source: source,
-                               control: .information(send: 0, receive: 0, poll: true),
-                               llc: .request, info: apdu)) ?? -1
-    }
+    let at = HDLCFrame.infoOffset(destination: destination, source: source, llc: .request)
+    guard at <= buffer.count,
+          let count = request.write(into: UnsafeMutableRawBufferPointer(rebasing: buffer[at...]))
+    else { return -1 }
+    return (try? HDLCFrame.encode(into: buffer, destination: destination, source: source,
+                                  control: .information(send: 0, receive: 0, poll: true),
+                                  llc: .request, infoInPlace: count)) ?? -1
 }
 
 /// CRC-16/X.25 of `bytes`.
