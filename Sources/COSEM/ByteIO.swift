@@ -4,27 +4,28 @@
 /// A cursor over a byte array. Offsets in errors are relative to `origin` (the first byte of the APDU), so an
 /// operator can find the byte in a logged frame.
 public struct ByteReader: Sendable {
-    let storage: [UInt8]
+    @usableFromInline let storage: [UInt8]
     /// The index of the next byte to read.
-    public private(set) var position: Int
+    @inlinable public var position: Int { cursor }
+    @usableFromInline var cursor: Int
     /// One past the last readable index.
     public let end: Int
-    let origin: Int
+    @usableFromInline let origin: Int
 
     /// Reads all of `bytes`; offsets in errors count from its first byte.
-    public init(_ bytes: [UInt8]) {
+    @inlinable public init(_ bytes: [UInt8]) {
         self.storage = bytes
-        self.position = bytes.startIndex
+        self.cursor = bytes.startIndex
         self.end = bytes.endIndex
         self.origin = bytes.startIndex
     }
 
     /// Reads `bytes[range]` (clamped to the array); offsets in errors count from `range.lowerBound`.
-    public init(_ bytes: [UInt8], range: Range<Int>) {
+    @inlinable public init(_ bytes: [UInt8], range: Range<Int>) {
         self.storage = bytes
         let lower = Swift.max(bytes.startIndex, Swift.min(range.lowerBound, bytes.endIndex))
         let upper = Swift.max(lower, Swift.min(range.upperBound, bytes.endIndex))
-        self.position = lower
+        self.cursor = lower
         self.end = upper
         self.origin = lower
     }
@@ -57,14 +58,14 @@ public struct ByteReader: Sendable {
     @inline(__always)
     public mutating func u8(_ what: String = "a field") throws(COSEMError) -> UInt8 {
         try need(1, what)
-        defer { position += 1 }
+        defer { cursor += 1 }
         return storage[position]
     }
 
     @inline(__always)
     public mutating func u16(_ what: String = "a field") throws(COSEMError) -> UInt16 {
         try need(2, what)
-        defer { position += 2 }
+        defer { cursor += 2 }
         return UInt16(storage[position]) << 8 | UInt16(storage[position + 1])
     }
 
@@ -73,7 +74,7 @@ public struct ByteReader: Sendable {
         try need(4, what)
         var v: UInt32 = 0
         for i in 0..<4 { v = v << 8 | UInt32(storage[position + i]) }
-        position += 4
+        cursor += 4
         return v
     }
 
@@ -82,21 +83,21 @@ public struct ByteReader: Sendable {
         try need(8, what)
         var v: UInt64 = 0
         for i in 0..<8 { v = v << 8 | UInt64(storage[position + i]) }
-        position += 8
+        cursor += 8
         return v
     }
 
     /// `count` bytes as a new array.
     public mutating func bytes(_ count: Int, _ what: String = "a field") throws(COSEMError) -> [UInt8] {
         try need(count, what)
-        defer { position += count }
+        defer { cursor += count }
         return Array(storage[position..<position + count])
     }
 
     /// Skips `count` bytes.
     public mutating func skip(_ count: Int, _ what: String = "a field") throws(COSEMError) {
         try need(count, what)
-        position += count
+        cursor += count
     }
 
     /// An A-XDR length: one byte below 0x80, else 0x8N followed by N big-endian bytes (N = 1...4).
@@ -109,7 +110,7 @@ public struct ByteReader: Sendable {
         try need(n, "a length")
         var v: UInt64 = 0
         for i in 0..<n { v = v << 8 | UInt64(storage[position + i]) }
-        position += n
+        cursor += n
         // Clamped so that 32-bit targets cannot overflow; no real input is that long, so the caller's
         // comparison with the remaining bytes rejects it.
         return Int(truncatingIfNeeded: Swift.min(v, UInt64(Int32.max)))
@@ -119,13 +120,13 @@ public struct ByteReader: Sendable {
     mutating func sub(_ count: Int, _ what: String) throws(COSEMError) -> ByteReader {
         try need(count, what)
         let r = ByteReader(storage, position: position, end: position + count, origin: origin)
-        position += count
+        cursor += count
         return r
     }
 
     init(_ bytes: [UInt8], position: Int, end: Int, origin: Int) {
         self.storage = bytes
-        self.position = position
+        self.cursor = position
         self.end = end
         self.origin = origin
     }

@@ -70,13 +70,15 @@ public struct DecodingLimits: Sendable, Hashable {
     /// Maximum size in bytes of one string/octet-string/bit-string/compact-array.
     public var maxValueBytes: Int
 
-    public init(maxDepth: Int = 16, maxElements: Int = 100_000, maxValueBytes: Int = 1 << 20) {
+    @inlinable public init(maxDepth: Int = 16, maxElements: Int = 100_000, maxValueBytes: Int = 1 << 20) {
         self.maxDepth = maxDepth
         self.maxElements = maxElements
         self.maxValueBytes = maxValueBytes
     }
 
-    public static let `default` = DecodingLimits()
+    /// 16 levels, 100,000 elements, 1 MiB per value. Computed, not a stored global: decoding a register
+    /// then reads no global through an accessor.
+    @inlinable public static var `default`: DecodingLimits { DecodingLimits() }
 
     /// The deepest nesting any decode accepts, whatever `maxDepth` says.
     public static let maxSupportedDepth = 64
@@ -210,7 +212,7 @@ public enum DataValue: Sendable, Equatable, CustomStringConvertible {
 
 extension DataValue {
     /// The value as an exact integer, for every integer type (and enum, bcd as its raw byte); nil otherwise.
-    public var integerValue: Int64? {
+    @inlinable public var integerValue: Int64? {
         switch self {
         case let .doubleLong(v): return Int64(v)
         case let .doubleLongUnsigned(v): return Int64(v)
@@ -228,10 +230,17 @@ extension DataValue {
     }
 
     /// The value as a UInt64 for unsigned integer types; nil for others and negative values.
-    public var unsignedValue: UInt64? {
-        if case let .long64Unsigned(v) = self { return v }
-        if let v = integerValue, v >= 0 { return UInt64(v) }
-        return nil
+    @inlinable public var unsignedValue: UInt64? {
+        // The unsigned types (what registers hold) first, without going through `integerValue`.
+        switch self {
+        case let .doubleLongUnsigned(v): return UInt64(v)
+        case let .longUnsigned(v): return UInt64(v)
+        case let .unsigned(v): return UInt64(v)
+        case let .long64Unsigned(v): return v
+        default:
+            if let v = integerValue, v >= 0 { return UInt64(v) }
+            return nil
+        }
     }
 
     /// The value as a Double for every numeric type (integers and floats); nil otherwise.
@@ -399,6 +408,7 @@ extension DataValue {
     }
 
     /// Decodes one value at the reader's position and advances past it. A scalar allocates nothing.
+    @inline(__always)
     public static func decode(from reader: inout ByteReader, limits: DecodingLimits = .default)
         throws(COSEMError) -> DataValue
     {

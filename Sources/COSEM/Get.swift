@@ -410,6 +410,8 @@ public enum GetDataResult: Equatable, Sendable {
         }
     }
 
+    // Inlined into the GET-Response decoder: a register read then builds no intermediate result value.
+    @inline(__always)
     static func decode(from r: inout ByteReader, limits: DecodingLimits) throws(COSEMError) -> GetDataResult {
         let at = r.offset
         let choice = try r.u8("the Get-Data-Result choice")

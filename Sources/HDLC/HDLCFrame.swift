@@ -19,7 +19,7 @@ public enum LLCHeader: Sendable, Hashable {
     public static let count = 3
 
     /// The header at the start of `info`, if there is one.
-    public static func detect(_ info: UnsafeRawBufferPointer) -> LLCHeader? {
+    @inlinable public static func detect(_ info: UnsafeRawBufferPointer) -> LLCHeader? {
         guard info.count >= 3, info[0] == 0xE6, info[2] == 0x00 else { return nil }
         switch info[1] {
         case 0xE6: return .request
@@ -247,7 +247,8 @@ public struct HDLCFrame: Hashable, Sendable {
     /// control, HCS (when there is info), FCS and the closing flag. Allocates nothing.
     ///
     /// - Throws: the first ``FrameError`` found, with its byte offset.
-    @inlinable public static func parse(_ bytes: UnsafeRawBufferPointer) throws(FrameError) -> HDLCFrame {
+    @inlinable @inline(__always)
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(FrameError) -> HDLCFrame {
         switch scan(bytes, start: 0, end: bytes.count) {
         case let .frame(frame):
             guard frame.count == bytes.count else {
