@@ -30,7 +30,7 @@ def test_spool_cap_drops_the_oldest_counts_them_and_delivers_the_newest(agent_br
     watcher = make_watcher(broker)
     sim = make_simulator()
     env = meter_env(sim, SPOOL_DIR=str(tmp_path / "spool"), SPOOL_MAX_BYTES="64K", DLMS_MEASUREMENTS=MANY,
-                    POLL_PERIOD_S="0.1", HEALTH_INTERVAL_S="1", MQTT_KEEPALIVE_S="5", **broker.client_env())
+                    POLL_PERIOD_S="0.1", HEALTH_INTERVAL_S="1", **broker.client_env())
     agent = make_agent(env)
     watcher.wait_for_seqs("microstar-001", 3)
     size = len(watcher.snapshot()[-1][1])
