@@ -51,6 +51,9 @@ def test_mutual_tls_delivers_the_seed_payload_status_and_health(agent_broker, ma
     broker.wait_for_log(r"New client connected from 127\.0\.0\.1:\d+ as dlms-bridge-microstar-001 .*u'gateway'")
 
     watcher.wait_for_status("microstar-001", "online")
+    # Retained: a subscriber that arrives later is told at once.
+    late = make_watcher(broker)
+    late.wait_for(lambda w: ("meters/microstar-001/status", b"online", True) in w.snapshot(), 5, "retained online")
     health = watcher.wait_for(lambda w: [h for h in w.health("microstar-001") if h["polls"] >= 2], 10,
                               "a health message counting 2 polls")[-1]
     assert health["device_id"] == "microstar-001"
@@ -64,6 +67,8 @@ def test_mutual_tls_delivers_the_seed_payload_status_and_health(agent_broker, ma
     assert agent.terminate(timeout=10) == 0
     watcher.wait_for_status("microstar-001", "offline")
     assert re.search(r"stopped cleanly", agent.log()), agent.log()[-2000:]
+    later = make_watcher(broker)
+    later.wait_for(lambda w: ("meters/microstar-001/status", b"offline", True) in w.snapshot(), 5, "retained offline")
     # A clean disconnect, not the last will: the broker saw DISCONNECT.
     broker.wait_for_log(r"Received DISCONNECT from dlms-bridge-microstar-001")
 
