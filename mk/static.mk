@@ -18,8 +18,9 @@
 #
 # The limits are what was measured plus a margin, so that growth is a decision, not a drift:
 # 12,514,752 bytes stripped (2026-11-22, after swift-log gave way to our Log module) + 2.3 % -> 12,800,000;
-# idle RSS of `run` with one meter over mutual TLS, VmHWM 10,512-10,544 KiB + 7 % -> 11,264 KiB (RSS varies
-# more than size between machines and glibc versions). The issue's target is 12 MB for both.
+# idle RSS of `run` with one meter over mutual TLS, VmHWM 10,512-11,120 KiB -> 12,288 KiB (12 MiB, the issue's
+# target). RSS is ~90 % the binary's own file pages (fault-around maps its neighbours of every page touched),
+# only ~0.9 MiB heap and stacks, so it follows the size and moves by ~0.5 MiB between builds of one tree.
 #
 # Static glibc: the link warns that getaddrinfo/getpwuid/dlopen "require at runtime the shared libraries
 # from the glibc version used for linking". That concerns NSS modules only: with `hosts: files dns` in
@@ -34,13 +35,17 @@ STATIC_OUT       := $(CURDIR)/out/static
 STATIC_PREFIX    := $(STATIC_OUT)/libmosquitto
 STATIC_SCRATCH   ?= .build-static
 STATIC_MAX_BYTES ?= 12800000
-STATIC_MAX_RSS_KIB ?= 11264
+STATIC_MAX_RSS_KIB ?= 12288
 STATIC_SWIFT_FLAGS := -c release --scratch-path $(STATIC_SCRATCH) \
 	--static-swift-stdlib -Xswiftc -static-executable \
 	-Xcc -DLIBMOSQUITTO_STATIC \
 	-Xswiftc -use-ld=lld -Xlinker --icf=all -Xswiftc -Osize
 
 .PHONY: static static-check static-libs footprint
+
+# In `make test`: from a clean .build-static and out/static, static-check took 2 min 35 s wall here (2 cores
+# shared, load ~5; libmosquitto 8 s, the Swift build 2 min 9 s, the RSS run 6 s); later runs relink only.
+EXTRA_TEST_TARGETS += static-check
 
 static-libs: $(STATIC_PREFIX)/lib/libmosquitto.a
 

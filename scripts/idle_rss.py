@@ -12,6 +12,7 @@ Usage: idle_rss.py path/to/dlms-bridge [--out out/static/rss-kib] [--period 2] [
 """
 import argparse
 import pathlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -50,6 +51,8 @@ def main():
         if agent.poll() is not None:
             raise SystemExit(f"idle_rss: `run` exited with status {agent.returncode}")
         rss, hwm = rss_kb(agent.pid)
+        status = pathlib.Path(f"/proc/{agent.pid}/status").read_text()
+        parts = {k: int(re.search(rf"{k}:\s+(\d+)", status).group(1)) for k in ("RssAnon", "RssFile", "Threads")}
     finally:
         for p in (agent, sim):
             if p is not None and p.poll() is None:
@@ -62,7 +65,8 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"idle RSS of run (one meter, mutual-TLS broker, after {args.polls} polls at {args.period:g} s): "
-          f"VmRSS {rss} KiB, VmHWM {hwm} KiB")
+          f"VmRSS {rss} KiB (heap and stacks {parts['RssAnon']}, binary's pages {parts['RssFile']}), VmHWM {hwm} KiB, "
+          f"{parts['Threads']} threads")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(f"{hwm}\n")
