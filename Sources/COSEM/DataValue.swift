@@ -231,15 +231,17 @@ extension DataValue {
 
     /// The value as a UInt64 for unsigned integer types; nil for others and negative values.
     @inlinable public var unsignedValue: UInt64? {
-        // The unsigned types (what registers hold) first, without going through `integerValue`.
-        switch self {
-        case let .doubleLongUnsigned(v): return UInt64(v)
-        case let .longUnsigned(v): return UInt64(v)
-        case let .unsigned(v): return UInt64(v)
-        case let .long64Unsigned(v): return v
-        default:
-            if let v = integerValue, v >= 0 { return UInt64(v) }
-            return nil
+        @inline(__always) get {
+            // The unsigned types (what registers hold) first, without going through `integerValue`.
+            switch self {
+            case let .doubleLongUnsigned(v): return UInt64(v)
+            case let .longUnsigned(v): return UInt64(v)
+            case let .unsigned(v): return UInt64(v)
+            case let .long64Unsigned(v): return v
+            default:
+                if let v = integerValue, v >= 0 { return UInt64(v) }
+                return nil
+            }
         }
     }
 

@@ -286,7 +286,9 @@ func benchParseFrameOnce(_ bytes: UnsafeRawBufferPointer) -> Int {
 /// From the frame's bytes to the typed value: frame checks, LLC, GET-Response-Normal, A-XDR scalar.
 @inline(never)
 func benchDecodeGetResponseOnce(_ frame: [UInt8]) -> UInt64 {
-    let apdu: Range<Int>? = frame.withUnsafeBytes { raw in
+    // A named, always-inlined body rather than a closure: whether the optimiser inlines a closure this size
+    // differs between builds, and the count should not.
+    @inline(__always) func apduRange(_ raw: UnsafeRawBufferPointer) -> Range<Int>? {
         guard let parsed = try? HDLCFrame.parse(raw) else { return nil }
         let info = parsed.infoRange
         guard info.count > LLCHeader.count,
@@ -294,6 +296,7 @@ func benchDecodeGetResponseOnce(_ frame: [UInt8]) -> UInt64 {
         else { return nil }
         return (info.lowerBound + LLCHeader.count)..<info.upperBound
     }
+    let apdu = frame.withUnsafeBytes(apduRange)
     guard let apdu else { return 0 }
     var reader = ByteReader(frame, range: apdu)
     guard let response = try? GetResponse.decode(from: &reader), reader.isAtEnd,
