@@ -65,8 +65,9 @@ public final class MeterPoller {
             } catch {
                 session.abort()
                 // A link that dropped while associated (idle timeout, meter restart) gets one immediate
-                // re-association within the same poll before the poll counts as failed.
-                if !attemptedReopen, error.kind == .linkDropped || error.kind == .timeout, failedConnects == 0 {
+                // re-association within the same poll before the poll counts as failed. A timeout does not:
+                // a meter that stopped answering would only time out again.
+                if !attemptedReopen, error.kind == .linkDropped, failedConnects == 0 {
                     attemptedReopen = true
                     continue
                 }
@@ -110,6 +111,7 @@ public final class MeterPoller {
         lastError = error
         if !isDown, consecutiveErrors >= settings.maxConsecutiveErrors {
             isDown = true
+            session.forgetAddressWidth()
             onStateChange?(true,
                 "meter \(settings.endpoint) is down: \(consecutiveErrors) failed polls in a row (MAX_CONSEC_ERRORS="
                 + "\(settings.maxConsecutiveErrors)); retrying every \(settings.downBackoffMilliseconds / 1000) s. Last error: \(error)")

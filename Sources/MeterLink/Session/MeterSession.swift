@@ -116,10 +116,9 @@ public final class MeterSession {
                 + "address of \(settings.addressSize) byte(s): logical and physical must be below 128 for 2 bytes, "
                 + "below 16384 for 4 bytes")
         }
-        if let known = resolvedWidth, let i = widths.firstIndex(of: known) {
-            widths.remove(at: i)
-            widths.insert(known, at: 0)
-        }
+        // A meter that answered once keeps its addressing: reconnects try only the width that worked, so a
+        // dead meter costs one SNRM timeout per poll, not one per width.
+        if let known = resolvedWidth, widths.contains(known) { widths = [known] }
         var tried: [String] = []
         for (index, width) in widths.enumerated() {
             let server: HDLCAddress
@@ -202,6 +201,10 @@ public final class MeterSession {
         }
         abort()
     }
+
+    /// Forgets the address width the meter answered to, so that the next open tries every width again
+    /// (after the meter was reported down: it may have been replaced by one addressed differently).
+    public func forgetAddressWidth() { resolvedWidth = nil }
 
     /// Drops everything without talking to the meter (after a broken link).
     public func abort() {
