@@ -25,5 +25,16 @@ let package = Package(
             path: "Benchmarks/CodecBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The ops of `dlms-bridge bench` alone, for callgrind (`make bench-check`); not a package-benchmark
+        // suite: package-benchmark runs every executable target in a folder named Benchmarks, so it lives in
+        // Tools/ (this package's own folder is named Benchmarks too).
+        .executableTarget(
+            name: "CallgrindOps",
+            dependencies: [
+                .product(name: "HDLC", package: "dlms-bridge"),
+                .product(name: "COSEM", package: "dlms-bridge"),
+            ],
+            path: "Tools/CallgrindOps"
+        ),
     ]
 )
