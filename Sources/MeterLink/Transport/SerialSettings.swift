@@ -131,7 +131,10 @@ public struct SerialSettings: Sendable, Equatable, CustomStringConvertible {
     /// `base`).
     static func decoded(from t: termios, base: SerialSettings) -> SerialSettings {
         var s = base
-        s.baudRate = baudRate(for: cfgetospeed(withUnsafePointer(to: t) { $0 })) ?? 0
+        // cfgetospeed gets a pointer to a local copy: a pointer escaped from withUnsafePointer(to:) dangles,
+        // and release builds read 0 through it (every port then looked like it refused the rate).
+        var copy = t
+        s.baudRate = baudRate(for: cfgetospeed(&copy)) ?? 0
         s.dataBits = t.c_cflag & tcflag_t(CSIZE) == tcflag_t(CS7) ? 7 : (t.c_cflag & tcflag_t(CSIZE) == tcflag_t(CS8) ? 8 : 0)
         if t.c_cflag & tcflag_t(PARENB) == 0 {
             s.parity = .none
