@@ -219,9 +219,9 @@ public final class SimulatorServer: @unchecked Sendable {
             // The reply-delay fault: a real wait, like a slow meter (in slices, so that stop() is not held up).
             let until = MonotonicInstant.now().advanced(byMilliseconds: Int64(out.delayMilliseconds))
             while !isStopping {
-                let left = until.milliseconds(since: .now())
+                let left = until.microseconds(since: .now())  // microseconds: whole ms would end up to 1 ms early
                 if left <= 0 { break }
-                usleep(UInt32(min(left, 100)) * 1000)
+                usleep(UInt32(min(left, 100_000)))
             }
         }
         for bytes in out.writes {
