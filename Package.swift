@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "COSEM", swiftSettings: strict),
         // Logging: the subset of swift-log's API the agent uses, without its task locals (which pulled the
         // Concurrency runtime and libdispatch into the static binary).
-        .target(name: "Log", swiftSettings: strict),
+        .target(name: "Log", dependencies: ["Platform"], swiftSettings: strict),
         // The thin POSIX layer shared by the I/O modules: clocks, threads, a condition queue, errno errors.
         .target(name: "Platform", swiftSettings: strict),
         // The meter link: TCP and termios transports, IEC 62056-21 mode E, the meter session, the catalog.

@@ -1,4 +1,5 @@
 // Log: the logging API the agent uses, without swift-log.
+import Platform
 //
 // Why it exists: measured on the static binary (make static-size-report, lld --why-extract), swift-log's
 // `Logger` is what pulled libswift_Concurrency and libdispatch into the link (its task-local metadata
@@ -218,19 +219,7 @@ public struct StandardErrorLogHandler: LogHandler {
         if let metadata = event.metadata {
             for key in metadata.keys.sorted() { line += " " + key + "=" + metadata[key]!.description }
         }
-        line += "\n"
-        let bytes = Array(line.utf8)
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(2, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += n
-            }
-        }
+        StandardError.writeLine(line)
     }
 }
 

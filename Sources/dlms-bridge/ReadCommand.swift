@@ -295,11 +295,7 @@ func fail(_ message: String, code: Int32) -> Never {
 }
 
 /// One line on stderr, unbuffered.
-func stderrLine(_ text: String) {
-    var line = Array(text.utf8)
-    line.append(0x0A)
-    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-}
+func stderrLine(_ text: String) { StandardError.writeLine(text) }
 
 func pad(_ s: String, _ width: Int) -> String {
     let n = s.count

@@ -111,21 +111,7 @@ public struct JournalLogHandler: LogHandler {
     }
 
     /// Writes `line` and a newline to fd 2 in one write(2), retrying short writes.
-    public static let standardError: Sink = { line in
-        var bytes = Array(line.utf8)
-        bytes.append(0x0A)
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(2, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += n
-            }
-        }
-    }
+    public static let standardError: Sink = { line in StandardError.writeLine(line) }
 
     static func render(_ value: Logger.Metadata.Value) -> String {
         switch value {
