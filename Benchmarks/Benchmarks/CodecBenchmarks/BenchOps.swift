@@ -1,0 +1,1 @@
+../../../Sources/dlms-bridge/BenchOps.swift
