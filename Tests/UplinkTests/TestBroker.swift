@@ -141,14 +141,21 @@ final class TestBroker {
         try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("mosquitto.conf"), atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         // Run as root, mosquitto drops to the `mosquitto` user: give it its directory rather than run as root.
-        if geteuid() == 0, let pw = getpwnam("mosquitto") {
+        if geteuid() == 0, let (uid, gid) = Self.mosquittoUser {
             for name in [""] + ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []) {
                 let path = name.isEmpty ? dir.path : dir.appendingPathComponent(name).path
-                chown(path, pw.pointee.pw_uid, pw.pointee.pw_gid)
+                chown(path, uid, gid)
                 chmod(path, name.isEmpty ? 0o700 : 0o600)
             }
         }
     }
+
+    /// The `mosquitto` user's ids, looked up once: getpwnam returns a static buffer, and tests make brokers
+    /// on several threads at once (a torn read chowned a broker's files to the wrong user).
+    static let mosquittoUser: (uid_t, gid_t)? = {
+        guard let pw = getpwnam("mosquitto") else { return nil }
+        return (pw.pointee.pw_uid, pw.pointee.pw_gid)
+    }()
 
     deinit {
         stop()

@@ -22,8 +22,8 @@ import Testing
             extraConfig: ["acl_file $DIR/acl"])
         try "user \(TestPKI.username)\ntopic readwrite allowed/#\n".write(
             to: broker.dir.appendingPathComponent("acl"), atomically: true, encoding: .utf8)
-        if geteuid() == 0, let pw = getpwnam("mosquitto") {
-            chown(broker.dir.appendingPathComponent("acl").path, pw.pointee.pw_uid, pw.pointee.pw_gid)
+        if geteuid() == 0, let (uid, gid) = TestBroker.mosquittoUser {
+            chown(broker.dir.appendingPathComponent("acl").path, uid, gid)
         }
         try broker.start()
         let client = try MQTTClient(settings: broker.settings(clientID: "gw-v5-acl", version: .v5))
