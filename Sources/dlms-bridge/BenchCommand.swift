@@ -1,4 +1,5 @@
 import Agent
+import Platform
 
 #if canImport(Glibc)
 import Glibc
@@ -180,11 +181,8 @@ struct BenchResult {
 
 // MARK: - Small helpers (no Foundation)
 
-func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-}
+/// Now on the monotonic clock, in nanoseconds.
+func monotonicNanoseconds() -> UInt64 { MonotonicInstant.now().nanoseconds }
 
 /// `value` with `decimals` digits after the point (no Foundation, no `String(format:)`).
 func fixed(_ value: Double, _ decimals: Int) -> String {

@@ -608,13 +608,13 @@ struct FrameReport {
         if let cb = d.controlByte {
             if let c = d.control {
                 let k = controlKind(c)
-                var text = "\(hex2(cb)): \(k.kind)"
+                var text = "\(hexString([cb])): \(k.kind)"
                 if let ns = k.ns { text += ", N(S)=\(ns)" }
                 if let nr = k.nr { text += ", N(R)=\(nr)" }
                 text += ", P/F=\(k.pf ? 1 : 0)"
                 line("control", text)
             } else {
-                line("control", "\(hex2(cb)): unknown control byte")
+                line("control", "\(hexString([cb])): unknown control byte")
             }
         }
         let maskedCovered = !masked.isEmpty
@@ -682,7 +682,7 @@ struct FrameReport {
         w.key("control")
         if let cb = d.controlByte {
             w.beginObject()
-            w.member("hex", hex2(cb))
+            w.member("hex", hexString([cb]))
             if let c = d.control {
                 let k = controlKind(c)
                 w.member("kind", k.kind)
@@ -989,28 +989,20 @@ extension COSEMError {
 
 // MARK: - Hex helpers
 
-private let hexDigitScalars = Array("0123456789ABCDEF".unicodeScalars)
 
-func hex2(_ b: UInt8) -> String {
-    var s = ""
-    s.unicodeScalars.append(hexDigitScalars[Int(b >> 4)])
-    s.unicodeScalars.append(hexDigitScalars[Int(b & 0x0F)])
-    return s
-}
-
-func hex4(_ v: UInt16) -> String { hex2(UInt8(v >> 8)) + hex2(UInt8(v & 0xFF)) }
+func hex4(_ v: UInt16) -> String { hexString([UInt8(v >> 8)]) + hexString([UInt8(v & 0xFF)]) }
 
 /// A checksum as its two bytes appear on the wire, low byte first (`AF9F`), as FrameError prints it.
-func wire(_ v: UInt16) -> String { hex2(UInt8(v & 0xFF)) + hex2(UInt8(v >> 8)) }
+func wire(_ v: UInt16) -> String { hexString([UInt8(v & 0xFF)]) + hexString([UInt8(v >> 8)]) }
 
-func spacedHex(_ bytes: [UInt8]) -> String { bytes.map(hex2).joined(separator: " ") }
+func spacedHex(_ bytes: [UInt8]) -> String { hexString(bytes) }
 
 /// `bytes[range]` as spaced hex with `masked` indices as `**`, cut after `limit` bytes.
 func maskedHex(_ bytes: [UInt8], range: Range<Int>, masked: Set<Int>, limit: Int) -> String {
     var parts: [String] = []
     for i in range {
         if parts.count == limit { parts.append("... (\(range.count - limit) more)"); break }
-        parts.append(masked.contains(i) ? "**" : hex2(bytes[i]))
+        parts.append(masked.contains(i) ? "**" : hexString([bytes[i]]))
     }
     return parts.joined(separator: " ")
 }

@@ -524,13 +524,8 @@ public final class MeterSession {
         var out = ""
         for (i, b) in frame.enumerated() {
             if i > 0 { out += " " }
-            out += masked.contains(i) ? "**" : hex2(b)
+            out += masked.contains(i) ? "**" : hexString([b])
         }
         return out
     }
-}
-
-private func hex2(_ b: UInt8) -> String {
-    let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D", "E", "F"]
-    return String([digits[Int(b >> 4)], digits[Int(b & 0xF)]])
 }
