@@ -171,7 +171,8 @@ import Glibc
         try client.waitForEvent("reconnected") { $0 == .connected }
         #expect(client.stop(timeoutMilliseconds: 5000))
         #expect(watcher.lines() == ["\(status) online", "\(status) offline", "\(status) online", "\(status) offline"])
-        #expect(broker.log().contains("Received DISCONNECT from gw-will"))
+        // The broker logs the DISCONNECT a moment after the client is gone: wait for the line, do not race it.
+        try waitUntil("the broker's log of the DISCONNECT") { broker.log().contains("Received DISCONNECT from gw-will") }
         let retained = try Subscriber(broker: broker, topic: status, count: 1, waitForSubscribe: false)
         let retainedLines = retained.lines()
         #expect(retainedLines == ["\(status) offline"])
