@@ -16,10 +16,10 @@
 # -Osize: our modules only (the runtime is prebuilt): 12,735,936 -> 12,514,752 bytes stripped (-221 KB); the
 # agent spends its time waiting on a meter, and the protocol core's benchmarks run on the -O build.
 #
-# The limits are what was measured plus a margin, so that growth is a decision, not a drift:
-# 12,514,752 bytes stripped (2026-11-22, after swift-log gave way to our Log module) + 2.3 % -> 12,800,000;
-# idle RSS of `run` with one meter over mutual TLS, VmHWM 10,512-11,120 KiB -> 12,288 KiB (12 MiB, the issue's
-# target). RSS is ~90 % the binary's own file pages (fault-around maps its neighbours of every page touched),
+# The limits are the issue's targets, 12 MB each (decimal: 12,000,000 bytes; 11,718 KiB), so that growth is
+# a decision, not a drift. Measured 2026-11-22 with the collectable runtime: 11,621,792 bytes stripped (3 %
+# under); idle RSS of `run` with one meter over mutual TLS, VmHWM 10,436-10,456 KiB in five runs (11 % under).
+# RSS is ~90 % the binary's own file pages (fault-around maps its neighbours of every page touched),
 # only ~0.9 MiB heap and stacks, so it follows the size and moves by ~0.5 MiB between builds of one tree.
 #
 # Static glibc: the link warns that getaddrinfo/getpwuid/dlopen "require at runtime the shared libraries
@@ -34,14 +34,19 @@
 STATIC_OUT       := $(CURDIR)/out/static
 STATIC_PREFIX    := $(STATIC_OUT)/libmosquitto
 STATIC_SCRATCH   ?= .build-static
-STATIC_MAX_BYTES ?= 12800000
-STATIC_MAX_RSS_KIB ?= 12288
+STATIC_MAX_BYTES ?= 12000000
+STATIC_MAX_RSS_KIB ?= 11718
+# The toolchain's static resource folder (usr/lib/swift_static), and our mirror of it whose libswiftCore.a the
+# linker may garbage-collect (cross/swift-runtime-gc.py: 12.52 -> 11.62 MB stripped).
+SWIFT_STATIC_RESOURCES = $(shell $(SWIFT) -print-target-info 2>/dev/null | $(PYTHON) -c \
+	'import json,sys; print(json.load(sys.stdin)["paths"]["runtimeResourcePath"] + "_static")')
+STATIC_RESOURCES := $(STATIC_OUT)/swift_static
 STATIC_SWIFT_FLAGS := -c release --scratch-path $(STATIC_SCRATCH) \
-	--static-swift-stdlib -Xswiftc -static-executable \
+	--static-swift-stdlib -Xswiftc -static-executable -Xswiftc -resource-dir -Xswiftc $(STATIC_RESOURCES) \
 	-Xcc -DLIBMOSQUITTO_STATIC \
 	-Xswiftc -use-ld=lld -Xlinker --icf=all -Xswiftc -Osize
 
-.PHONY: static static-check static-libs footprint
+.PHONY: static static-check static-libs static-runtime footprint
 
 # In `make test`: from a clean .build-static and out/static, static-check took 2 min 35 s wall here (2 cores
 # shared, load ~5; libmosquitto 8 s, the Swift build 2 min 9 s, the RSS run 6 s); later runs relink only.
@@ -53,7 +58,11 @@ static-libs: $(STATIC_PREFIX)/lib/libmosquitto.a
 $(STATIC_PREFIX)/lib/libmosquitto.a: cross/build-libmosquitto.sh
 	cross/build-libmosquitto.sh $(STATIC_PREFIX)
 
-static: $(STATIC_PREFIX)/lib/libmosquitto.a
+# Cheap when up to date (the tool compares a stamp), so it runs every time rather than guess at the toolchain.
+static-runtime:
+	@$(PYTHON) cross/swift-runtime-gc.py "$(SWIFT_STATIC_RESOURCES)" $(STATIC_RESOURCES)
+
+static: $(STATIC_PREFIX)/lib/libmosquitto.a static-runtime
 	PKG_CONFIG_PATH=$(STATIC_PREFIX)/lib/pkgconfig $(SWIFT) build $(STATIC_SWIFT_FLAGS) 2>&1 \
 	  | grep -v -e "in statically linked applications requires at runtime" -e "use of \`mktemp'"; \
 	  exit $${PIPESTATUS[0]}
@@ -85,9 +94,17 @@ static-check: static
 	echo "static-check: ok: $$size bytes stripped (limit $(STATIC_MAX_BYTES)), idle RSS of run $$rss KiB" \
 	  "(limit $(STATIC_MAX_RSS_KIB)), static, runs"
 
+# The shipped artifact gets the end-to-end system tests too (the debug build gets them in `test-system`): the
+# static glibc, the static libmosquitto/OpenSSL and the collected Swift runtime are what a gateway runs.
+# ~1.5 min here.
+.PHONY: test-system-static
+EXTRA_TEST_TARGETS += test-system-static
+test-system-static: venv static
+	DLMS_BRIDGE_BIN=$(abspath dist/dlms-bridge) $(VPY) -m pytest $(PYTEST_ARGS) Tests/system
+
 # Where the bytes come from, by archive (from a linker map of the unstripped link).
 .PHONY: static-size-report
-static-size-report: $(STATIC_PREFIX)/lib/libmosquitto.a
+static-size-report: $(STATIC_PREFIX)/lib/libmosquitto.a static-runtime
 	@mkdir -p $(STATIC_OUT)
 	@PKG_CONFIG_PATH=$(STATIC_PREFIX)/lib/pkgconfig $(SWIFT) build $(STATIC_SWIFT_FLAGS) \
 	  -Xlinker -Map=$(STATIC_OUT)/dlms-bridge.map >/dev/null 2>&1
