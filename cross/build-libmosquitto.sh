@@ -11,16 +11,18 @@
 # upstream's libmosquitto_static.a) because the module map autolinks `-lmosquitto`.
 #
 # Cross (used by `make cross`): TRIPLE is e.g. aarch64-unknown-linux-gnu, SYSROOT the Swift SDK's sysroot,
-# DEPS a folder holding the target's OpenSSL (include/ and lib/ with libssl.a, libcrypto.a).
+# DEPS a folder holding the target's OpenSSL (include/ and lib/ with libssl.a, libcrypto.a). An empty SYSROOT
+# means Debian's cross glibc (libc6-dev-arm64-cross / -armhf-cross), which clang finds by itself
+# (`make cross-c-check`).
 #
 # The source version is the one of the installed libmosquitto-dev, so headers and library match. On a fresh
 # machine (root) it adds a deb-src entry mirroring the existing deb entries and installs cmake and dpkg-dev.
 set -euo pipefail
 
-PREFIX=${1:?usage: build-libmosquitto.sh PREFIX [TRIPLE SYSROOT DEPS]}
+PREFIX=$(realpath -m "${1:?usage: build-libmosquitto.sh PREFIX [TRIPLE SYSROOT DEPS]}")
 TRIPLE=${2:-}
 SYSROOT=${3:-}
-DEPS=${4:-}
+DEPS=${4:+$(realpath -m "$4")}
 WORK=$(dirname "$PREFIX")/libmosquitto-work${TRIPLE:+-$TRIPLE}
 SRC_LIST=/etc/apt/sources.list.d/dlms-bridge-src.sources
 

@@ -9,7 +9,7 @@ set -euo pipefail
 
 DEBARCH=${1:?usage: fetch-openssl.sh DEBARCH MULTIARCH DEST}
 MULTI=${2:?usage: fetch-openssl.sh DEBARCH MULTIARCH DEST}
-DEST=${3:?usage: fetch-openssl.sh DEBARCH MULTIARCH DEST}
+DEST=$(realpath -m "${3:?usage: fetch-openssl.sh DEBARCH MULTIARCH DEST}")
 
 die() { echo "fetch-openssl($DEBARCH): $*" >&2; exit 1; }
 
@@ -25,11 +25,23 @@ apt_opts=(
     -o "Dir::Cache=$WORK" -o "Dir::Cache::archives=$WORK/archives"
     -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root"
 )
-apt-get "${apt_opts[@]}" update -qq >"$WORK/apt.log" 2>&1 \
-    || { tail -5 "$WORK/apt.log" >&2; die "apt-get update for $DEBARCH failed (log: $WORK/apt.log)"; }
+# A mirror caught mid-sync fails one index (seen here: bookworm-security's armhf Packages.xz, "File has
+# unexpected size"): the lists that did come are still usable, and libssl-dev is in the main suite too.
+if ! apt-get "${apt_opts[@]}" update -qq >"$WORK/apt.log" 2>&1; then
+    ls "$WORK"/lists/*_binary-"${DEBARCH}"_Packages* >/dev/null 2>&1 \
+        || { tail -5 "$WORK/apt.log" >&2; die "apt-get update for $DEBARCH failed (log: $WORK/apt.log)"; }
+    echo "fetch-openssl($DEBARCH): warning: some package lists did not download, using those that did:" >&2
+    grep '^E: Failed to fetch' "$WORK/apt.log" | head -3 >&2 || true
+fi
 want=$(dpkg-query -W -f='${Version}' libssl-dev 2>/dev/null || true)
 spec=libssl-dev
-if [ -n "$want" ] && apt-cache "${apt_opts[@]}" show "libssl-dev=$want" >/dev/null 2>&1; then spec="libssl-dev=$want"; fi
+if [ -n "$want" ] && apt-cache "${apt_opts[@]}" madison libssl-dev 2>/dev/null | awk '{print $3}' | grep -qxF "$want"; then
+    spec="libssl-dev=$want"
+elif [ -n "$want" ]; then
+    echo "fetch-openssl($DEBARCH): warning: libssl-dev $want (the host's) is not in the $DEBARCH lists; taking" \
+         "$(apt-cache "${apt_opts[@]}" policy libssl-dev | sed -n 's/^ *Candidate: //p'): check it has the" \
+         "security fixes you ship with" >&2
+fi
 (cd "$WORK/debs" && apt-get "${apt_opts[@]}" download "$spec" >>"$WORK/apt.log" 2>&1) \
     || { tail -5 "$WORK/apt.log" >&2; die "apt-get download $spec:$DEBARCH failed (log: $WORK/apt.log)"; }
 deb=$(ls "$WORK"/debs/libssl-dev_*_"$DEBARCH".deb 2>/dev/null | head -1)

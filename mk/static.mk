@@ -100,7 +100,7 @@ static-check: static
 .PHONY: test-system-static
 EXTRA_TEST_TARGETS += test-system-static
 test-system-static: venv static
-	DLMS_BRIDGE_BIN=$(abspath dist/dlms-bridge) $(VPY) -m pytest $(PYTEST_ARGS) Tests/system
+	DLMS_BRIDGE_BIN=$(abspath dist/dlms-bridge) $(VPY) -m pytest $(PYTEST_ARGS) $(SYSTEM_TESTS)
 
 # Where the bytes come from, by archive (from a linker map of the unstripped link).
 .PHONY: static-size-report

@@ -26,3 +26,7 @@ def bridge_bin() -> pathlib.Path:
     path = pathlib.Path(env) if env else ROOT / ".build" / "debug" / "dlms-bridge"
     assert path.exists(), f"dlms-bridge binary not found at {path}: run `make build` first"
     return path
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "cross: runs ARM builds under qemu-user (make cross-c-check builds them)")
