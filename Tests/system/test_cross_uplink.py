@@ -23,6 +23,13 @@ def probe(arch: str) -> pathlib.Path:
     return path
 
 
+def run_probe(arch: str, env: dict[str, str], topic: str, payload: str) -> subprocess.CompletedProcess:
+    """The probe under qemu-user with a broker's client settings (Broker.client_env)."""
+    return subprocess.run([QEMU[arch], str(probe(arch)), env["MQTT_HOST"], env["MQTT_PORT"], env["MQTT_TLS_CA"],
+                           env["MQTT_TLS_CERT"], env["MQTT_TLS_KEY"], env["MQTT_USERNAME"], env["MQTT_PASSWORD"],
+                           topic, payload], capture_output=True, text=True, timeout=60)
+
+
 @pytest.mark.parametrize("arch", ["aarch64", "armv7"])
 def test_the_static_arm_probe_publishes_over_mutual_tls(arch, agent_broker, make_watcher):
     path = probe(arch)
@@ -34,11 +41,8 @@ def test_the_static_arm_probe_publishes_over_mutual_tls(arch, agent_broker, make
 
     broker = agent_broker()
     watcher = make_watcher(broker)
-    env = broker.client_env()
     topic, payload = f"meters/cross-{arch}/probe", f"hello from {arch}"
-    out = subprocess.run([QEMU[arch], str(path), env["MQTT_HOST"], env["MQTT_PORT"], env["MQTT_TLS_CA"],
-                          env["MQTT_TLS_CERT"], env["MQTT_TLS_KEY"], env["MQTT_USERNAME"], env["MQTT_PASSWORD"],
-                          topic, payload], capture_output=True, text=True, timeout=60)
+    out = run_probe(arch, broker.client_env(), topic, payload)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "acknowledged" in out.stdout, out.stdout
     watcher.wait_for(lambda w: (topic, payload.encode(), False) in w.snapshot(), 10, f"the {arch} probe's message")
@@ -50,9 +54,6 @@ def test_the_static_arm_probe_publishes_over_mutual_tls(arch, agent_broker, make
 def test_the_arm_probe_refuses_a_broker_it_cannot_verify(arch, agent_broker, pki):
     """The probe's TLS really verifies (so the test above could fail): with another CA it is refused."""
     broker = agent_broker()
-    env = broker.client_env(ca=pki.evil_ca)
-    out = subprocess.run([QEMU[arch], str(probe(arch)), env["MQTT_HOST"], env["MQTT_PORT"], env["MQTT_TLS_CA"],
-                          env["MQTT_TLS_CERT"], env["MQTT_TLS_KEY"], env["MQTT_USERNAME"], env["MQTT_PASSWORD"],
-                          "meters/x/probe", "x"], capture_output=True, text=True, timeout=60)
+    out = run_probe(arch, broker.client_env(ca=pki.evil_ca), "meters/x/probe", "x")
     assert out.returncode == 1, out.stdout + out.stderr
     assert "mqtt-probe:" in out.stderr and "acknowledged" not in out.stdout, out.stderr
