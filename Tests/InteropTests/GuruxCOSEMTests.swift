@@ -270,11 +270,7 @@ struct GuruxCOSEMTests {
         for vector in try list(doc, "conversations") {
             let name = try text(vector, "name")
             let params = vector["params"] ?? .null
-            let proposal = LinkParameters(maxInfoTransmit: try field(params, "maxInfoTX"),
-                                          maxInfoReceive: try field(params, "maxInfoRX"))
-            var link = HDLCLink(.client(
-                try .client(sap: UInt8(try field(params, "clientSAP"))), server: try serverAddress(params),
-                parameters: proposal))
+            var link = try clientLink(params)
             var association = try associatedClient(doc)
             var pending: [[UInt8]] = []
             var step: GetStep? = nil

@@ -171,8 +171,7 @@ struct GuruxDataTests {
                 case "ua":
                     #expect(frame.control == .unnumberedAcknowledge(final: true), "\(what)")
                     let ua = try LinkParameters.decode(info(of: frame, in: frameBytes))
-                    let proposal = LinkParameters(maxInfoTransmit: try field(params, "maxInfoTX"),
-                                                  maxInfoReceive: try field(params, "maxInfoRX"))
+                    let proposal = try linkProposal(params)
                     #expect(proposal.negotiated(withPeer: ua) == proposal, "\(what): negotiated")
                 case "rr":
                     let send = try #require(lastMeterSend, "\(what): RR before any I-frame")

@@ -25,6 +25,18 @@ func serverAddress(_ params: JSON) throws -> HDLCAddress {
         width: addressWidth(try field(params, "addressSize")))
 }
 
+/// The link sizes a gurux vector's `params` propose (maxInfoTX / maxInfoRX).
+func linkProposal(_ params: JSON) throws -> LinkParameters {
+    LinkParameters(maxInfoTransmit: try field(params, "maxInfoTX"), maxInfoReceive: try field(params, "maxInfoRX"))
+}
+
+/// A client link set up as a gurux conversation vector's `params` say (addresses and the proposed sizes).
+func clientLink(_ params: JSON) throws -> HDLCLink {
+    HDLCLink(.client(
+        try .client(sap: UInt8(try field(params, "clientSAP"))), server: try serverAddress(params),
+        parameters: try linkProposal(params)))
+}
+
 struct MissingField: Error, CustomStringConvertible {
     let key: String
     let in_: JSON
@@ -271,11 +283,7 @@ struct GuruxLinkTests {
         for vector in try list(doc, "conversations") {
             let name = try text(vector, "name")
             let params = vector["params"] ?? .null
-            let proposal = LinkParameters(maxInfoTransmit: try field(params, "maxInfoTX"),
-                                          maxInfoReceive: try field(params, "maxInfoRX"))
-            var link = HDLCLink(.client(
-                try .client(sap: UInt8(try field(params, "clientSAP"))), server: try serverAddress(params),
-                parameters: proposal))
+            var link = try clientLink(params)
             var pending: [[UInt8]] = []
             var apdus: [[UInt8]] = []
             var connected: LinkParameters? = nil
@@ -315,7 +323,7 @@ struct GuruxLinkTests {
                 }
             }
             #expect(pending.isEmpty, "\(name): our link sent frames gurux did not: \(pending.map(hex))")
-            #expect(connected == proposal, "\(name): negotiated parameters")
+            #expect(connected == (try linkProposal(params)), "\(name): negotiated parameters")
             #expect(apdus.count == (try field(vector, "blocks")), "\(name): APDUs delivered")
             #expect(apdus.allSatisfy { $0.first == 0xC4 }, "\(name): GET-Responses")
         }
