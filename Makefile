@@ -15,7 +15,7 @@ PYTEST_ARGS  ?= -q
 
 export DLMS_BRIDGE_PYTHON := $(abspath $(VPY))
 
-.PHONY: all build test test-swift test-system venv deps demo clean help
+.PHONY: all build test test-deps test-swift test-system venv deps demo clean help
 
 all: build
 
@@ -26,18 +26,18 @@ help:
 	@echo "make cross-check - protocol core for aarch64/armv7 under qemu-user"
 	@echo "make bench   - benchmarks (package-benchmark + dlms-bridge bench)"
 
-build:
+build: deps
 	$(SWIFT) build -c $(BUILD_CONFIG) $(SWIFT_FLAGS)
 
 # The Python side of the tests: gurux-dlms (independent DLMS implementation), pytest, paho-mqtt.
-$(VPY): Tests/system/requirements.txt
+$(VPY): Tests/system/requirements.txt | deps
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --disable-pip-version-check -r Tests/system/requirements.txt
 	@touch $(VPY)
 
 venv: $(VPY)
 
-test: venv build test-swift test-system $(EXTRA_TEST_TARGETS)
+test: test-deps venv build test-swift test-system $(EXTRA_TEST_TARGETS)
 	@echo "make test: all suites passed"
 
 test-swift: venv
@@ -50,16 +50,21 @@ SYSTEM_TESTS := -m "not cross" Tests/system
 test-system: venv build
 	DLMS_BRIDGE_BIN=$(BIN) $(VPY) -m pytest $(PYTEST_ARGS) $(SYSTEM_TESTS)
 
-# System packages the build, the demo and the tests need (Debian names). Installed only when missing.
-DEB_PACKAGES := libmosquitto-dev libssl-dev mosquitto mosquitto-clients openssl python3-venv
+# System packages (Debian names), installed only when missing by scripts/ensure-packages.sh (as root; otherwise
+# it stops with the apt-get line to run). DEB_PACKAGES: the build and the demo. TEST_PACKAGES: what a check of
+# `make test` needs beyond that; each area adds its own beside its targets (here and in mk/*.mk), so a new check
+# brings its packages with it. `make test-deps` installs the union first thing in `make test`.
+DEB_PACKAGES  := libmosquitto-dev libssl-dev mosquitto mosquitto-clients openssl python3-venv
+# The system tests: the overlay's unit checked by systemd's tools, strace/unshare/gcc for the nsswitch check,
+# libseccomp's Python binding for the unit's system-call filter (Tests/system/unit_sandbox.py).
+TEST_PACKAGES := systemd strace util-linux gcc python3-seccomp
+ENSURE_PACKAGES := scripts/ensure-packages.sh
 
 deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing: $$missing"; \
-	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root, or: sudo apt-get install $$missing" >&2; exit 1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi
+	@$(ENSURE_PACKAGES) "make deps" $(DEB_PACKAGES)
+
+test-deps:
+	@$(ENSURE_PACKAGES) "make test" $(sort $(DEB_PACKAGES) $(TEST_PACKAGES))
 
 # The README's first command: simulated meter + TLS broker + agent on loopback, readings shown, all stopped.
 demo: deps build

@@ -39,15 +39,7 @@ armv7)
 *) die "unknown ARCH '$ARCH': use aarch64 or armv7" ;;
 esac
 
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    [ "$(id -u)" = 0 ] || die "missing Debian packages: ${missing[*]} (apt-get install ${missing[*]})"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-        || die "apt-get install ${missing[*]} failed"
-fi
+"$ROOT/scripts/ensure-packages.sh" "cross-check($ARCH)" "${packages[@]}"
 [ -d "$TOOLCHAIN/lib/swift/embedded/$swift_target" ] \
     || die "this Swift toolchain ships no Embedded stdlib for $swift_target ($TOOLCHAIN/lib/swift/embedded)"
 

@@ -16,7 +16,13 @@ BENCH_BIN = $(shell $(SWIFT) build -c release $(BENCH_SWIFT_FLAGS) --show-bin-pa
 # the whole agent. bench-check-cli counts the same functions in the real binary (they agree to the instruction).
 BENCH_OPS_BIN = $(shell $(SWIFT) build -c release --package-path Benchmarks --show-bin-path)/CallgrindOps
 
-.PHONY: bench bench-release bench-ops bench-check bench-check-cli bench-malloc-check
+.PHONY: bench bench-release bench-ops bench-check bench-check-cli bench-malloc-check bench-deps
+
+# callgrind counts the instructions.
+BENCH_PACKAGES := valgrind
+TEST_PACKAGES  += $(BENCH_PACKAGES)
+bench-deps:
+	@$(ENSURE_PACKAGES) "make bench-check" $(BENCH_PACKAGES)
 
 bench-release:
 	$(SWIFT) build -c release $(BENCH_SWIFT_FLAGS) --product dlms-bridge
@@ -28,10 +34,10 @@ bench: bench-release
 bench-ops:
 	$(SWIFT) build -c release --package-path Benchmarks --product CallgrindOps
 
-bench-check: bench-ops
+bench-check: bench-deps bench-ops
 	Benchmarks/callgrind-check.sh $(BENCH_OPS_BIN)
 
-bench-check-cli: bench-release
+bench-check-cli: bench-deps bench-release
 	Benchmarks/callgrind-check.sh $(BENCH_BIN)
 
 # Runs from Benchmarks/ so the static thresholds are read from Benchmarks/Thresholds.

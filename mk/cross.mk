@@ -8,9 +8,17 @@
 
 CROSS_CHECK_ARCHS ?= aarch64 armv7
 
-.PHONY: cross-check cross cross-openssl
+.PHONY: cross-check cross cross-openssl cross-deps
 
-cross-check:
+# Debian's cross glibc and libgcc for both Pi architectures, qemu-user to run what is built, lld to link it,
+# cmake and dpkg-dev to build the target's libmosquitto from Debian's source.
+CROSS_PACKAGES := qemu-user lld file cmake dpkg-dev libmosquitto-dev \
+	libc6-dev-arm64-cross libgcc-12-dev-arm64-cross libc6-dev-armhf-cross libgcc-12-dev-armhf-cross
+TEST_PACKAGES  += $(CROSS_PACKAGES)
+cross-deps:
+	@$(ENSURE_PACKAGES) "make cross" $(CROSS_PACKAGES)
+
+cross-check: cross-deps
 	@for arch in $(CROSS_CHECK_ARCHS); do cross/embedded-check.sh $$arch || exit 1; done
 	@echo "cross-check: golden vectors pass on $(CROSS_CHECK_ARCHS) under qemu-user"
 
@@ -46,7 +54,7 @@ cross/fetch-openssl.sh $(CROSS_DEBARCH) $(CROSS_MULTI) $(CROSS_DEPS) && \
 	    cross/build-libmosquitto.sh $(CROSS_MOSQ) $(CROSS_TRIPLE) "$(1)" $(CROSS_DEPS); }
 endef
 
-cross:
+cross: cross-deps
 	@case "$(ARCH)" in aarch64|armv7) ;; *) echo "make cross: ARCH must be aarch64 or armv7, not '$(ARCH)'" >&2; exit 2;; esac
 	@if ! $(SWIFT) sdk list 2>/dev/null | grep -qx '$(CROSS_SDK)'; then \
 	  echo "make cross: the Swift SDK '$(CROSS_SDK)' is not installed." >&2; \
@@ -84,7 +92,7 @@ CROSS_C_ARCHS ?= aarch64 armv7
 .PHONY: cross-c-check cross-probe
 EXTRA_TEST_TARGETS += cross-c-check
 
-cross-c-check: venv
+cross-c-check: cross-deps venv
 	@for arch in $(CROSS_C_ARCHS); do $(MAKE) --no-print-directory cross-probe ARCH=$$arch || exit 1; done
 	$(VPY) -m pytest $(PYTEST_ARGS) -m cross Tests/system
 

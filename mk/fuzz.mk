@@ -20,12 +20,17 @@ FUZZ_FLAGS   ?= -sanitize=fuzzer,address -parse-as-library -O -g -use-ld=lld
 # The Swift runtime's crash backtracer waits on the terminal; libFuzzer reports crashes itself.
 FUZZ_ENV     := SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1
 
-.PHONY: fuzz $(addprefix fuzz-,$(FUZZ_TARGETS))
+.PHONY: fuzz fuzz-deps $(addprefix fuzz-,$(FUZZ_TARGETS))
+
+FUZZ_PACKAGES := lld
+TEST_PACKAGES += $(FUZZ_PACKAGES)
+fuzz-deps:
+	@$(ENSURE_PACKAGES) "make fuzz" $(FUZZ_PACKAGES)
 
 fuzz: $(addprefix fuzz-,$(FUZZ_TARGETS))
 
 define FUZZ_TARGET_RULES
-Fuzz/bin/fuzz-$(1): $$(FUZZ_SOURCES_$(1)) mk/fuzz.mk
+Fuzz/bin/fuzz-$(1): $$(FUZZ_SOURCES_$(1)) mk/fuzz.mk | fuzz-deps
 	@mkdir -p Fuzz/bin
 	$$(FUZZ_SWIFTC) $$(FUZZ_FLAGS) -module-name Fuzz_$(1) $$(FUZZ_SOURCES_$(1)) -o $$@
 

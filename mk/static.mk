@@ -46,7 +46,13 @@ STATIC_SWIFT_FLAGS := -c release --scratch-path $(STATIC_SCRATCH) \
 	-Xcc -DLIBMOSQUITTO_STATIC \
 	-Xswiftc -use-ld=lld -Xlinker --icf=all -Xswiftc -Osize
 
-.PHONY: static static-check static-libs static-runtime footprint
+.PHONY: static static-check static-libs static-runtime footprint static-deps
+
+# cmake and dpkg-dev build libmosquitto.a from Debian's source; lld links; file and binutils check the result.
+STATIC_PACKAGES := libmosquitto-dev libssl-dev cmake dpkg-dev lld file binutils
+TEST_PACKAGES   += $(STATIC_PACKAGES)
+static-deps:
+	@$(ENSURE_PACKAGES) "make static" $(STATIC_PACKAGES)
 
 # In `make test`: from a clean .build-static and out/static, static-check took 2 min 35 s wall here (2 cores
 # shared, load ~5; libmosquitto 8 s, the Swift build 2 min 9 s, the RSS run 6 s); later runs relink only.
@@ -55,14 +61,14 @@ EXTRA_TEST_TARGETS += static-check
 static-libs: $(STATIC_PREFIX)/lib/libmosquitto.a
 
 # Cached: rebuilt only when the recipe changes or `make clean` removed out/.
-$(STATIC_PREFIX)/lib/libmosquitto.a: cross/build-libmosquitto.sh
+$(STATIC_PREFIX)/lib/libmosquitto.a: cross/build-libmosquitto.sh | static-deps
 	cross/build-libmosquitto.sh $(STATIC_PREFIX)
 
 # Cheap when up to date (the tool compares a stamp), so it runs every time rather than guess at the toolchain.
 static-runtime:
 	@$(PYTHON) cross/swift-runtime-gc.py "$(SWIFT_STATIC_RESOURCES)" $(STATIC_RESOURCES)
 
-static: $(STATIC_PREFIX)/lib/libmosquitto.a static-runtime
+static: static-deps $(STATIC_PREFIX)/lib/libmosquitto.a static-runtime
 	PKG_CONFIG_PATH=$(STATIC_PREFIX)/lib/pkgconfig $(SWIFT) build $(STATIC_SWIFT_FLAGS) 2>&1 \
 	  | grep -v -e "in statically linked applications requires at runtime" -e "use of \`mktemp'"; \
 	  exit $${PIPESTATUS[0]}
