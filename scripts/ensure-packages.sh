@@ -20,5 +20,5 @@ fi
 echo "$who: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq || { echo "$who: apt-get update failed (is a Debian mirror reachable?)" >&2; exit 1; }
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null \
     || { echo "$who: apt-get install ${missing[*]} failed (see above)" >&2; exit 1; }
