@@ -28,19 +28,21 @@ let package = Package(
         .target(name: "COSEM", swiftSettings: strict),
         // Logging: the subset of swift-log's API the agent uses, without its task locals (which pulled the
         // Concurrency runtime and libdispatch into the static binary).
-        .target(name: "Log", dependencies: ["Platform"], swiftSettings: strict),
-        // The thin POSIX layer shared by the I/O modules: clocks, threads, a condition queue, errno errors.
-        .target(name: "Platform", swiftSettings: strict),
+        .target(name: "Log", dependencies: ["CLibc", "Platform"], swiftSettings: strict),
+        // The C library as one module map, imported the same way by the normal and the Embedded build.
+        .target(name: "CLibc"),
+        // The thin POSIX layer shared by the I/O modules: clocks, threads, locks, a condition queue, errno errors.
+        .target(name: "Platform", dependencies: ["CLibc"], swiftSettings: strict),
         // The meter link: TCP and termios transports, IEC 62056-21 mode E, the meter session, the catalog.
         .target(
             name: "MeterLink",
-            dependencies: ["HDLC", "COSEM", "Platform"],
+            dependencies: ["HDLC", "COSEM", "CLibc", "Platform"],
             swiftSettings: strict
         ),
         // The simulated Microstar meter (demo and test peer), server side of the same core.
         .target(
             name: "MeterSimulator",
-            dependencies: ["HDLC", "COSEM", "Platform", "MeterLink"],
+            dependencies: ["HDLC", "COSEM", "CLibc", "Platform", "MeterLink"],
             swiftSettings: strict
         ),
         // libmosquitto, seen only by Uplink.
@@ -52,16 +54,16 @@ let package = Package(
         // The uplink: MQTT over TLS through one Swift wrapper of libmosquitto.
         .target(
             name: "Uplink",
-            dependencies: ["CMosquitto", "Platform", "Log"],
+            dependencies: ["CMosquitto", "CLibc", "Platform", "Log"],
             swiftSettings: strict
         ),
         // The spool: crash-safe store-and-forward log on flash.
-        .target(name: "Spool", dependencies: ["Platform"], swiftSettings: strict),
+        .target(name: "Spool", dependencies: ["CLibc", "Platform"], swiftSettings: strict),
         // The agent: configuration, scheduling, payload, health, signals.
         .target(
             name: "Agent",
             dependencies: [
-                "HDLC", "COSEM", "Platform", "MeterLink", "Uplink", "Spool",
+                "HDLC", "COSEM", "CLibc", "Platform", "MeterLink", "Uplink", "Spool",
                 "Log",
             ],
             swiftSettings: strict
@@ -70,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "dlms-bridge",
             dependencies: [
-                "HDLC", "COSEM", "MeterLink", "MeterSimulator", "Agent",
+                "HDLC", "COSEM", "CLibc", "Platform", "MeterLink", "MeterSimulator", "Agent",
                 "Log",
             ],
             swiftSettings: strict

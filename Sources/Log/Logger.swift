@@ -9,14 +9,9 @@ import Platform
 //
 // Cost: the logger keeps its own copy of the level, and the level methods are inlinable, so a call at a
 // disabled level is one compare; the message and metadata autoclosures are not evaluated and the handler
-// (an existential) is not touched.
+// (a class-bound existential, which Embedded Swift allows) is not touched.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-import Synchronization
+import CLibc
 
 /// A named source of log events that hands enabled events to its `LogHandler`.
 public struct Logger: Sendable {
@@ -133,9 +128,17 @@ extension Logger {
     /// One metadata value: a string, something printable, or a nested list or dictionary.
     public enum MetadataValue: Sendable {
         case string(String)
-        case stringConvertible(any CustomStringConvertible & Sendable)
+        /// A value's description, taken when the event is made (`.stringConvertible(rtt)`). Kept apart from
+        /// `.string` so that a number stays a number to a structured handler. (Not an existential: Embedded
+        /// Swift has none of non-class protocols.)
+        case described(String)
         case dictionary(Metadata)
         case array([MetadataValue])
+
+        /// The description of `value`, as swift-log's case of the same name.
+        public static func stringConvertible<T: CustomStringConvertible>(_ value: T) -> MetadataValue {
+            .described(value.description)
+        }
     }
 }
 
@@ -154,8 +157,8 @@ extension Logger.MetadataValue: ExpressibleByStringLiteral, ExpressibleByStringI
     public var description: String {
         switch self {
         case .string(let s): return s
-        case .stringConvertible(let c): return c.description
-        case .array(let items): return "[" + items.map(\.description).joined(separator: ", ") + "]"
+        case .described(let text): return text
+        case .array(let items): return "[" + items.map { $0.description }.joined(separator: ", ") + "]"
         case .dictionary(let dict):
             return "[" + dict.keys.sorted().map { $0 + ": " + dict[$0]!.description }.joined(separator: ", ") + "]"
         }
@@ -165,7 +168,7 @@ extension Logger.MetadataValue: ExpressibleByStringLiteral, ExpressibleByStringI
     public static func == (lhs: Self, rhs: Self) -> Bool {
         switch (lhs, rhs) {
         case (.string(let a), .string(let b)): return a == b
-        case (.stringConvertible(let a), .stringConvertible(let b)): return a.description == b.description
+        case (.described(let a), .described(let b)): return a == b
         case (.array(let a), .array(let b)): return a == b
         case (.dictionary(let a), .dictionary(let b)): return a == b
         default: return false
@@ -188,8 +191,9 @@ public struct LogEvent: Sendable {
     }
 }
 
-/// Where a logger's enabled events go (the agent's is `JournalLogHandler`).
-public protocol LogHandler: Sendable {
+/// Where a logger's enabled events go (the agent's is `JournalLogHandler`). A class, so that loggers can hold
+/// it as an existential in Embedded Swift too; copies of a `Logger` share their handler.
+public protocol LogHandler: AnyObject, Sendable {
     /// The lowest level this handler wants; `Logger` copies it at creation and compares against its copy.
     var logLevel: Logger.Level { get set }
     /// Writes one event. Called only for events at or above `logLevel`, from any thread.
@@ -197,7 +201,7 @@ public protocol LogHandler: Sendable {
 }
 
 /// Drops every event (tests that do not look at the log).
-public struct NoOpLogHandler: LogHandler {
+public final class NoOpLogHandler: LogHandler, @unchecked Sendable {
     public var logLevel: Logger.Level = .critical
     public init() {}
     public func log(event: LogEvent) {}
@@ -205,7 +209,7 @@ public struct NoOpLogHandler: LogHandler {
 
 /// `label: level message key=value` on stderr, one write(2) per line: what loggers use before
 /// `LoggingSystem.bootstrap` (so nothing is lost if a log call comes first).
-public struct StandardErrorLogHandler: LogHandler {
+public final class StandardErrorLogHandler: LogHandler, @unchecked Sendable {
     public var logLevel: Logger.Level
     public let label: String
 
@@ -227,7 +231,7 @@ public struct StandardErrorLogHandler: LogHandler {
 public enum LoggingSystem {
     public typealias Factory = @Sendable (String) -> any LogHandler
 
-    private static let current = Mutex<Factory>({ StandardErrorLogHandler(label: $0) })
+    private static let current = Locked<Factory>({ StandardErrorLogHandler(label: $0) })
 
     /// Installs the factory for loggers created from now on (`JournalLogHandler.bootstrap` at start-up).
     /// Unlike swift-log it may be called again (tests); loggers already made keep their handler.

@@ -254,7 +254,7 @@ public struct SimulatedObjectModel: Sendable {
         case 2:
             return buffer(isLoad: isLoad, columns: columns, instants: instants, access: access)
         case 3:
-            return .data(.array(columns.map(\.dataValue)))
+            return .data(.array(columns.map { $0.dataValue }))
         case 4:
             return .data(.doubleLongUnsigned(isLoad ? UInt32(configuration.capturePeriodSeconds) : 0))
         case 5:

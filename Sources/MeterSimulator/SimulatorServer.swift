@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 import COSEM
 import MeterLink
 import Platform
@@ -23,8 +19,8 @@ public final class SimulatorServer: @unchecked Sendable {
     let log: (@Sendable (String) -> Void)?
     let verbose: Bool
 
-    private let state: Mutex<State>
-    private let threads = Mutex<[PlatformThread]>([])
+    private let state: Locked<State>
+    private let threads = Locked<[PlatformThread]>([])
     private let stopping = Atomic<Bool>(false)
     private var listener: TCPListener?
     private var pty: PseudoTerminal?
@@ -41,7 +37,7 @@ public final class SimulatorServer: @unchecked Sendable {
         self.configuration = configuration
         self.verbose = verbose
         self.log = log
-        self.state = Mutex(State(faults: faults))
+        self.state = Locked(State(faults: faults))
     }
 
     deinit { stop() }

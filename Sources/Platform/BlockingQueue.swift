@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 
 /// A mutex with a condition variable on the monotonic clock, for threads that must wait with a timeout
 /// (a spool writer waiting for readings, a publisher waiting for broker acknowledgements).

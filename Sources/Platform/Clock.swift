@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 
 /// A point on the monotonic clock (CLOCK_MONOTONIC), in nanoseconds. Timeouts, schedules and round-trip
 /// times use it because the wall clock jumps when NTP corrects a gateway that booted without network.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 
 /// Readiness waits on one descriptor with poll(2), retried across EINTR until the deadline.
 public enum Poll {

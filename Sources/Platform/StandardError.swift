@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 
 /// Lines on stderr (fd 2) without stdio buffering: one write(2) per line, short writes and EINTR retried, so
 /// that lines from several threads do not interleave mid-line and nothing is lost when the process exits.
@@ -22,5 +18,21 @@ public enum StandardError {
                 offset += n
             }
         }
+    }
+}
+
+/// Standard input (fd 0), read with read(2): `readLine` needs a runtime function Embedded Swift lacks.
+public enum StandardInput {
+    /// Everything until end of file, decoded as UTF-8 (invalid bytes replaced).
+    public static func readAll() -> String {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress!, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

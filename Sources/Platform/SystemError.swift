@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 
 /// A failed system call: which call, on what, and errno. The description reads like
 /// "open(/var/lib/dlms-bridge/spool/000001.log) failed: No space left on device (errno 28)".
@@ -43,4 +39,10 @@ public func retryingInterrupts<T: BinaryInteger>(
         if code == EINTR { continue }
         throw SystemError(call(), code: code)
     }
+}
+
+/// The calling thread's errno: C's `errno` is a macro Swift cannot import, so every module reads it here.
+public var errno: Int32 {
+    get { clibc_errno() }
+    set { clibc_set_errno(newValue) }
 }

@@ -1,3 +1,5 @@
+import CLibc
+
 /// Substring search over UTF-8 bytes. The standard library's `String.contains(_: String)` and `ranges(of:)`
 /// live in `_StringProcessing`, which drags ~1.3 MB (with `_RegexParser`) into the static binary for what is
 /// a byte comparison.
@@ -19,5 +21,14 @@ extension StringProtocol {
             i -= 1
         }
         return nil
+    }
+}
+
+/// The process's command-line arguments, the program name first (from the C library, as main received them:
+/// Embedded Swift has no `CommandLine`).
+public enum ProcessArguments {
+    public static var all: [String] {
+        let argv = clibc_argv()
+        return (0..<Int(clibc_argc())).map { i in argv.flatMap { $0[i] }.map { String(cString: $0) } ?? "" }
     }
 }

@@ -1,14 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 import Platform
 
 /// The few POSIX file calls the spool needs, each retrying EINTR and throwing `SystemError` with the path.
 enum FileIO {
     static func openFile(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SystemError) -> Int32 {
-        try retryingInterrupts("open(\(path))") { open(path, flags | O_CLOEXEC, mode) }
+        try retryingInterrupts("open(\(path))") { clibc_open(path, flags | O_CLOEXEC, mode) }
     }
 
     static func closeFile(_ fd: Int32) { _ = close(fd) }

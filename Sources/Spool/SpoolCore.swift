@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 import Platform
 
 /// One segment file as known in memory: the records themselves stay on flash.
@@ -129,7 +125,7 @@ struct SpoolCore {
         if !segments.isEmpty && !readOnly { try syncDirectory() }
 
         let state = persisted ?? PersistedState()
-        let firstSeq = segments.lazy.compactMap(\.firstSeq).first
+        let firstSeq = segments.lazy.compactMap { $0.firstSeq }.first
         let lastRecordSeq = segments.last(where: { $0.lastSeq != nil })?.lastSeq ?? 0
         lowWater = state.lowWater
         if let firstSeq { lowWater = max(lowWater, firstSeq - 1) } else { lowWater = max(lowWater, lastRecordSeq) }

@@ -2,11 +2,7 @@ import CMosquitto
 import Log
 import Platform
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 
 /// libmosquitto's process-wide initialisation, done once (a Swift `static let` runs its initialiser exactly
 /// once, thread-safely); never cleaned up, as the process owns it until exit.

@@ -1,8 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
+import Platform
 
 /// MQTT quality of service of a publish.
 public enum QoS: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
@@ -63,7 +60,7 @@ public struct TLSSettings: Sendable, Hashable {
     /// The setting for MQTT_TLS_CA: a directory becomes `caDirectory`, anything else `caFile`.
     public static func ca(_ path: String) -> TLSSettings {
         var st = stat()
-        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { return TLSSettings(caDirectory: path) }
+        if stat(path, &st) == 0 && clibc_s_isdir(st.st_mode) != 0 { return TLSSettings(caDirectory: path) }
         return TLSSettings(caFile: path)
     }
 }
@@ -166,7 +163,7 @@ public struct MQTTSettings: Sendable, Hashable {
             let why = String(cString: strerror(errno))
             throw .invalidSetting(name: name, problem: "\(path): \(why)")
         }
-        let isDir = (st.st_mode & S_IFMT) == S_IFDIR
+        let isDir = clibc_s_isdir(st.st_mode) != 0
         if isDir != directory {
             throw .invalidSetting(name: name, problem: "\(path) is \(isDir ? "a directory" : "not a directory")")
         }

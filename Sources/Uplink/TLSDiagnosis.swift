@@ -1,11 +1,7 @@
 import CMosquitto
 import Platform
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 
 /// Turns OpenSSL's terse handshake failure into what an operator should check.
 enum TLSDiagnosis {

@@ -3,9 +3,7 @@
 // This is the small part of it we need: long options with values (`--port 3333`, `--port=3333`), flags,
 // options that take several values (`--measurement a b c`), positionals, and generated help.
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// One option or flag of a command.
 struct OptionSpec {

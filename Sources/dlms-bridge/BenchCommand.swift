@@ -1,11 +1,7 @@
 import Agent
 import Platform
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CLibc
 
 /// `dlms-bridge bench`: times the codec's hot paths in this process so a user can size a gateway.
 ///
@@ -31,7 +27,7 @@ struct BenchCommand {
             build (`swift build -c release`): a debug build is many times slower.
             """,
         options: [
-            .value("op", "name", "Run only this operation: " + BenchOperation.allCases.map(\.rawValue).joined(separator: ", ") + "."),
+            .value("op", "name", "Run only this operation: " + BenchOperation.allCases.map { $0.rawValue }.joined(separator: ", ") + "."),
             .value("iterations", "n", "Calls per timed run (default: sized so one run lasts about 50 ms)."),
             .value("runs", "n", "Timed runs per operation; the median is reported.", default: "5"),
             .flag("json", "Print the results as JSON."),
@@ -63,7 +59,7 @@ struct BenchCommand {
             if let name = args.string("op") {
                 guard let known = BenchOperation(rawValue: name) else {
                     throw UsageError(message: "unknown operation '\(name)' (the operations are "
-                        + BenchOperation.allCases.map(\.rawValue).joined(separator: ", ") + ", poll-cycle)")
+                        + BenchOperation.allCases.map { $0.rawValue }.joined(separator: ", ") + ", poll-cycle)")
                 }
                 op = known
             }

@@ -1,6 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
+import Platform
 
 /// The `dlms-bridge` command: one binary for the agent and the field engineer's tools.
 @main
@@ -26,7 +25,7 @@ enum DLMSBridge {
         """
 
     static func main() {
-        let args = CommandLine.arguments
+        let args = ProcessArguments.all
         guard args.count > 1 else {
             print(overview, terminator: "")
             exit(0)

@@ -1,12 +1,9 @@
 import Agent
 import COSEM
 import HDLC
+import Platform
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CLibc
 
 /// `dlms-bridge decode`: explains HDLC frames and APDUs pasted from a log, field by field.
 ///
@@ -43,9 +40,7 @@ enum DecodeCommand {
     static func run(hex: [String], json: Bool) -> Int32 {
         let text: String
         if hex.isEmpty || hex == ["-"] {
-            var all = ""
-            while let line = readLine(strippingNewline: false) { all += line }
-            text = all
+            text = StandardInput.readAll()
         } else {
             text = hex.joined(separator: " ")
         }

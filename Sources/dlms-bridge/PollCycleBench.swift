@@ -23,11 +23,14 @@ enum PollCycleBench {
     /// four energies.
     static let registers = Array(MeasurementCatalog.standard.measurements.filter { $0.kind == .register }.prefix(12))
 
-    static func run(polls: Int, replyDelayMilliseconds: Int) throws -> PollCycleResult {
+    static func run(polls: Int, replyDelayMilliseconds: Int) throws(MeterError) -> PollCycleResult {
         let server = SimulatorServer(configuration: SimulatorConfiguration(),
                                      faults: SimulatorFaults(replyDelayMilliseconds: replyDelayMilliseconds))
         defer { server.stop() }
-        let listener = try server.listen(host: "127.0.0.1", port: 0)
+        let listener: TCPListener
+        do { listener = try server.listen(host: "127.0.0.1", port: 0) } catch {
+            throw MeterError(.transport, "poll-cycle: the simulator cannot listen: \(error)", link: error)
+        }
         var settings = MeterSettings(endpoint: .tcp(host: "127.0.0.1", port: listener.port), profile: .microstar,
                                      password: Secret("22222222"))
         settings.responseTimeoutMilliseconds = Int64(2000 + replyDelayMilliseconds * 4)

@@ -1,11 +1,10 @@
 import Agent
 import COSEM
+import HDLC
 import MeterLink
 import Platform
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// `dlms-bridge read`: the prototype's one-shot reader, for installing and debugging a meter.
 struct ReadCommand {

@@ -4,9 +4,7 @@ import MeterLink
 import Platform
 import Uplink
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// `dlms-bridge run`: the agent users deploy.
 struct RunCommand {
@@ -108,15 +106,15 @@ struct RunCommand {
         let pump = UplinkEventPump(client: client, runtime: runtime, logger: Logger(label: "dlms-bridge.uplink"))
         let signals = BlockingQueue<AgentSignal>()
         let signalThread: SignalThread
-        do {
+        do throws(SystemError) {
             signalThread = try SignalThread.start { signals.push($0) }
             try pump.start()
-            try client.start()
-            try runtime.start()
         } catch {
             fail("cannot start: \(error)", code: 1)
         }
-        let ids = config.meters.map(\.deviceID).joined(separator: ", ")
+        do { try client.start() } catch { fail("cannot start: \(error)", code: 1) }
+        do { try runtime.start() } catch { fail("cannot start: \(error)", code: 1) }
+        let ids = config.meters.map { $0.deviceID }.joined(separator: ", ")
         logger.notice("dlms-bridge running: \(config.meters.count) meter(s) [\(ids)], broker \(mqttSettings.broker)\(mqttSettings.tls == nil ? " (plain TCP)" : " (TLS)"), spool \(config.spool.directory)")
         try? notifier?.ready(status: "polling \(config.meters.count) meter(s)")
 

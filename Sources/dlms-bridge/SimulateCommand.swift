@@ -5,9 +5,7 @@ import MeterLink
 import MeterSimulator
 import Platform
 
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLibc
 
 /// `dlms-bridge simulate`: a simulated Microstar meter, the demo meter and the test meter.
 struct SimulateCommand {

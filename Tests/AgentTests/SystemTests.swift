@@ -24,7 +24,7 @@ private final class NotifySocket {
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
         }
-        try #require(rc == 0, "bind(\(name)) failed: errno \(errno)")
+        try #require(rc == 0, "bind(\(name)) failed: errno \(Platform.errno)")
     }
 
     deinit {

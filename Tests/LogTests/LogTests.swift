@@ -8,9 +8,13 @@ private final class Recorder: Sendable {
     var all: [LogEvent] { events.withLock { $0 } }
 }
 
-private struct RecordingHandler: LogHandler {
+private final class RecordingHandler: LogHandler, @unchecked Sendable {
     var logLevel: Logger.Level
     let recorder: Recorder
+    init(logLevel: Logger.Level, recorder: Recorder) {
+        self.logLevel = logLevel
+        self.recorder = recorder
+    }
     func log(event: LogEvent) { recorder.events.withLock { $0.append(event) } }
 }
 

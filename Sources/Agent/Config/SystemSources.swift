@@ -1,8 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
+import Platform
 
 /// What a configured path points at.
 enum FileCheck: Equatable {
@@ -12,7 +9,7 @@ enum FileCheck: Equatable {
     static func kind(_ path: String) -> FileCheck {
         var st = stat()
         guard stat(path, &st) == 0, access(path, R_OK) == 0 else { return .missing }
-        return (st.st_mode & S_IFMT) == S_IFDIR ? .directory : .file
+        return clibc_s_isdir(st.st_mode) != 0 ? .directory : .file
     }
 }
 
@@ -20,7 +17,7 @@ extension ConfigurationLoader {
     /// The process environment, read from `environ` (no Foundation).
     public static func processEnvironment() -> [String: String] {
         var result: [String: String] = [:]
-        var pointer = environ
+        guard var pointer = clibc_environ() else { return result }
         while let entry = pointer.pointee {
             let text = String(cString: entry)
             if let eq = text.firstIndex(of: "=") {
@@ -33,7 +30,7 @@ extension ConfigurationLoader {
 
     /// Reads a whole text file; nil with errno set when it cannot be opened or read.
     public static func readTextFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = clibc_open(path, O_RDONLY | O_CLOEXEC, 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var bytes: [UInt8] = []

@@ -1,4 +1,4 @@
-import Synchronization
+import Platform
 
 /// Whether a meter answers.
 public enum MeterState: String, Sendable, Equatable {
@@ -71,11 +71,11 @@ public struct MeterHealthSnapshot: Sendable, Equatable {
 /// Thread-safe counters of one meter: its poll thread writes, the health publisher reads.
 public final class MeterHealthRecorder: Sendable {
     public let maxConsecutiveErrors: UInt64
-    private let state: Mutex<MeterHealthSnapshot>
+    private let state: Locked<MeterHealthSnapshot>
 
     public init(deviceID: String, maxConsecutiveErrors: Int) {
         self.maxConsecutiveErrors = UInt64(max(1, maxConsecutiveErrors))
-        state = Mutex(MeterHealthSnapshot(deviceID: deviceID))
+        state = Locked(MeterHealthSnapshot(deviceID: deviceID))
     }
 
     public var snapshot: MeterHealthSnapshot { state.withLock { $0 } }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 import Log
 import Platform
 
@@ -15,7 +11,7 @@ import Platform
 /// Metadata is `key=value`, sorted by key, quoted when it has blanks; values of keys that name a secret
 /// (`password`, `secret`, `token`, ...) print as `********`. Newlines in a message are escaped so that one
 /// event never spans two journal entries.
-public struct JournalLogHandler: LogHandler {
+public final class JournalLogHandler: LogHandler, @unchecked Sendable {
     /// How lines are laid out.
     public enum Format: Sendable, Equatable {
         /// `<N>` syslog priority prefix, no timestamp (journald stamps the line).
@@ -54,7 +50,7 @@ public struct JournalLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var merged = metadata
-        if let own = event.metadata { merged.merge(own) { $1 } }
+        if let own = event.metadata { for (key, value) in own { merged[key] = value } }
         sink(render(level: event.level, message: event.message, metadata: merged))
     }
 
@@ -116,7 +112,7 @@ public struct JournalLogHandler: LogHandler {
     static func render(_ value: Logger.Metadata.Value) -> String {
         switch value {
         case .string(let s): return s
-        case .stringConvertible(let c): return c.description
+        case .described(let text): return text
         case .array(let items): return "[" + items.map { render($0) }.joined(separator: ",") + "]"
         case .dictionary(let dict):
             return "{" + dict.keys.sorted().map { key in

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 
 /// Wall-clock instants as text, without Foundation's date formatters (they pull ICU into a static binary).
 public enum UTCTime {

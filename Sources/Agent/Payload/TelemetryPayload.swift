@@ -1,3 +1,4 @@
+import COSEM
 /// The telemetry message: exactly the prototype's JSON, plus a `unit` symbol after `unit_code`, plus an
 /// `errors` object only when some measurements of the poll failed.
 ///

@@ -1,6 +1,5 @@
 import Log
 import Platform
-import Synchronization
 
 /// The agent's loop: poll each meter on its schedule, build the payload with the spool's seq, append it to
 /// the spool, publish it, and drop it from the spool when the broker acknowledges it. Readings the broker has
@@ -57,8 +56,8 @@ public final class AgentRuntime: Sendable {
         var storeFailures: UInt64 = 0
     }
 
-    private let state: Mutex<State>
-    private let threads = Mutex<[PlatformThread]>([])
+    private let state: Locked<State>
+    private let threads = Locked<[PlatformThread]>([])
     /// Per meter: set when its thread has left its loop (polls done), so that `stop` can bound its wait.
     private let meterThreadDone: [StopSignal]
     private let watchdog: (notifier: SystemdNotifier, intervalMilliseconds: Int64)?
@@ -83,7 +82,7 @@ public final class AgentRuntime: Sendable {
             MeterHealthRecorder(deviceID: $0.configuration.deviceID, maxConsecutiveErrors: $0.configuration.maxConsecutiveErrors)
         }
         // Every store may hold readings of a previous run: replay starts with a full scan.
-        state = Mutex(
+        state = Locked(
             State(
                 inFlightSeqs: Array(repeating: [], count: meters.count),
                 replayCursor: Array(repeating: 0, count: meters.count),
@@ -222,7 +221,7 @@ public final class AgentRuntime: Sendable {
                     return .idle
                 }
                 let batch: [StoredReading]
-                do {
+                do throws(StoreFailure) {
                     batch = try meters[index].store.pending(after: s.replayCursor[index], limit: 16)
                 } catch {
                     s.storeFailures += 1

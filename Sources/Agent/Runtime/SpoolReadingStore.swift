@@ -1,7 +1,6 @@
 import Log
 import Platform
 import Spool
-import Synchronization
 
 /// The Spool module's crash-safe log as the agent's `ReadingStore`: one spool directory per meter,
 /// `SPOOL_DIR/<device_id>`, so each meter keeps its own seq, order and cap.
@@ -12,7 +11,7 @@ public final class SpoolReadingStore: ReadingStore {
     /// Drops already logged (by the cap or age, and from the memory buffer while the flash failed), when they
     /// were last logged, and the problem last logged: each change of problem is logged once, drops at most
     /// once a minute (a full spool drops a segment's worth of readings every few polls).
-    private let reported = Mutex<(dropped: UInt64, at: MonotonicInstant?, problem: String?)>((0, nil, nil))
+    private let reported = Locked<(dropped: UInt64, at: MonotonicInstant?, problem: String?)>((0, nil, nil))
     private static let dropLogIntervalMilliseconds: Int64 = 60_000
 
     public init(spool: Spool, maxBytes: Int64 = 0, logger: Logger = Logger(label: "dlms-bridge.spool")) {

@@ -25,14 +25,15 @@ public final class StopSignal: Sendable {
 }
 
 /// The time source of a schedule: the monotonic clock in production, a fake in tests (no test sleeps).
-public protocol ScheduleClock: Sendable {
+/// Class-bound, so that the runtime can hold one as an existential in Embedded Swift too.
+public protocol ScheduleClock: AnyObject, Sendable {
     func now() -> MonotonicInstant
     /// Returns at `instant`, or earlier when `stop` is set; false when stopped.
     func sleep(until instant: MonotonicInstant, stop: StopSignal) -> Bool
 }
 
 /// CLOCK_MONOTONIC: immune to NTP steps of the wall clock on a gateway that booted without network.
-public struct MonotonicScheduleClock: ScheduleClock {
+public final class MonotonicScheduleClock: ScheduleClock {
     public init() {}
     public func now() -> MonotonicInstant { .now() }
     public func sleep(until instant: MonotonicInstant, stop: StopSignal) -> Bool { !stop.wait(until: instant) }

@@ -1,10 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 import Platform
-import Synchronization
 
 /// What a signal asks the agent to do.
 public enum AgentSignal: Sendable, Equatable {
@@ -22,9 +17,9 @@ public enum AgentSignal: Sendable, Equatable {
 public final class SignalThread: Sendable {
     public static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
-    private let stopRequested = Mutex(false)
-    private let threadHandle = Mutex<pthread_t?>(nil)
-    private let thread: Mutex<PlatformThread?> = Mutex(nil)
+    private let stopRequested = Locked(false)
+    private let threadHandle = Locked<pthread_t?>(nil)
+    private let thread: Locked<PlatformThread?> = Locked(nil)
 
     private init() {}
 

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 import Platform
 
 /// sd_notify(3) without libsystemd: one datagram per state change to the AF_UNIX socket systemd names in
@@ -61,7 +57,8 @@ public struct SystemdNotifier: Sendable {
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, b) in path.enumerated() { raw[i] = b }
         }
-        let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
+        // sun_path follows sun_family (Linux's sockaddr_un has nothing else; no key paths in Embedded Swift).
+        let pathOffset = MemoryLayout<sa_family_t>.size
         // Abstract names have no terminating NUL: the length says where they end.
         let length = socklen_t(pathOffset + path.count + (abstract ? 0 : 1))
         let bytes = Array(state.utf8)

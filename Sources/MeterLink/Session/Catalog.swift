@@ -124,7 +124,7 @@ public struct MeasurementCatalog: Sendable {
     public subscript(key: String) -> Measurement? { measurements.first { $0.key == key } }
 
     /// All keys, in catalog order.
-    public var keys: [String] { measurements.map(\.key) }
+    public var keys: [String] { measurements.map { $0.key } }
 
     /// Adds or replaces a measurement.
     public mutating func add(_ measurement: Measurement) {
@@ -177,7 +177,7 @@ public struct MeasurementCatalog: Sendable {
         guard let kindName = parts.first, let kind = MeasurementKind(name: kindName) else {
             throw MeterError(.configuration,
                 "custom measurement \(key): give the class after the OBIS code: one of "
-                + MeasurementKind.allCases.map(\.rawValue).joined(separator: ", ") + " (or 1, 3, 4, 5, 7, 8)")
+                + MeasurementKind.allCases.map { $0.rawValue }.joined(separator: ", ") + " (or 1, 3, 4, 5, 7, 8)")
         }
         let description = parts.count > 1 ? parts[1...].joined(separator: ":") : key
         return Measurement(key: key, obis: obis, kind: kind, description: description)

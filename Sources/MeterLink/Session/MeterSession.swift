@@ -240,7 +240,7 @@ public final class MeterSession {
         // Scaler and unit, once per association.
         let missing = readable.filter { $0.kind.hasScalerUnit && scalerCache[$0.obis] == nil }
         if !missing.isEmpty {
-            let results = try readAttributes(missing.compactMap(\.scalerUnitAttribute))
+            let results = try readAttributes(missing.compactMap { $0.scalerUnitAttribute })
             for (m, r) in zip(missing, results) {
                 switch r {
                 case let .success(v):
@@ -315,7 +315,11 @@ public final class MeterSession {
             guard let kind = MeasurementKind(name: String(c.classId)), let attr = kind.scalerUnitAttribute,
                 c.attribute == 2 else { scalers.append(nil); continue }
             if let s = scalerCache[c.obis] { scalers.append(s); continue }
-            let s = try? ScalerUnit(readAttribute(AttributeDescriptor(classId: c.classId, obis: c.obis, attribute: attr)))
+            // A register whose scaler cannot be read keeps its raw value (nil), as in the poll.
+            var s: ScalerUnit?
+            if let value = try? readAttribute(AttributeDescriptor(classId: c.classId, obis: c.obis, attribute: attr)) {
+                s = try? ScalerUnit(value)
+            }
             if let s { scalerCache[c.obis] = s }
             scalers.append(s)
         }

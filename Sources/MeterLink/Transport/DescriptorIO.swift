@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 import Platform
 
 /// Deadline-bounded reads and writes on a non-blocking descriptor, shared by the socket and tty transports.
@@ -40,7 +36,7 @@ struct DescriptorIO {
         var total = 0
         var sawHangUp = false
         while total < buffer.count {
-            let n = Glibc.read(fd, base + total, buffer.count - total)
+            let n = CLibc.read(fd, base + total, buffer.count - total)
             if n > 0 {
                 total += n
                 counters.bytesIn &+= UInt64(n)
@@ -95,7 +91,7 @@ struct DescriptorIO {
             let n: Int
             switch flavor {
             case .socket: n = send(fd, base + done, bytes.count - done, Int32(MSG_NOSIGNAL))
-            case .terminal: n = Glibc.write(fd, base + done, bytes.count - done)
+            case .terminal: n = CLibc.write(fd, base + done, bytes.count - done)
             }
             if n >= 0 {
                 done += n
@@ -129,7 +125,7 @@ struct DescriptorIO {
         var dropped = 0
         withUnsafeTemporaryAllocation(byteCount: 256, alignment: 1) { scratch in
             while true {
-                let n = Glibc.read(fd, scratch.baseAddress!, scratch.count)
+                let n = CLibc.read(fd, scratch.baseAddress!, scratch.count)
                 if n > 0 { dropped += n; continue }
                 if n < 0 && errno == EINTR { continue }
                 break
@@ -140,7 +136,7 @@ struct DescriptorIO {
     }
 
     mutating func close() {
-        if fd >= 0 { _ = Glibc.close(fd) }
+        if fd >= 0 { _ = CLibc.close(fd) }
         fd = -1
     }
 

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 
 /// How a serial line is framed and clocked: rate, data bits, parity, stop bits, and the modem lines an optical
 /// probe may need for power.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 import Platform
 
 /// A byte transport whose line settings can change at run time: what the IEC 62056-21 mode E opening needs
@@ -115,7 +111,7 @@ public final class SerialTransport: SerialLine, @unchecked Sendable {
         // O_NONBLOCK so that open does not wait for carrier detect on a port without CLOCAL yet.
         var fd: Int32 = -1
         do {
-            fd = try retryingInterrupts("open(\(path))") { Glibc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) }
+            fd = try retryingInterrupts("open(\(path))") { clibc_open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0) }
         } catch {
             throw openError(path, error)
         }
@@ -123,19 +119,19 @@ public final class SerialTransport: SerialLine, @unchecked Sendable {
             // flock first: it is the part that also stops a second agent running as root.
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
                 let error = SystemError.current("flock(\(path))")
-                _ = Glibc.close(fd)
+                _ = CLibc.close(fd)
                 throw openError(path, error)
             }
-            if ioctl(fd, UInt(TIOCEXCL)) != 0 {
+            if clibc_ioctl(fd, UInt(TIOCEXCL), nil) != 0 {
                 let error = SystemError.current("ioctl(\(path), TIOCEXCL)")
-                _ = Glibc.close(fd)
+                _ = CLibc.close(fd)
                 throw openError(path, error)
             }
         }
         do throws(LinkError) {
             try configure(fd, path: path, settings: settings)
         } catch {
-            _ = Glibc.close(fd)
+            _ = CLibc.close(fd)
             throw error
         }
         return fd
@@ -163,7 +159,7 @@ public final class SerialTransport: SerialLine, @unchecked Sendable {
         if let rts = settings.rts { if rts { raise |= TIOCM_RTS } else { drop |= TIOCM_RTS } }
         for (request, bits) in [(UInt(TIOCMBIS), raise), (UInt(TIOCMBIC), drop)] where bits != 0 {
             var value = bits
-            if ioctl(fd, request, &value) != 0 {
+            if clibc_ioctl(fd, request, &value) != 0 {
                 let code = errno
                 if code == ENOTTY || code == EINVAL { break }
                 throw openError(path, SystemError("ioctl(\(path), DTR/RTS)", code: code))
@@ -233,7 +229,7 @@ public final class PseudoTerminal: @unchecked Sendable {
     public init(keepSlaveOpen: Bool = true, settings: SerialSettings = .hdlc()) throws(LinkError) {
         let masterFD: Int32
         do {
-            masterFD = try retryingInterrupts("open(/dev/ptmx)") { Glibc.open("/dev/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC) }
+            masterFD = try retryingInterrupts("open(/dev/ptmx)") { clibc_open("/dev/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0) }
         } catch {
             throw LinkError(
                 .system, peer: "/dev/ptmx",
@@ -241,30 +237,30 @@ public final class PseudoTerminal: @unchecked Sendable {
         }
         var unlock: Int32 = 0
         var number: UInt32 = 0
-        if ioctl(masterFD, Self.setLock, &unlock) != 0 || ioctl(masterFD, Self.getNumber, &number) != 0 {
+        if clibc_ioctl(masterFD, Self.setLock, &unlock) != 0 || clibc_ioctl(masterFD, Self.getNumber, &number) != 0 {
             let error = SystemError.current("ioctl(/dev/ptmx)")
-            _ = Glibc.close(masterFD)
+            _ = CLibc.close(masterFD)
             throw LinkError.system("/dev/ptmx", error)
         }
         let path = "/dev/pts/\(number)"
-        let slave = Glibc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
+        let slave = clibc_open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC, 0)
         if slave < 0 {
             let error = SystemError.current("open(\(path))")
-            _ = Glibc.close(masterFD)
+            _ = CLibc.close(masterFD)
             throw LinkError.system(path, error)
         }
         var t = termios()
         _ = tcgetattr(slave, &t)
         var raw = settings.applied(to: t)
         _ = tcsetattr(slave, TCSANOW, &raw)
-        if !keepSlaveOpen { _ = Glibc.close(slave) }
+        if !keepSlaveOpen { _ = CLibc.close(slave) }
         slaveKeeper = keepSlaveOpen ? slave : -1
         slavePath = path
         do {
             master = try SerialTransport(adopting: masterFD, path: "pty master of \(path)", settings: settings)
         } catch {
-            if slaveKeeper >= 0 { _ = Glibc.close(slaveKeeper) }
-            _ = Glibc.close(masterFD)
+            if slaveKeeper >= 0 { _ = CLibc.close(slaveKeeper) }
+            _ = CLibc.close(masterFD)
             throw error
         }
     }
@@ -274,7 +270,7 @@ public final class PseudoTerminal: @unchecked Sendable {
     /// Closes both sides: a client on the slave then sees its device vanish.
     public func close() {
         master.close()
-        if slaveKeeper >= 0 { _ = Glibc.close(slaveKeeper) }
+        if slaveKeeper >= 0 { _ = CLibc.close(slaveKeeper) }
         slaveKeeper = -1
     }
 

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 import Platform
 
 /// Socket plumbing shared by `TCPTransport` and `TCPListener`: name lookup, numeric address text, options.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLibc
 import Platform
 
 /// HDLC straight on a TCP socket (a Microstar on port 3333), or a connection accepted by `TCPListener`.
@@ -114,17 +110,17 @@ public final class TCPTransport: ByteTransport, @unchecked Sendable {
         if fd < 0 { throw LinkError.system(peer, .current("socket")) }
         var storage = address.storage
         var rc = withUnsafePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, address.length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { CLibc.connect(fd, $0, address.length) }
         }
         var code: Int32 = rc == 0 ? 0 : errno
         if rc != 0 && (code == EINPROGRESS || code == EINTR) {
             let readiness: Poll.Readiness
             do { readiness = try Poll.writable(fd, deadline: deadline) } catch {
-                _ = Glibc.close(fd)
+                _ = CLibc.close(fd)
                 throw LinkError.system(peer, error)
             }
             if readiness == .timedOut {
-                _ = Glibc.close(fd)
+                _ = CLibc.close(fd)
                 throw LinkError(
                     .timeout, peer: peer,
                     message: "no answer from \(peer) within \(formatMilliseconds(budget)) while connecting: check the "
@@ -138,7 +134,7 @@ public final class TCPTransport: ByteTransport, @unchecked Sendable {
             SocketSupport.configureStream(fd)
             return fd
         }
-        _ = Glibc.close(fd)
+        _ = CLibc.close(fd)
         let error = SystemError("connect(\(address.text))", code: code)
         switch code {
         case ECONNREFUSED:
@@ -187,7 +183,7 @@ public final class TCPListener: @unchecked Sendable {
             }
             if rc != 0 {
                 let error = SystemError.current("bind(\(address.text))")
-                _ = Glibc.close(fd)
+                _ = CLibc.close(fd)
                 lastError = LinkError(
                     error.code == EADDRINUSE ? .busy : .system, peer: address.text,
                     message: error.code == EADDRINUSE
@@ -198,7 +194,7 @@ public final class TCPListener: @unchecked Sendable {
             }
             if listen(fd, backlog) != 0 {
                 lastError = .system(address.text, .current("listen(\(address.text))"))
-                _ = Glibc.close(fd)
+                _ = CLibc.close(fd)
                 continue
             }
             self.fd = fd
@@ -222,13 +218,13 @@ public final class TCPListener: @unchecked Sendable {
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let client = withUnsafeMutablePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.accept(fd, $0, &length)
+                    CLibc.accept(fd, $0, &length)
                 }
             }
             if client >= 0 {
                 // accept4 is not visible from Swift's Glibc: set the flags the accepted socket needs.
-                _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                _ = clibc_fcntl(client, F_SETFL, Int(clibc_fcntl(client, F_GETFL, 0) | O_NONBLOCK))
+                _ = clibc_fcntl(client, F_SETFD, Int(FD_CLOEXEC))
                 let (text, port) = withUnsafePointer(to: &storage) { pointer in
                     let text = pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                         SocketSupport.numericText($0, length).full
@@ -262,7 +258,7 @@ public final class TCPListener: @unchecked Sendable {
 
     /// Stops listening. Calling it twice is harmless.
     public func close() {
-        if fd >= 0 { _ = Glibc.close(fd) }
+        if fd >= 0 { _ = CLibc.close(fd) }
         fd = -1
     }
 }
