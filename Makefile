@@ -44,8 +44,9 @@ test-swift: venv
 	$(SWIFT) build --build-tests $(SWIFT_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_FLAGS)
 
-# The system tests that exercise a dlms-bridge binary; those marked `cross` run ARM builds instead (cross-c-check).
-SYSTEM_TESTS := -m "not cross" Tests/system
+# The system tests that exercise a dlms-bridge binary; those marked `cross` run ARM builds instead (cross-c-check),
+# those marked `deb` install the Debian package (deb-check).
+SYSTEM_TESTS := -m "not cross and not deb" Tests/system
 
 test-system: venv build
 	DLMS_BRIDGE_BIN=$(BIN) $(VPY) -m pytest $(PYTEST_ARGS) $(SYSTEM_TESTS)

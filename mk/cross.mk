@@ -3,8 +3,9 @@
 # make cross-check: the protocol core (Sources/HDLC, Sources/COSEM) in Embedded Swift for aarch64 and armv7
 #   (hard-float, like Debian armhf), linked with Tests/CrossCheck against Debian's cross glibc and run under
 #   qemu-user. Needs no SDK and no network beyond Debian's packages: CI runs it.
-# make cross ARCH=aarch64|armv7: the whole agent, fully static, for a Raspberry Pi, with an installed Swift
-#   SDK; libmosquitto and OpenSSL are built/taken for the same target. Leaves dist/<arch>/dlms-bridge.
+# make cross ARCH=aarch64|armv7: the whole agent in Embedded Swift, fully static, for a Raspberry Pi
+#   (cross/embedded-build.sh): the toolchain's Embedded stdlib for the CPU, Debian's cross glibc, the target's
+#   OpenSSL and libmosquitto as cross-c-check makes them. No SDK. Leaves dist/<arch>/dlms-bridge.
 
 CROSS_CHECK_ARCHS ?= aarch64 armv7
 
@@ -26,7 +27,6 @@ EXTRA_TEST_TARGETS += cross-check
 
 # --- make cross -------------------------------------------------------------------------------------------
 ARCH ?= aarch64
-CROSS_SWIFT_VERSION := $(shell $(SWIFT) --version 2>/dev/null | sed -n 's/.*Swift version \([0-9.]*\).*/\1/p' | head -1)
 ifeq ($(ARCH),aarch64)
 CROSS_TRIPLE  := aarch64-unknown-linux-gnu
 CROSS_DEBARCH := arm64
@@ -36,11 +36,7 @@ CROSS_TRIPLE  := armv7-unknown-linux-gnueabihf
 CROSS_DEBARCH := armhf
 CROSS_MULTI   := arm-linux-gnueabihf
 endif
-# The SDK id that `swift sdk list` shows for the bundle cross/README.md tells how to make or get.
-CROSS_SDK     ?= $(CROSS_SWIFT_VERSION)-RELEASE_debian_bookworm_$(ARCH)
 CROSS_QEMU    := qemu-$(if $(filter armv7,$(ARCH)),arm,aarch64)
-# GNU strip here knows x86 only; the toolchain's llvm-objcopy strips any ELF.
-CROSS_OBJCOPY := $(dir $(shell command -v swiftc 2>/dev/null))llvm-objcopy
 CROSS_OUT     := $(CURDIR)/out/cross/$(ARCH)
 CROSS_DEPS    := $(CROSS_OUT)/openssl
 CROSS_MOSQ    := $(CROSS_OUT)/libmosquitto
@@ -56,30 +52,40 @@ endef
 
 cross: cross-deps
 	@case "$(ARCH)" in aarch64|armv7) ;; *) echo "make cross: ARCH must be aarch64 or armv7, not '$(ARCH)'" >&2; exit 2;; esac
-	@if ! $(SWIFT) sdk list 2>/dev/null | grep -qx '$(CROSS_SDK)'; then \
-	  echo "make cross: the Swift SDK '$(CROSS_SDK)' is not installed." >&2; \
-	  echo "  It is a Swift $(CROSS_SWIFT_VERSION) SDK for Debian 12 (bookworm, = Raspberry Pi OS) on $(ARCH);" >&2; \
-	  echo "  make it with swift-sdk-generator and install it with 'swift sdk install': see cross/README.md." >&2; \
-	  echo "  (Another SDK id: make cross ARCH=$(ARCH) CROSS_SDK=<id from 'swift sdk list'>.)" >&2; \
-	  exit 1; fi
-	@sysroot=$$($(SWIFT) sdk configure --show-configuration $(CROSS_SDK) $(CROSS_TRIPLE) 2>/dev/null \
-	    | sed -n 's/^sdkRootPath: //p'); \
-	  if [ -z "$$sysroot" ] || [ ! -d "$$sysroot" ]; then \
-	    echo "make cross: SDK '$(CROSS_SDK)' has no sysroot for $(CROSS_TRIPLE) (swift sdk configure --show-configuration)" >&2; exit 1; fi; \
-	  test -f "$$sysroot/usr/lib/$(CROSS_MULTI)/libc.a" || { \
-	    echo "make cross: $$sysroot lacks libc.a (libc6-dev): the fully static link needs it; see cross/README.md" >&2; exit 1; }; \
-	  $(call cross_c_deps,$$sysroot)
-	PKG_CONFIG_LIBDIR=$(CROSS_MOSQ)/lib/pkgconfig PKG_CONFIG_PATH= \
-	  $(SWIFT) build -c release --swift-sdk $(CROSS_SDK) --scratch-path .build-cross-$(ARCH) \
-	  --static-swift-stdlib -Xswiftc -static-executable -Xswiftc -use-ld=lld \
-	  -Xcc -DLIBMOSQUITTO_STATIC -Xcc -I$(CROSS_MOSQ)/include -Xcc -I$(CROSS_DEPS)/include \
-	  -Xlinker -L$(CROSS_MOSQ)/lib -Xlinker -L$(CROSS_DEPS)/lib
+	@$(call cross_c_deps,)
+	MOSQ_PREFIX=$(CROSS_MOSQ) SSL_PREFIX=$(CROSS_DEPS) cross/embedded-build.sh $(ARCH) $(CROSS_OUT)/agent
 	@mkdir -p dist/$(ARCH)
-	$(CROSS_OBJCOPY) --strip-all .build-cross-$(ARCH)/release/dlms-bridge dist/$(ARCH)/dlms-bridge
-	@# qemu-user (binfmt) runs it here: a binary that cannot start on the Pi fails now, not on site.
-	$(CROSS_QEMU) dist/$(ARCH)/dlms-bridge --help >/dev/null
+	cp $(CROSS_OUT)/agent/dlms-bridge.stripped dist/$(ARCH)/dlms-bridge
+	@# qemu-user runs it here: a binary that cannot start on the Pi fails now, not on site.
+	$(CROSS_QEMU) dist/$(ARCH)/dlms-bridge --version >/dev/null
 	@file dist/$(ARCH)/dlms-bridge
-	@echo "cross: dist/$(ARCH)/dlms-bridge $$(stat -c %s dist/$(ARCH)/dlms-bridge) bytes; copy it to usr/bin/ of the image"
+	@size=$$(stat -c %s dist/$(ARCH)/dlms-bridge); if [ $$size -gt $(STATIC_MAX_BYTES) ]; then \
+	  echo "cross: FAIL: dist/$(ARCH)/dlms-bridge is $$size bytes > $(STATIC_MAX_BYTES) (STATIC_MAX_BYTES); by archive:" >&2; \
+	  $(PYTHON) cross/map-sizes.py $(CROSS_OUT)/agent/link.map | head -12 >&2; exit 1; fi
+	@echo "cross: dist/$(ARCH)/dlms-bridge $$(stat -c %s dist/$(ARCH)/dlms-bridge) bytes; copy it to /usr/bin/ on the Pi, or make deb ARCH=$(CROSS_DEBARCH)"
+
+# --- make cross-system-check: the ARM binary against real peers, under qemu-user --------------------------------
+# The system suite (Tests/system) with DLMS_BRIDGE_BIN pointing at a wrapper that execs the ARM binary under
+# qemu-user (exec: the test's signals reach qemu, which hands them to the program). Every test runs except those
+# marked `native` (the unit's seccomp sandbox: qemu's code generator needs writable+executable memory, which the
+# unit's MemoryDenyWriteExecute= forbids) and `cross` (the C probe, run by cross-c-check). The wrapper first
+# proves the binary is the ARM one for this ARCH (a host binary under test would prove nothing).
+CROSS_SYSTEM_ARCHS ?= aarch64 armv7
+CROSS_WRAPPER      := $(CROSS_OUT)/dlms-bridge-qemu
+CROSS_ELF_MACHINE  := $(if $(filter armv7,$(ARCH)),ARM,AArch64)
+
+.PHONY: cross-system-check cross-system-checks
+EXTRA_TEST_TARGETS += cross-system-checks
+
+cross-system-check: venv cross
+	@readelf -h dist/$(ARCH)/dlms-bridge | grep -q "Machine:.*$(CROSS_ELF_MACHINE)" || \
+	  { echo "cross-system-check: dist/$(ARCH)/dlms-bridge is not an $(CROSS_ELF_MACHINE) binary" >&2; exit 1; }
+	@printf '#!/bin/sh\n# dlms-bridge for $(ARCH) under qemu-user (made by make cross-system-check)\nexec $(CROSS_QEMU) %s "$$@"\n' \
+	  "$(abspath dist/$(ARCH)/dlms-bridge)" > $(CROSS_WRAPPER) && chmod +x $(CROSS_WRAPPER)
+	DLMS_BRIDGE_BIN=$(CROSS_WRAPPER) DLMS_BRIDGE_ARCH=$(ARCH) $(VPY) -m pytest $(PYTEST_ARGS) -m "not cross and not native and not deb" Tests/system
+
+cross-system-checks:
+	@for arch in $(CROSS_SYSTEM_ARCHS); do $(MAKE) --no-print-directory cross-system-check ARCH=$$arch || exit 1; done
 
 # --- make cross-c-check: the C half of `make cross`, without a Swift SDK -------------------------------------
 # For each ARCH: the C dependencies as `make cross` makes them (against Debian's cross glibc instead of an SDK's

@@ -30,3 +30,6 @@ def bridge_bin() -> pathlib.Path:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "cross: runs ARM builds under qemu-user (make cross-c-check builds them)")
+    config.addinivalue_line("markers", "native: cannot run the binary under qemu-user (make cross-system-check "
+                                       "leaves it out; each module says why)")
+    config.addinivalue_line("markers", "deb: installs the Debian package on this machine (make deb-check)")
