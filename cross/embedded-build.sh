@@ -46,8 +46,11 @@ armv7)
     # wrong registers: ceil(2.25) != 3).
     swift_target=armv7-none-none-eabi
     cc_target=arm-linux-gnueabihf
-    abi_flags=(-Xcc -mfloat-abi=hard -Xcc -mfpu=vfpv3-d16)
-    c_flags=(-mfloat-abi=hard -mfpu=vfpv3-d16)
+    # 64-bit file offsets, inode numbers and time_t, as on the 64-bit targets: without them readdir() fails
+    # with EOVERFLOW on a file system with 64-bit inode numbers (tmpfs, btrfs, a 64-bit Pi kernel's), so the
+    # spool could not list its own segments, and the wall clock ends in 2038.
+    abi_flags=(-Xcc -mfloat-abi=hard -Xcc -mfpu=vfpv3-d16 -Xcc -D_FILE_OFFSET_BITS=64 -Xcc -D_TIME_BITS=64)
+    c_flags=(-mfloat-abi=hard -mfpu=vfpv3-d16 -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64)
     elf_machine=ARM
     ;;
 *) die "unknown ARCH '$ARCH': use x86_64, aarch64 or armv7" ;;

@@ -90,7 +90,14 @@ enum FileIO {
         guard let dir = opendir(path) else { throw .current("opendir(\(path))") }
         defer { closedir(dir) }
         var names: [String] = []
-        while let entry = readdir(dir) {
+        while true {
+            // readdir returns NULL both at the end and on an error: only errno tells them apart, and a listing
+            // cut short would hide segments (seen: EOVERFLOW for 64-bit inode numbers in a 32-bit build).
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw .current("readdir(\(path))") }
+                break
+            }
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }

@@ -65,7 +65,7 @@ struct BenchCommand {
             }
             let command = BenchCommand(
                 op: op,
-                iterations: try args.integer("iterations", Int.self, in: 1...(1 << 40)),
+                iterations: try args.integer("iterations", Int.self, in: 1...(1 << 30)),  // Int is 32 bits on armv7
                 runs: try args.integer("runs", Int.self, default: 5, in: 1...1_000) ?? 5,
                 json: args.flag("json"))
             command.run()
