@@ -39,3 +39,33 @@ public enum Poll {
         }
     }
 }
+
+/// A descriptor another thread can make readable (an eventfd), so that a thread waiting in poll(2) on its own
+/// descriptors also wakes for a request (stop, new work) without waking on a timer to look for one.
+public final class Wakeup: @unchecked Sendable {
+    /// The descriptor to poll for POLLIN; -1 when the kernel refused an eventfd (poll(2) ignores it then, and
+    /// the waiter falls back on its timeout).
+    public let fd: Int32
+
+    public init() {
+        fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+    }
+
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
+
+    /// Makes `fd` readable until the waiter drains it.
+    public func signal() {
+        guard fd >= 0 else { return }
+        var one: UInt64 = 1
+        _ = write(fd, &one, 8)
+    }
+
+    /// Consumes the pending signals (call after poll reported `fd` readable).
+    public func drain() {
+        guard fd >= 0 else { return }
+        var value: UInt64 = 0
+        _ = read(fd, &value, 8)
+    }
+}

@@ -158,6 +158,8 @@ public final class MQTTClient: @unchecked Sendable {
         let rc = payload.withUnsafeBytes { bytes in
             mosquitto_publish_v5(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain, nil)
         }
+        // libmosquitto queued the packet; the network thread writes it (threaded mode), once woken.
+        core.wake.signal()
         switch rc {
         case MOSQ_ERR_SUCCESS.rawValue:
             // Accepted while not connected (libmosquitto between attempts): queued just the same.
@@ -201,6 +203,7 @@ public final class MQTTClient: @unchecked Sendable {
             state.reloadRequested = true
             core.lock.broadcast()
         }
+        core.wake.signal()
         core.logger.info("reloading TLS certificates: reconnecting to \(settings.broker)")
     }
 
@@ -228,6 +231,7 @@ public final class MQTTClient: @unchecked Sendable {
                 if rc == MOSQ_ERR_SUCCESS.rawValue { core.state.internalMIDs.insert(mid) }
                 return rc
             }
+            core.wake.signal()
             if rc == MOSQ_ERR_SUCCESS.rawValue {
                 let acked = core.lock.withLock { () -> Bool in
                     core.lock.wait(until: { core.state.settledInternal.contains(mid) }, deadline: halfway)
@@ -245,6 +249,7 @@ public final class MQTTClient: @unchecked Sendable {
         // Sets libmosquitto's state to "disconnecting" and queues DISCONNECT when a socket is open; the
         // network thread writes it, sees the socket close and leaves its loop instead of reconnecting.
         _ = mosquitto_disconnect(handle)
+        core.wake.signal()
         let exited = core.lock.withLock { () -> Bool in
             let ok = core.lock.wait(until: { core.state.threadExited }, deadline: deadline)
             if !ok {
@@ -253,7 +258,8 @@ public final class MQTTClient: @unchecked Sendable {
             }
             return ok
         }
-        // forceExit ends the loop within one mosquitto_loop timeout, unless the thread is blocked in a call.
+        core.wake.signal()
+        // forceExit ends the loop at once (the wakeup), unless the thread is blocked in a call.
         let finishedInTime = exited || core.lock.withLock { () -> Bool in
             core.lock.wait(until: { core.state.threadExited }, deadline: Deadline.after(milliseconds: 600))
         }
@@ -305,6 +311,8 @@ final class Core: @unchecked Sendable {
     let logger: Logger
     let events = BlockingQueue<UplinkEvent>()
     let lock = ConditionLock()
+    /// Wakes the network thread's poll(2): a message to send, a stop or a reload.
+    let wake = Wakeup()
     /// Guarded by `lock`.
     var state = State()
 
@@ -359,7 +367,7 @@ final class Core: @unchecked Sendable {
             if rc == MOSQ_ERR_SUCCESS.rawValue || rc == MOSQ_ERR_CONN_PENDING.rawValue, awaitTCPConnect(handle) {
                 var disconnectIssued = false
                 while true {
-                    let lrc = mosquitto_loop(handle, 500, 1)
+                    let lrc = serviceConnection(handle)
                     if lrc != MOSQ_ERR_SUCCESS.rawValue { break }
                     let (force, reloadNow) = withLock { ($0.forceExit, $0.reloadRequested) }
                     if force { break }
@@ -397,6 +405,37 @@ final class Core: @unchecked Sendable {
         }
     }
 
+    /// One turn of the connection, as `mosquitto_loop` would do it but with poll(2) on the socket and this
+    /// client's wakeup: `mosquitto_loop` uses select(), whose descriptor sets end at 1023, so a gateway with a
+    /// thousand meters (a socket and spool files each) put the broker's socket out of its reach and never
+    /// connected, without an error. Waits until the socket is ready, a wakeup (publish, stop, reload) or the
+    /// keepalive's next check; then reads (which also drives the TLS handshake), writes what is queued and
+    /// runs the keepalive. Returns libmosquitto's code: anything but success ends the connection.
+    private func serviceConnection(_ handle: OpaquePointer) -> Int32 {
+        let fd = mosquitto_socket(handle)
+        guard fd >= 0 else { return MOSQ_ERR_NO_CONN.rawValue }
+        let wantWrite = mosquitto_want_write(handle)
+        var fds = [
+            pollfd(fd: fd, events: Int16(POLLIN) | (wantWrite ? Int16(POLLOUT) : 0), revents: 0),
+            pollfd(fd: wake.fd, events: Int16(POLLIN), revents: 0),
+        ]
+        // The keepalive (PINGREQ) is checked a few times per period; no other timer wakes this thread.
+        let timeout = Int32(min(10_000, max(1000, settings.keepaliveSeconds * 250)))
+        let rc = poll(&fds, 2, timeout)
+        if rc < 0 && errno != EINTR { return MOSQ_ERR_ERRNO.rawValue }
+        if fds[1].revents != 0 { wake.drain() }
+        if fds[0].revents != 0 {
+            // Also on POLLOUT alone: during the TLS handshake only the read side makes progress.
+            let r = mosquitto_loop_read(handle, 1)
+            if r != MOSQ_ERR_SUCCESS.rawValue { return r }
+        }
+        if mosquitto_socket(handle) >= 0 && mosquitto_want_write(handle) {
+            let w = mosquitto_loop_write(handle, 1)
+            if w != MOSQ_ERR_SUCCESS.rawValue { return w }
+        }
+        return mosquitto_loop_misc(handle)
+    }
+
     /// Waits for the non-blocking TCP connect to finish; false when it failed (or we are stopping), and the
     /// caller must not enter `mosquitto_loop`. libmosquitto 2.0.11 does not check the connect's outcome
     /// itself: with TLS it keeps writing its ClientHello to the refused socket (EPIPE, a whole core) until
@@ -407,9 +446,11 @@ final class Core: @unchecked Sendable {
         let deadline = Deadline.after(milliseconds: Int64(settings.keepaliveSeconds) * 1000)
         while true {
             if withLock({ $0.stopping || $0.forceExit }) { return false }
-            let slice = Deadline.after(milliseconds: 500)
-            let readiness = (try? Poll.writable(fd, deadline: slice.instant < deadline.instant ? slice : deadline)) ?? .hangUp
-            if readiness == .timedOut {
+            var fds = [pollfd(fd: fd, events: Int16(POLLOUT), revents: 0), pollfd(fd: wake.fd, events: Int16(POLLIN), revents: 0)]
+            let rc = poll(&fds, 2, deadline.remainingMilliseconds)
+            if rc < 0 && errno != EINTR { return true }  // cannot wait: let libmosquitto's loop find out
+            if fds[1].revents != 0 { wake.drain() }
+            if fds[0].revents == 0 {
                 if deadline.hasPassed { return true }  // let libmosquitto's keepalive report it
                 continue
             }

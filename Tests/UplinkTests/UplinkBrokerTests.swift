@@ -33,6 +33,34 @@ import Glibc
         #expect(counters.connects == 1 && counters.published == 1 && counters.delivered == 1 && counters.failures == 0)
     }
 
+    /// A gateway with a thousand meters holds more than 1,024 descriptors, so the broker's socket gets a number
+    /// select() cannot watch (FD_SETSIZE): with libmosquitto's own loop it never connected, and said nothing.
+    /// The client's poll(2) loop serves a socket above 1,023 over TLS like any other.
+    @Test func brokerSocketAbove1023IsServed() throws {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < 2048 {
+            limit.rlim_cur = min(limit.rlim_max, 4096)
+            try #require(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, "raising RLIMIT_NOFILE to 4096")
+        }
+        let broker = try TestBroker().start()
+        // Fill every low descriptor number, so the client's socket is the next one free above 1,100.
+        var fillers: [Int32] = []
+        defer { for fd in fillers { close(fd) } }
+        while true {
+            let fd = open("/dev/null", O_RDONLY)
+            try #require(fd >= 0)
+            fillers.append(fd)
+            if fd >= 1100 { break }
+        }
+        let client = try MQTTClient(settings: broker.settings(clientID: "gw-high-fd"))
+        try client.start()
+        try client.waitForEvent("connected") { $0 == .connected }
+        let receipt = try client.publish(topic: "fd/high", text: "x", qos: .atLeastOnce)
+        try client.waitForEvent("delivered") { $0 == .delivered(receipt.id) }
+        #expect(client.stop(timeoutMilliseconds: 5000))
+    }
+
     @Test func qos2IsDeliveredAfterPUBCOMPAndQoS0AfterWrite() throws {
         let broker = try TestBroker(tls: false, password: false).start()
         let client = try MQTTClient(settings: broker.settings(clientID: "gw-qos"))
