@@ -109,3 +109,29 @@ public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
         }
     }
 }
+
+/// Wakes one waiting thread early: "there is work" (or "stop"), without the waiter looking on a timer.
+public final class Doorbell: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var rung = false
+
+    public init() {}
+
+    /// Wakes the waiter, or makes its next wait return at once.
+    public func ring() {
+        lock.withLock {
+            rung = true
+            lock.broadcast()
+        }
+    }
+
+    /// Waits until rung (since the last wait) or `deadline` (nil: no deadline); true when it was rung.
+    @discardableResult
+    public func wait(until deadline: MonotonicInstant?) -> Bool {
+        lock.withLock {
+            let wasRung = lock.wait(until: { rung }, deadline: deadline.map { Deadline($0) })
+            rung = false
+            return wasRung
+        }
+    }
+}

@@ -58,6 +58,12 @@ struct RunCommand {
         JournalLogHandler.bootstrap(verbose: config.verbose, environment: environment)
         let logger = Logger(label: "dlms-bridge")
 
+        // Before any socket or spool file is opened: a limit too low for this many meters is refused now, with
+        // the fix, instead of failing meter by meter later.
+        do { try DescriptorBudget.ensure(meters: config.meters.count) } catch {
+            fail("cannot run this configuration: \(error.description)", code: ConfigError.exitStatus)
+        }
+
         // Meters: the link and the spool of each.
         var meters: [AgentRuntime.Meter] = []
         for m in config.meters {

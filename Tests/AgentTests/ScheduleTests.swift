@@ -44,6 +44,22 @@ final class FakeClock: ScheduleClock, Sendable {
         #expect(r.final.skippedSlots == 0)
     }
 
+    /// A gateway's meters are spread over the period, in configuration order, and keep their place.
+    @Test func metersArePhasedAcrossThePeriod() {
+        #expect((0..<4).map { ScheduleRunner.phase(ofMeter: $0, of: 4, periodMilliseconds: 10_000) } == [0, 2500, 5000, 7500])
+        #expect(ScheduleRunner.phase(ofMeter: 0, of: 1, periodMilliseconds: 10_000) == 0)
+        #expect(ScheduleRunner.phase(ofMeter: 999, of: 1000, periodMilliseconds: 5000) == 4995)
+        let clock = FakeClock()
+        let stop = StopSignal()
+        var starts: [UInt64] = []
+        ScheduleRunner(periodMilliseconds: 10_000, phaseMilliseconds: 7500, clock: clock, stop: stop).run { _ in
+            starts.append(clock.milliseconds)
+            clock.advance(milliseconds: 100)
+            if starts.count == 3 { stop.set() }
+        }
+        #expect(starts == [7500, 17_500, 27_500])
+    }
+
     @Test func noDriftOverAThousandPolls() {
         let durations = (0..<1000).map { UInt64($0 * 7 % 990) }
         let r = run(periodMs: 1000, durations: durations)

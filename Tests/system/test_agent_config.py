@@ -3,7 +3,9 @@ is expected, and no secret in any output (issue 4: "Every invalid value is rejec
 name, the value's problem and exit status 2; secrets never printed")."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 import pytest
 
@@ -86,3 +88,25 @@ def test_secrets_never_appear_in_a_running_agents_log(bridge_bin, tmp_path, make
     assert MQTT_SECRET not in log and METER_SECRET not in log
     flat = re.sub(r"[^0-9A-F]", "", log.upper())
     assert METER_SECRET.encode().hex().upper() not in flat, "the password's bytes appear in a frame dump"
+
+
+def test_a_descriptor_limit_too_low_for_the_meters_is_refused_at_start(bridge_bin, tmp_path):
+    """50 meters need 264 descriptors; under `ulimit -n 100` (soft and hard) `run` refuses at once, naming
+    the limit and the fix, instead of starting a gateway whose meters fail one by one with EMFILE."""
+    sections = "".join(f"[meter m{i}]\nDLMS_HOST=127.0.0.1\nDLMS_PORT={20000 + i}\n\n" for i in range(50))
+    config = ("MQTT_HOST=127.0.0.1\nMQTT_PORT=1883\nDLMS_PASSWORD=22222222\n"
+              f"SPOOL_DIR={tmp_path / 'spool'}\n\n" + sections)
+    path = tmp_path / "meters.conf"
+    path.write_text(config)
+    result = subprocess.run(["sh", "-c", 'ulimit -n 100 && exec "$@"', "sh", str(bridge_bin), "run",
+                             "--config", str(path)],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "LimitNOFILE" in result.stderr and "50 meter(s) need about 264 open files" in result.stderr, result.stderr
+    assert "ulimit -n 264" in result.stderr
+    assert not (tmp_path / "spool").exists(), "nothing is opened before the check"
+    # With room for them, the same configuration passes the check.
+    ok = subprocess.run([str(bridge_bin), "run", "--config", str(path), "--check-config"], capture_output=True,
+                        text=True, timeout=60, cwd=tmp_path, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -217,16 +217,18 @@ public final class UplinkEventPump: @unchecked Sendable {
         thread = try PlatformThread.spawn(name: "uplink events") { [self] in run() }
     }
 
+    /// Ends the pump; call after the client's `stop`, which closes its event queue (closed here too).
     public func stop() {
         stopped.set()
+        client.events.close()
         thread?.join()
     }
 
     // Connection problems are not logged here: the MQTT client logs each one itself, once per distinct
     // problem, and a second line per failure here only doubled the journal.
     private func run() {
-        while !stopped.isSet {
-            guard let event = client.events.pop(deadline: .after(milliseconds: 200)) else { continue }
+        // No timeout: the queue wakes this thread for an event, and for its closing at the stop.
+        while !stopped.isSet, let event = client.events.pop(deadline: nil) {
             switch event {
             case .connected:
                 runtime.connectionChanged(connected: true)

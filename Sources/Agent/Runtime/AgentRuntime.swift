@@ -35,6 +35,9 @@ public final class AgentRuntime: Sendable {
     private let startedAt: MonotonicInstant
     /// Set to stop every loop; waits on it end at once.
     public let stopSignal = StopSignal()
+    /// Wakes housekeeping early (a backlog to replay, something to commit, a stop): it sleeps otherwise until
+    /// the next thing due, so an idle gateway does not wake on a timer.
+    private let housekeepingBell = Doorbell()
 
     private struct InFlight {
         var meter: Int
@@ -48,12 +51,32 @@ public final class AgentRuntime: Sendable {
         var inFlightSeqs: [Set<UInt64>]
         /// Per meter: replay continues after this seq; reset to 0 to rescan after a failure.
         var replayCursor: [UInt64]
+        /// Per meter: readings read from the store and not yet published, oldest first. Replay publishes
+        /// them one at a time and reads the next batch after the last of them, so the spool's own cursor
+        /// continues where it stopped (re-reading from the segment's top made replay slow down with depth).
+        var replayQueue: [[StoredReading]]
+        /// Per meter: the store had nothing after the queued batch when it was read.
+        var replayExhausted: [Bool]
+        /// Per meter: bumped by every rewind, so a batch read outside the lock before it is dropped.
+        var replayEpoch: [UInt64]
         /// Per meter: whether the store may hold readings that are neither acknowledged nor in flight.
         var backlog: [Bool]
         var nextReplayMeter = 0
+
+        /// Replay of `meter` goes back to before `seq` (a refused publish) or to the start (`before: 1`):
+        /// what is neither acknowledged nor in flight is published again.
+        mutating func rewindReplay(meter: Int, before seq: UInt64) {
+            backlog[meter] = true
+            replayCursor[meter] = min(replayCursor[meter], seq > 0 ? seq - 1 : 0)
+            replayQueue[meter] = []
+            replayExhausted[meter] = false
+            replayEpoch[meter] &+= 1
+        }
         var replayed: UInt64 = 0
         var publishFailures: UInt64 = 0
         var storeFailures: UInt64 = 0
+        /// A reading was stored or acknowledged since housekeeping last looked: group commits are due soon.
+        var storeActivity = false
     }
 
     private let state: Locked<State>
@@ -86,6 +109,9 @@ public final class AgentRuntime: Sendable {
             State(
                 inFlightSeqs: Array(repeating: [], count: meters.count),
                 replayCursor: Array(repeating: 0, count: meters.count),
+                replayQueue: Array(repeating: [], count: meters.count),
+                replayExhausted: Array(repeating: false, count: meters.count),
+                replayEpoch: Array(repeating: 0, count: meters.count),
                 backlog: Array(repeating: true, count: meters.count)))
     }
 
@@ -143,13 +169,17 @@ public final class AgentRuntime: Sendable {
                 "reading not stored, so not published: \(error)", metadata: ["device_id": "\(reading.deviceID)"])
             return
         }
-        state.withLock { s in
+        let ring = state.withLock { s -> Bool in
+            let first = !s.storeActivity
+            s.storeActivity = true
             guard s.connected else {
                 s.backlog[index] = true  // replayed once the broker is back
-                return
+                return first
             }
             publishLocked(&s, meter: index, seq: seq, payload: payload)
+            return first
         }
+        if ring { housekeepingBell.ring() }
     }
 
     // Publishes under the state lock, so a delivery event cannot overtake the bookkeeping of its message id.
@@ -161,8 +191,7 @@ public final class AgentRuntime: Sendable {
             s.inFlightSeqs[index].insert(seq)
         } catch {
             s.publishFailures += 1
-            s.backlog[index] = true
-            s.replayCursor[index] = min(s.replayCursor[index], seq > 0 ? seq - 1 : 0)
+            s.rewindReplay(meter: index, before: seq)
             logger.warning("publish failed, the reading stays in the spool: \(error)", metadata: ["seq": "\(seq)"])
         }
     }
@@ -171,12 +200,15 @@ public final class AgentRuntime: Sendable {
 
     /// The broker acknowledged message `id` (PUBACK/PUBCOMP, or written for QoS 0).
     public func delivered(messageID id: Int32) {
-        let settled: InFlight? = state.withLock { s in
-            guard let f = s.inFlight.removeValue(forKey: id) else { return nil }
+        let (settled, ring): (InFlight?, Bool) = state.withLock { s in
+            guard let f = s.inFlight.removeValue(forKey: id) else { return (nil, false) }
             s.inFlightSeqs[f.meter].remove(f.seq)
-            return f
+            let first = !s.storeActivity
+            s.storeActivity = true
+            return (f, first)
         }
         if let settled { meters[settled.meter].store.acknowledge(settled.seq) }
+        if ring { housekeepingBell.ring() }
     }
 
     /// The broker refused message `id`: it stays in the spool and is replayed later.
@@ -184,10 +216,10 @@ public final class AgentRuntime: Sendable {
         state.withLock { s in
             guard let f = s.inFlight.removeValue(forKey: id) else { return }
             s.inFlightSeqs[f.meter].remove(f.seq)
-            s.replayCursor[f.meter] = min(s.replayCursor[f.meter], f.seq > 0 ? f.seq - 1 : 0)
-            s.backlog[f.meter] = true
+            s.rewindReplay(meter: f.meter, before: f.seq)
             s.publishFailures += 1
         }
+        housekeepingBell.ring()
         logger.warning("broker refused a reading, it stays in the spool: \(reason)")
     }
 
@@ -197,41 +229,34 @@ public final class AgentRuntime: Sendable {
             s.connected = connected
             if connected {
                 // Rescan from the start: whatever is neither acknowledged nor in flight is replayed.
-                for i in s.replayCursor.indices { s.replayCursor[i] = 0 }
+                for i in s.replayCursor.indices { s.rewindReplay(meter: i, before: 1) }
             }
         }
+        if connected { housekeepingBell.ring() }
     }
 
     // MARK: replay
 
     /// Publishes up to `budget` backlog readings, round robin over meters, oldest first within a meter.
-    /// Returns how many were published. Does nothing while disconnected.
+    /// Returns how many were published. Does nothing while disconnected. The store is read outside the
+    /// runtime's lock, in batches, so a meter thread storing a live reading never waits for a flash read.
     @discardableResult
     public func replay(budget: Int) -> Int {
         guard budget > 0, !meters.isEmpty else { return 0 }
-        enum Step { case published, advanced, idle }
+        enum Step { case published, refill(meter: Int, after: UInt64, epoch: UInt64), idle, disconnected }
+        let batchSize = 64
         var published = 0
         var idleInARow = 0
         while published < budget && idleInARow < meters.count {
             let step: Step = state.withLock { s in
-                guard s.connected else { return .idle }
+                guard s.connected else { return .disconnected }
                 let index = s.nextReplayMeter
                 guard s.backlog[index] else {
                     s.nextReplayMeter = (index + 1) % meters.count
                     return .idle
                 }
-                let batch: [StoredReading]
-                do throws(StoreFailure) {
-                    batch = try meters[index].store.pending(after: s.replayCursor[index], limit: 16)
-                } catch {
-                    s.storeFailures += 1
-                    s.nextReplayMeter = (index + 1) % meters.count
-                    logger.error(
-                        "spool unreadable for replay: \(error)",
-                        metadata: ["device_id": "\(meters[index].configuration.deviceID)"])
-                    return .idle
-                }
-                for r in batch {
+                while !s.replayQueue[index].isEmpty {
+                    let r = s.replayQueue[index].removeFirst()
                     s.replayCursor[index] = r.seq
                     if s.inFlightSeqs[index].contains(r.seq) { continue }  // live, or replayed earlier
                     publishLocked(&s, meter: index, seq: r.seq, payload: r.payload)
@@ -239,21 +264,45 @@ public final class AgentRuntime: Sendable {
                     s.nextReplayMeter = (index + 1) % meters.count  // round robin between meters
                     return .published
                 }
-                if batch.count < 16 {
+                if s.replayExhausted[index] {
                     s.backlog[index] = false  // scanned to the end
+                    s.replayExhausted[index] = false
                     s.nextReplayMeter = (index + 1) % meters.count
-                    return batch.isEmpty ? .idle : .advanced
+                    return .idle
                 }
-                return .advanced
+                return .refill(meter: index, after: s.replayCursor[index], epoch: s.replayEpoch[index])
             }
             switch step {
+            case .disconnected:
+                return published
             case .published:
                 published += 1
                 idleInARow = 0
-            case .advanced: idleInARow = 0
-            case .idle: idleInARow += 1
+            case .idle:
+                idleInARow += 1
+            case .refill(let index, let after, let epoch):
+                let batch: [StoredReading]
+                do throws(StoreFailure) {
+                    batch = try meters[index].store.pending(after: after, limit: batchSize)
+                } catch {
+                    state.withLock { s in
+                        s.storeFailures += 1
+                        s.nextReplayMeter = (index + 1) % meters.count
+                    }
+                    logger.error(
+                        "spool unreadable for replay: \(error)",
+                        metadata: ["device_id": "\(meters[index].configuration.deviceID)"])
+                    idleInARow += 1
+                    continue
+                }
+                state.withLock { s in
+                    // A rewind meanwhile (reconnect, refused publish) makes this batch stale.
+                    guard s.replayEpoch[index] == epoch, s.replayCursor[index] == after else { return }
+                    s.replayQueue[index] = batch
+                    s.replayExhausted[index] = batch.count < batchSize
+                }
+                idleInARow = 0
             }
-            if !state.withLock({ $0.connected }) { break }
         }
         return published
     }
@@ -289,16 +338,26 @@ public final class AgentRuntime: Sendable {
 
     // MARK: threads
 
+    /// A meter thread's stack: the session's deepest path (a poll with block transfer, decoded in place) uses a
+    /// few tens of KiB; 512 KiB leaves room for the debug build and keeps a thousand threads within a 32-bit
+    /// address space (the C library's 8 MiB default would not fit).
+    public static let meterThreadStackBytes = 512 << 10
+
     /// Starts one thread per meter and the housekeeping thread.
     public func start() throws(SystemError) {
         var started: [PlatformThread] = []
         for i in meters.indices {
+            let period = meters[i].configuration.pollPeriodMilliseconds
             let runner = ScheduleRunner(
-                periodMilliseconds: meters[i].configuration.pollPeriodMilliseconds, clock: clock, stop: stopSignal)
+                periodMilliseconds: period,
+                phaseMilliseconds: ScheduleRunner.phase(ofMeter: i, of: meters.count, periodMilliseconds: period),
+                clock: clock, stop: stopSignal)
             let reader = meters[i].reader
             let stop = stopSignal
             let done = meterThreadDone[i]
-            started.append(try PlatformThread.spawn(name: "meter \(meters[i].configuration.deviceID)") { [self] in
+            started.append(try PlatformThread.spawn(
+                name: "meter \(meters[i].configuration.deviceID)", stackBytes: Self.meterThreadStackBytes
+            ) { [self] in
                 _ = runner.run(idle: { reader.idle(until: $0, stop: stop) }) { tick in pollOnce(meter: i, tick: tick) }
                 done.set()
             })
@@ -317,6 +376,7 @@ public final class AgentRuntime: Sendable {
     /// next start (nothing acknowledged is lost). Everything else still stops cleanly.
     public func stop() {
         stopSignal.set()
+        housekeepingBell.ring()
         let stopAt = MonotonicInstant.now()
         let all = threads.withLock { t in
             defer { t.removeAll() }
@@ -338,36 +398,59 @@ public final class AgentRuntime: Sendable {
         for t in all.dropFirst(meters.count) { t.join() }  // housekeeping: it ends at the stop signal
     }
 
+    /// Replay, group commits, health and the watchdog, each when due. Between them the thread sleeps until the
+    /// next one is due or the bell rings: replaying wakes it every 100 ms (so replay interleaves with live
+    /// readings at REPLAY_RATE); after a reading is stored or acknowledged it checks the group commit every
+    /// second for as long as a commit can still be pending; otherwise only the health interval and the
+    /// watchdog wake it.
     private func housekeeping() {
         let rate = Double(configuration.spool.replayPerSecond)
+        // The spool commits records within its commit interval and acknowledgements within 10 s.
+        let commitTail = Int64(max(configuration.spool.commitIntervalMilliseconds, 10_000)) + 1000
         var tokens = 0.0
         var last = clock.now()
         var nextHealth = configuration.healthIntervalMilliseconds > 0
             ? last.advanced(byMilliseconds: configuration.healthIntervalMilliseconds) : nil
-        var nextCommit = last.advanced(byMilliseconds: 1000)
-        var nextWatchdog = last
+        var nextCommit: MonotonicInstant? = nil
+        var commitUntil = last
+        var nextWatchdog: MonotonicInstant? = watchdog == nil ? nil : last
         while !stopSignal.isSet {
-            // WATCHDOG=1 from this loop: it stops if housekeeping (replay, commits) hangs, and systemd restarts us.
-            if let watchdog, last >= nextWatchdog {
-                do { try watchdog.notifier.watchdog() } catch { logger.warning("sd_notify WATCHDOG=1 failed: \(error)") }
-                nextWatchdog = last.advanced(byMilliseconds: watchdog.intervalMilliseconds)
-            }
-            // Replay in small steps (10 per second at least) so it interleaves with live readings.
-            let step = min(100, watchdog?.intervalMilliseconds ?? 100)
-            guard clock.sleep(until: last.advanced(byMilliseconds: step), stop: stopSignal) else { break }
             let now = clock.now()
-            tokens = min(rate, tokens + rate * Double(now.milliseconds(since: last)) / 1000)
+            // WATCHDOG=1 from this loop: it stops if housekeeping (replay, commits) hangs, and systemd restarts us.
+            if let watchdog, let due = nextWatchdog, now >= due {
+                do { try watchdog.notifier.watchdog() } catch { logger.warning("sd_notify WATCHDOG=1 failed: \(error)") }
+                nextWatchdog = now.advanced(byMilliseconds: watchdog.intervalMilliseconds)
+            }
+            let (replaying, activity) = state.withLock { s -> (Bool, Bool) in
+                defer { s.storeActivity = false }
+                return (s.connected && s.backlog.contains(true), s.storeActivity)
+            }
+            if replaying {
+                tokens = min(max(rate, 1), tokens + rate * Double(now.milliseconds(since: last)) / 1000)
+                let sent = replay(budget: Int(tokens))
+                tokens -= Double(sent)
+            } else {
+                tokens = 0
+            }
             last = now
-            let sent = replay(budget: Int(tokens))
-            tokens -= Double(sent)
-            if now >= nextCommit {
+            if activity {
+                commitUntil = now.advanced(byMilliseconds: commitTail)
+                if nextCommit == nil { nextCommit = now.advanced(byMilliseconds: 1000) }
+            }
+            if let due = nextCommit, now >= due {
                 for m in meters { m.store.commitIfDue() }
-                nextCommit = now.advanced(byMilliseconds: 1000)
+                nextCommit = now < commitUntil ? now.advanced(byMilliseconds: 1000) : nil
             }
             if let due = nextHealth, now >= due {
                 publishHealth()
                 nextHealth = now.advanced(byMilliseconds: configuration.healthIntervalMilliseconds)
             }
+            var wake = [nextWatchdog, nextHealth, nextCommit].compactMap { $0 }.min()
+            if replaying {
+                let step = now.advanced(byMilliseconds: 100)
+                wake = wake.map { min($0, step) } ?? step
+            }
+            housekeepingBell.wait(until: wake)
         }
     }
 }

@@ -91,13 +91,25 @@ public struct FixedRateSchedule: Sendable, Equatable {
 /// slow or dead meter never delays the others.
 public struct ScheduleRunner: Sendable {
     public let periodMilliseconds: Int64
+    /// Where in the period this runner's slots fall (its first poll is this long after the start).
+    public let phaseMilliseconds: Int64
     public let clock: any ScheduleClock
     public let stop: StopSignal
 
-    public init(periodMilliseconds: Int64, clock: any ScheduleClock = MonotonicScheduleClock(), stop: StopSignal) {
+    public init(
+        periodMilliseconds: Int64, phaseMilliseconds: Int64 = 0, clock: any ScheduleClock = MonotonicScheduleClock(),
+        stop: StopSignal
+    ) {
         self.periodMilliseconds = periodMilliseconds
+        self.phaseMilliseconds = phaseMilliseconds
         self.clock = clock
         self.stop = stop
+    }
+
+    /// The phase of meter `index` of `count` sharing a period: spread evenly over it (meter i at i/count of the
+    /// period), so that a gateway's meters, their sockets and their spool writes do not all wake together.
+    public static func phase(ofMeter index: Int, of count: Int, periodMilliseconds: Int64) -> Int64 {
+        count > 1 ? periodMilliseconds * Int64(index) / Int64(count) : 0
     }
 
     /// Polls at once, then at every slot, on the calling thread; returns when `stop` is set (within the poll
@@ -106,7 +118,8 @@ public struct ScheduleRunner: Sendable {
     /// meanwhile); it returns false when stopped, or nil to let the clock wait.
     @discardableResult
     public func run(idle: ((MonotonicInstant) -> Bool?)? = nil, _ body: (Tick) -> Void) -> FixedRateSchedule {
-        var schedule = FixedRateSchedule(start: clock.now(), periodMilliseconds: periodMilliseconds)
+        var schedule = FixedRateSchedule(
+            start: clock.now().advanced(byMilliseconds: phaseMilliseconds), periodMilliseconds: periodMilliseconds)
         while !stop.isSet {
             let next = schedule.instant(ofSlot: schedule.nextIndex)
             let goOn = idle?(next) ?? clock.sleep(until: next, stop: stop)

@@ -16,6 +16,9 @@ public enum AgentSignal: Sendable, Equatable {
 /// `start`. A signal the process receives then stays pending until the signal thread takes it.
 public final class SignalThread: Sendable {
     public static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+    /// Sent to the signal thread by `stop()` to end its wait (blocked process-wide with the others, and
+    /// otherwise ignored): the thread sleeps in sigwait with no timeout, so an idle agent does not wake.
+    static let wake: Int32 = SIGUSR2
 
     private let stopRequested = Locked(false)
     private let threadHandle = Locked<pthread_t?>(nil)
@@ -39,11 +42,10 @@ public final class SignalThread: Sendable {
             pthread_sigmask(SIG_BLOCK, &set, nil)
             signals.threadHandle.withLock { $0 = pthread_self() }
             ready.set()
-            var timeout = timespec(tv_sec: 0, tv_nsec: 200_000_000)
             while !signals.stopRequested.withLock({ $0 }) {
-                // sigtimedwait, not sigwait, so that `stop()` ends the thread within 200 ms without a signal.
-                let signal = sigtimedwait(&set, nil, &timeout)
-                if signal < 0 { continue }  // EAGAIN (timeout) or EINTR
+                var signal: Int32 = 0
+                guard sigwait(&set, &signal) == 0 else { continue }
+                if signal == wake { continue }  // stop() (checked above), or a stray SIGUSR2: ignored
                 handler(signal == SIGHUP ? .reload : .stop(signal: signal))
             }
         }
@@ -52,9 +54,10 @@ public final class SignalThread: Sendable {
         return signals
     }
 
-    /// Ends the thread (within 200 ms) and waits for it.
+    /// Ends the thread and waits for it.
     public func stop() {
         stopRequested.withLock { $0 = true }
+        if let handle = threadHandle.withLock({ $0 }) { pthread_kill(handle, Self.wake) }
         let t = thread.withLock { $0 }
         t?.join()
     }
@@ -69,6 +72,7 @@ public final class SignalThread: Sendable {
         var set = sigset_t()
         sigemptyset(&set)
         for s in handled { sigaddset(&set, s) }
+        sigaddset(&set, wake)
         return set
     }
 }
