@@ -12,3 +12,14 @@ bench-agent: venv
 bench-agent-check: venv
 	@test -x "$(AGENT_BENCH_BIN)" || $(SWIFT) build -c release
 	$(VPY) scripts/bench_agent.py $(AGENT_BENCH_BIN) --seconds 10 --backlog 400 --check --max-rss-mb $(AGENT_MAX_RSS_MB)
+
+# Gateway benchmark (issue 10): 1, 50, 300 and 1,000 simulated meters against a local mosquitto for
+# GATEWAY_SECONDS each: readings delivered over expected, peak RSS, CPU per reading, threads, descriptors,
+# and the idle wake-ups of an agent with one meter (scripts/bench_gateway.py). ~4 min. Not part of make test
+# (the system test test_gateway_of_1000_meters asserts the behaviour); numbers in docs/performance.md.
+GATEWAY_METERS  ?= 1 50 300 1000
+GATEWAY_SECONDS ?= 30
+.PHONY: bench-gateway
+bench-gateway: venv
+	@test -x "$(AGENT_BENCH_BIN)" || $(SWIFT) build -c release
+	$(VPY) scripts/bench_gateway.py $(AGENT_BENCH_BIN) --meters $(GATEWAY_METERS) --seconds $(GATEWAY_SECONDS)

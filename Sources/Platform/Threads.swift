@@ -46,3 +46,28 @@ public final class PlatformThread: @unchecked Sendable {
         pthread_join(handle, nil)
     }
 }
+
+/// The process's open-file limit (RLIMIT_NOFILE).
+public enum OpenFileLimit {
+    /// Raises the soft limit to `wanted`, or as far as the hard limit allows (nil: to the hard limit); returns
+    /// the soft limit now in force (the kernel lets any process raise it up to the hard limit).
+    @discardableResult
+    public static func raise(to wanted: Int? = nil) -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        let target = wanted.map { rlim_t($0) }.map { min($0, limit.rlim_max) } ?? limit.rlim_max
+        if limit.rlim_cur < target {
+            limit.rlim_cur = target
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        return Int(clamping: limit.rlim_cur)
+    }
+
+    /// The hard limit.
+    public static var hard: Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        return Int(clamping: limit.rlim_max)
+    }
+}

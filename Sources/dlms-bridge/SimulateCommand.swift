@@ -169,6 +169,8 @@ struct SimulateCommand {
     }
 
     func run() {
+        // One connection per simulated meter a gateway polls: a thousand need more than the default 1,024.
+        OpenFileLimit.raise()
         let configuration = SimulatorConfiguration(
             serverLogical: serverLogical, serverPhysical: serverPhysical,
             addressWidths: AcceptedAddressWidths(parsing: addressSize) ?? .any,

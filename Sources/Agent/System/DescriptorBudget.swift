@@ -20,20 +20,13 @@ public enum DescriptorBudget {
     @discardableResult
     public static func ensure(meters: Int) throws(ConfigError) -> Int {
         let need = needed(meters: meters)
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return need }
-        let infinite = limit.rlim_max == rlim_t.max
-        if limit.rlim_cur < rlim_t(need) && (infinite || limit.rlim_max >= rlim_t(need)) {
-            limit.rlim_cur = rlim_t(need)
-            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-            _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        }
-        if limit.rlim_cur < rlim_t(need) {
+        let soft = OpenFileLimit.raise(to: need)
+        if soft < need {
             throw ConfigError(
                 variable: "LimitNOFILE", value: nil, origin: nil,
-                problem: "\(meters) meter(s) need about \(need) open files (\(perMeter) per meter + \(base)), but this process may open only \(limit.rlim_cur) (hard limit \(limit.rlim_max))",
+                problem: "\(meters) meter(s) need about \(need) open files (\(perMeter) per meter + \(base)), but this process may open only \(soft) (hard limit \(OpenFileLimit.hard))",
                 expected: "a higher limit: LimitNOFILE=\(max(8192, need)) in the systemd unit (the shipped one has 8192), or `ulimit -n \(need)` in the shell that starts dlms-bridge; or fewer meters on this gateway")
         }
-        return Int(clamping: limit.rlim_cur)
+        return soft
     }
 }
