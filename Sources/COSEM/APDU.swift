@@ -188,12 +188,15 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .aarq(a):
             var text = "AARQ: context \(a.applicationContext.rawValue) (\(a.applicationContext.name)), "
-            switch a.authentication {
-            case .none: text += "no authentication"
-            case let .lowLevel(password): text += "LLS password of \(password.count) bytes"
+            text += a.authentication.summary
+            if let title = a.callingAPTitle { text += "; client system title \(title)" }
+            switch a.userInformation {
+            case let .initiateRequest(r):
+                text += "; proposed conformance: \(r.proposedConformance)"
+                text += "; client max receive PDU \(r.clientMaxReceivePDUSize)"
+            case let .ciphered(bytes):
+                text += "; ciphered InitiateRequest (\(bytes.count) bytes)"
             }
-            text += "; proposed conformance: \(a.initiateRequest.proposedConformance)"
-            text += "; client max receive PDU \(a.initiateRequest.clientMaxReceivePDUSize)"
             return text
         case let .aare(a):
             var text = "AARE: \(a.result.name), diagnostic \(a.diagnostic.rawValue) (\(a.diagnostic.name))"
@@ -201,8 +204,11 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
             case let .initiateResponse(r)?:
                 text += "; granted conformance: \(r.negotiatedConformance); server max receive PDU \(r.serverMaxReceivePDUSize)"
             case let .confirmedServiceError(e)?: text += "; " + e.description
+            case let .ciphered(bytes)?: text += "; ciphered InitiateResponse (\(bytes.count) bytes)"
             case nil: text += "; no user information"
             }
+            if let title = a.respondingAPTitle { text += "; meter system title \(title)" }
+            if let challenge = a.respondingAuthenticationValue { text += "; HLS challenge of \(challenge.count) bytes" }
             return text
         case let .rlrq(r): return "RLRQ: reason " + (r.content.reason.map { "\($0)" } ?? "absent")
         case let .rlre(r): return "RLRE: reason " + (r.content.reason.map { "\($0)" } ?? "absent")

@@ -816,7 +816,9 @@ struct APDUReport {
             case let .lowLevel(password):
                 lines.append("authentication LLS, password " + String(repeating: "*", count: password.count)
                     + " (\(password.count) bytes, masked)")
+            case .highLevelGMAC, .other: lines.append("authentication " + a.authentication.summary)
             }
+            if let title = a.callingAPTitle { lines.append("client system title \(title)") }
             lines.append("proposed conformance \(a.initiateRequest.proposedConformance)")
             lines.append("client max receive PDU \(a.initiateRequest.clientMaxReceivePDUSize)")
             lines.append("DLMS version \(a.initiateRequest.dlmsVersion)")
@@ -830,8 +832,10 @@ struct APDUReport {
                 lines.append("granted conformance \(r.negotiatedConformance)")
                 lines.append("server max receive PDU \(r.serverMaxReceivePDUSize)")
             case let .confirmedServiceError(e)?: lines.append(e.description)
+            case let .ciphered(bytes)?: lines.append("ciphered InitiateResponse, \(bytes.count) bytes")
             case nil: lines.append("no user information")
             }
+            if let title = a.respondingAPTitle { lines.append("meter system title \(title)") }
             return lines
         default:
             return [APDU.descriptionBody(apdu)]
@@ -860,6 +864,9 @@ struct APDUReport {
                 w.member("authentication", "low-level")
                 w.member("password", String(repeating: "*", count: password.count))
                 w.member("password_length", password.count)
+            case .highLevelGMAC, .other:
+                w.member("authentication", a.authentication.summary)
+                w.member("password", nil as String?)
             }
             w.member("proposed_conformance", a.initiateRequest.proposedConformance.description)
             w.member("client_max_receive_pdu", a.initiateRequest.clientMaxReceivePDUSize)
