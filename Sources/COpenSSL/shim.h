@@ -21,7 +21,7 @@ static inline EVP_CIPHER_CTX *dlms_gcm_new(void) {
 
 static inline void dlms_gcm_free(EVP_CIPHER_CTX *ctx) { EVP_CIPHER_CTX_free(ctx); }
 
-/// One GCM operation with a 16-byte key and a 12-byte IV. AAD = aad || aad_tail. `text` is encrypted
+/// One GCM operation with a 16-byte key (NULL: keep the key of the previous operation) and a 12-byte IV. AAD = aad || aad_tail. `text` is encrypted
 /// (encrypt = 1) or decrypted (0) in place. encrypt: writes tag_len bytes of tag. decrypt: verifies the first
 /// tag_len bytes of the tag. tag_len 0: no tag at all (AES-CTR only). Returns 1 on success, 0 when the tag does
 /// not verify, and a negative step number when OpenSSL failed.
