@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "dlms-bridge",
             dependencies: [
-                "HDLC", "COSEM", "CLibc", "Platform", "MeterLink", "MeterSimulator", "Agent",
+                "HDLC", "COSEM", "DLMSCrypto", "CLibc", "Platform", "MeterLink", "MeterSimulator", "Agent",
                 "Log",
             ],
             swiftSettings: strict

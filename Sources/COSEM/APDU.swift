@@ -157,6 +157,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
     case getResponse(GetResponse)
     case exceptionResponse(ExceptionResponse)
     case confirmedServiceError(ConfirmedServiceError)
+    case actionRequest(ActionRequest)
+    case actionResponse(ActionResponse)
 
     /// The standard name of the APDU (`GET-Response-Normal`).
     public var name: String {
@@ -179,6 +181,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
             }
         case .exceptionResponse: return "exception-response"
         case .confirmedServiceError: return "confirmed-service-error"
+        case .actionRequest: return "ACTION-Request-Normal"
+        case .actionResponse: return "ACTION-Response-Normal"
         }
     }
 
@@ -245,6 +249,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
             return text
         case let .exceptionResponse(e): return "exception-response: " + e.stateErrorName + ", " + e.serviceErrorName
         case let .confirmedServiceError(e): return "confirmed-service-error: " + e.serviceName + ", " + e.errorName
+        case let .actionRequest(a): return a.description
+        case let .actionResponse(a): return a.description
         }
     }
 
@@ -290,6 +296,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
         case 0xC4: apdu = .getResponse(try GetResponse.decode(from: &r, limits: limits))
         case 0xD8: apdu = .exceptionResponse(try ExceptionResponse.decode(from: &r))
         case 0x0E: apdu = .confirmedServiceError(try ConfirmedServiceError.decode(from: &r))
+        case 0xC3: apdu = .actionRequest(try ActionRequest.decode(from: &r, limits: limits))
+        case 0xC7: apdu = .actionResponse(try ActionResponse.decode(from: &r, limits: limits))
         default: throw COSEMError.unknownAPDU(tag: first)
         }
         try r.expectEnd()
@@ -308,6 +316,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
         case let .getResponse(g): g.encode(into: &out)
         case let .exceptionResponse(e): e.encode(into: &out)
         case let .confirmedServiceError(e): e.encode(into: &out)
+        case let .actionRequest(a): return a.encode()
+        case let .actionResponse(a): return a.encode()
         }
         return out
     }

@@ -56,9 +56,9 @@ public enum SecurityError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .tagMismatch(apduTag, counter, key):
-            return "the authentication tag of a ciphered APDU (0x\(hex(apduTag)), invocation counter \(counter)) does "
-                + "not verify: check DLMS_AK and DLMS_EK (here \(key)) and the system titles; the APDU was dropped, "
-                + "not read"
+            return "the authentication tag of a ciphered APDU (0x\(hex(apduTag)), invocation counter \(counter), "
+                + "ciphered with \(key)) does not verify: check DLMS_AK and DLMS_EK and the system titles; the APDU "
+                + "is dropped, never read"
         case let .replayedCounter(received, last):
             return "invocation counter \(received) is not above the last accepted \(last): a replayed or duplicated "
                 + "APDU (or the meter's counter was reset); it was dropped, not read"

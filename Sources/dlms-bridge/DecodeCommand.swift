@@ -1,5 +1,6 @@
 import Agent
 import COSEM
+import DLMSCrypto
 import HDLC
 import Platform
 
@@ -18,8 +19,13 @@ enum DecodeCommand {
             `--verbose` trace (`2026-11-22T04:31:07.123Z TX 7E A0 ...`) or of the prototype's log (`TX: 7e
             a0 ...`). Several frames form a stream (RX chunks are joined) and are split by their length
             fields; bytes that are not part of a valid frame are reported. Input that starts with an APDU
-            tag (60 AARQ, 61 AARE, C0 GET-Request, C4 GET-Response, D8, 0E, 62/63) or with the LLC header is
-            decoded as an APDU.
+            tag (60 AARQ, 61 AARE, C0 GET-Request, C4 GET-Response, C3/C7 ACTION, D8, 0E, 62/63, and the ciphered
+            C8...D7, DB/DC) or with the LLC header is decoded as an APDU; input that starts with an IEC 62056-47
+            wrapper header (00 01 <source wPort> <destination wPort> <length>) is decoded as header and APDU.
+
+            Ciphered APDUs (security suite 0) are deciphered when --ek and --ak are given; --system-title is the
+            sender's title for the glo-/ded- forms (general ciphering and the AARQ/AARE carry theirs). The tag
+            verdict is shown: a tag that does not verify makes the APDU invalid. Keys are never printed.
 
             Passwords are never printed. Masked bytes (`**`) from the trace are accepted; checksums over
             them cannot be verified.
@@ -27,17 +33,53 @@ enum DecodeCommand {
             Exit status: 0 all valid, 1 a frame or APDU failed a check, 2 the input is not hex.
             """,
         positionals: [("hex...", "Hex bytes (several arguments are joined); '-' or nothing reads stdin.")],
-        options: [.flag("json", "Print the result as JSON.")]
+        options: [
+            .flag("json", "Print the result as JSON."),
+            .value("ek", "hex", "The global unicast encryption key (32 hex digits), to decipher ciphered APDUs."),
+            .value("ak", "hex", "The authentication key (32 hex digits)."),
+            .value("dk", "hex", "A dedicated key (32 hex digits), for ded- and general-ded-ciphered APDUs."),
+            .value("system-title", "hex", "The sender's system title (16 hex digits) for glo-/ded- APDUs."),
+        ]
     )
 
     static func main(_ arguments: [String]) -> Never {
         runCommand(spec, arguments[...]) { args throws(UsageError) in
-            exit(run(hex: args.positionals, json: args.flag("json")))
+            exit(run(hex: args.positionals, json: args.flag("json"), keys: try keys(args)))
         }
     }
 
+    /// The deciphering keys from the options; nil without --ek. A bad value is named, never echoed.
+    static func keys(_ args: ParsedArguments) throws(UsageError) -> DecodeKeys? {
+        func key(_ name: String) throws(UsageError) -> SecurityKey? {
+            guard let text = args.string(name) else { return nil }
+            guard let key = SecurityKey(hex: text) else {
+                throw UsageError(message: "--\(name) must be 32 hex digits (a 16-byte AES key); the value is not shown")
+            }
+            return key
+        }
+        let ek = try key("ek"), ak = try key("ak"), dk = try key("dk")
+        var title: SystemTitle? = nil
+        if let text = args.string("system-title") {
+            guard let parsed = SystemTitle(hex: text) else {
+                throw UsageError(message: "--system-title \(text) must be 16 hex digits (8 bytes, e.g. 4D4D4D0000BC614E)")
+            }
+            title = parsed
+        }
+        guard let ek else {
+            if ak != nil || dk != nil || title != nil {
+                throw UsageError(message: "--ak, --dk and --system-title need --ek (the encryption key) as well")
+            }
+            return nil
+        }
+        guard let ak else { throw UsageError(message: "--ek needs --ak (the authentication key) as well") }
+        let engine: OpenSSLGCM
+        do { engine = try OpenSSLGCM() } catch { throw UsageError(message: error.description) }
+        return DecodeKeys(engine: engine, keys: SecurityKeys(encryption: ek, authentication: ak, dedicated: dk),
+                          systemTitle: title)
+    }
+
     /// Decodes and prints; returns the exit status (2 for input that is not hex exits from here).
-    static func run(hex: [String], json: Bool) -> Int32 {
+    static func run(hex: [String], json: Bool, keys: DecodeKeys? = nil) -> Int32 {
         let text: String
         if hex.isEmpty || hex == ["-"] {
             text = StandardInput.readAll()
@@ -59,7 +101,7 @@ enum DecodeCommand {
             }
             fail(error.description, code: 2)
         }
-        let report = DecodeReport(input)
+        let report = DecodeReport(input, keys: keys)
         if json {
             print(report.json())
         } else {
@@ -244,6 +286,8 @@ struct DecodeReport {
     }
 
     let input: HexInput
+    /// Keys to decipher ciphered APDUs with (`--ek`, `--ak`, ...); nil shows them as they are.
+    let keys: DecodeKeys?
     var items: [Item] = []
     var counters = DeframerCounters()
     var usedDeframer = false
@@ -258,17 +302,24 @@ struct DecodeReport {
         }
     }
 
-    init(_ input: HexInput) {
+    init(_ input: HexInput, keys: DecodeKeys? = nil) {
         self.input = input
+        self.keys = keys
         let bytes = input.bytes
         let first = bytes[0]
         if first != 0x7E && first & 0xF0 == 0xA0 {
             // A frame pasted without its flags.
-            items.append(.frame(FrameReport(bytes, range: 0..<bytes.count, input: input)))
+            items.append(.frame(FrameReport(bytes, range: 0..<bytes.count, input: input, keys: keys)))
         } else if first == 0xE6, bytes.count > 3, bytes[2] == 0x00, bytes[1] == 0xE6 || bytes[1] == 0xE7 {
-            items.append(.apdu(APDUReport(Array(bytes[3...]), origin: 3, masked: input.masked)))
-        } else if APDUReport.tags.contains(first) {
-            items.append(.apdu(APDUReport(bytes, origin: 0, masked: input.masked)))
+            items.append(.apdu(APDUReport(Array(bytes[3...]), origin: 3, masked: input.masked, keys: keys)))
+        } else if let header = try? WrapperHeader.parse(bytes), Int(header.length) == bytes.count - WrapperHeader.size {
+            // An IEC 62056-47 wrapper PDU: its header, then the APDU.
+            let masked = Set(input.masked.compactMap { $0 >= WrapperHeader.size ? $0 - WrapperHeader.size : nil })
+            var report = APDUReport(Array(bytes[WrapperHeader.size...]), origin: WrapperHeader.size, masked: masked, keys: keys)
+            report.wrapper = header
+            items.append(.apdu(report))
+        } else if APDUDescription.knownTags.contains(first) {
+            items.append(.apdu(APDUReport(bytes, origin: 0, masked: input.masked, keys: keys)))
         } else {
             decodeStream()
         }
@@ -306,7 +357,7 @@ struct DecodeReport {
         var cursor = 0
         for range in valid {
             if range.lowerBound > cursor { describeGap(cursor..<range.lowerBound, next: range.lowerBound) }
-            items.append(.frame(FrameReport(Array(bytes[range]), range: range, input: input)))
+            items.append(.frame(FrameReport(Array(bytes[range]), range: range, input: input, keys: keys)))
             cursor = range.upperBound
         }
         if cursor < bytes.count { describeGap(cursor..<bytes.count, next: nil) }
@@ -331,7 +382,7 @@ struct DecodeReport {
                     var limit = gap.upperBound
                     if let next, next == gap.upperBound, next < bytes.count, bytes[next] == 0x7E { limit = next + 1 }
                     let end = max(i + 3, min(i + total, limit))
-                    items.append(.frame(FrameReport(Array(bytes[i..<end]), range: i..<end, input: input)))
+                    items.append(.frame(FrameReport(Array(bytes[i..<end]), range: i..<end, input: input, keys: keys)))
                     i = end
                     continue
                 }
@@ -369,7 +420,7 @@ struct DecodeReport {
                 f.apdu = nil
             } else {
                 f.segmentNote = "last segment: APDU of \(joined.count) bytes reassembled from \(pendingFrames) frames"
-                f.apdu = APDUReport(joined, origin: nil, masked: pendingMasked)
+                f.apdu = APDUReport(joined, origin: nil, masked: pendingMasked, keys: keys)
                 pending = nil
                 pendingFrames = 0
                 pendingMasked = []
@@ -398,7 +449,8 @@ struct DecodeReport {
                 out += "discarded   \(range.count) bytes at input bytes \(range.lowerBound + 1)-\(range.upperBound) "
                     + "are not part of a valid frame: \(maskedHex(input.bytes, range: range, masked: input.masked, limit: 32))\n"
             case let .apdu(a):
-                out += "APDU (\(a.bytes.count) bytes" + (a.origin == 3 ? ", after the LLC header" : "") + ")\n"
+                out += "APDU (\(a.bytes.count) bytes" + (a.origin == 3 ? ", after the LLC header" : "")
+                    + (a.wrapper == nil ? "" : ", after the IEC 62056-47 wrapper header") + ")\n"
                 out += a.text(indent: "")
             }
             out += "\n"
@@ -492,7 +544,7 @@ struct FrameReport {
     var parameters: Result<LinkParameters, FrameError>?
     var segmentNote: String?
 
-    init(_ bytes: [UInt8], range: Range<Int>, input: HexInput) {
+    init(_ bytes: [UInt8], range: Range<Int>, input: HexInput, keys: DecodeKeys?) {
         self.range = range
         description = FrameDescription(bytes)
         masked = Set(input.masked.compactMap { range.contains($0) ? $0 - range.lowerBound : nil })
@@ -505,7 +557,7 @@ struct FrameReport {
             case .information, .unnumberedInformation:
                 if let apduRange = description.apduRange, !apduRange.isEmpty {
                     let apduMasked = Set(masked.compactMap { apduRange.contains($0) ? $0 - apduRange.lowerBound : nil })
-                    apdu = APDUReport(description.apdu, origin: apduRange.lowerBound, masked: apduMasked)
+                    apdu = APDUReport(description.apdu, origin: apduRange.lowerBound, masked: apduMasked, keys: keys)
                 }
             default:
                 _ = infoRange
@@ -730,63 +782,33 @@ struct FrameReport {
 
 // MARK: - One APDU
 
-struct APDUReport {
-    /// The tags `APDU.decode` knows, plus other xDLMS ones it reports as unsupported.
-    static let tags: Set<UInt8> = [0x60, 0x61, 0x62, 0x63, 0xC0, 0xC1, 0xC3, 0xC4, 0xC5, 0xC7, 0xD8, 0x0E,
-                                   0xC8, 0xCB, 0xCC, 0xCD, 0xCF, 0xDB, 0xDF, 0xE0]
+/// The AES-GCM engine and keys of `--ek`/`--ak`/`--dk`/`--system-title`.
+typealias DecodeKeys = DecipheringKeys<OpenSSLGCM>
 
+/// Renders one `APDUDescription` (COSEM works out what the APDU means; this only lays it out).
+struct APDUReport {
     let bytes: [UInt8]
     /// Offset of the APDU's first byte in the frame (or input); nil when reassembled from segments.
     let origin: Int?
-    let result: Result<APDU, COSEMError>
+    let description: APDUDescription
+    /// The IEC 62056-47 header in front of the APDU, when the input was a wrapper PDU.
+    var wrapper: WrapperHeader?
     /// Indices within `bytes` never to print: the AARQ password and bytes masked in the input.
     let hidden: Set<Int>
 
-    init(_ bytes: [UInt8], origin: Int?, masked: Set<Int>) {
+    init(_ bytes: [UInt8], origin: Int?, masked: Set<Int>, keys: DecodeKeys?) {
         self.bytes = bytes
         self.origin = origin
-        do throws(COSEMError) { result = .success(try APDU.decode(bytes)) } catch { result = .failure(error) }
-        hidden = masked.union(APDUReport.passwordRange(bytes).map { Set($0) } ?? [])
+        description = keys.map { APDUDescription(bytes, deciphering: $0) } ?? APDUDescription(bytes)
+        hidden = masked.union(description.hidden)
     }
 
-    var isValid: Bool { if case .success = result { return true } else { return false } }
-
-    /// Where an AARQ carries its password (`AC len 80 len <password>`), found by walking the BER elements, so
-    /// it is hidden even when the rest of the AARQ does not decode.
-    static func passwordRange(_ b: [UInt8]) -> Range<Int>? {
-        guard b.count > 2, b[0] == 0x60 else { return nil }
-        func length(_ at: Int) -> (Int, Int)? {  // (value, bytes used)
-            guard at < b.count else { return nil }
-            if b[at] < 0x80 { return (Int(b[at]), 1) }
-            let n = Int(b[at] & 0x7F)
-            guard n >= 1, n <= 2, at + n < b.count else { return nil }
-            var v = 0
-            for i in 1...n { v = v << 8 | Int(b[at + i]) }
-            return (v, n + 1)
-        }
-        guard let (_, used) = length(1) else { return nil }
-        var p = 1 + used
-        while p + 1 < b.count {
-            let tag = b[p]
-            guard let (len, lenBytes) = length(p + 1) else { return nil }
-            let value = p + 1 + lenBytes
-            if tag == 0xAC {
-                // calling-authentication-value: [0] GraphicString (80) or another choice; hide the whole value.
-                if value + 1 < b.count, let (pwLen, pwLenBytes) = length(value + 1) {
-                    let start = value + 1 + pwLenBytes
-                    return start..<min(b.count, start + pwLen)
-                }
-                return value..<min(b.count, value + len)
-            }
-            p = value + len
-        }
-        return nil
-    }
+    var isValid: Bool { description.isValid }
 
     var errorMessage: String? {
-        guard case let .failure(e) = result else { return nil }
+        guard let e = description.error else { return nil }
         var text = "APDU: " + e.description
-        if let at = e.offset {
+        if let at = e.byteOffset {
             text += " (APDU byte \(at + 1)" + (origin.map { ", frame byte \($0 + at + 1)" } ?? "") + ")"
         }
         return text
@@ -795,51 +817,17 @@ struct APDUReport {
     func text(indent: String) -> String {
         var out = ""
         func line(_ name: String, _ value: String) { out += indent + pad(name, 12) + value + "\n" }
+        if let wrapper {
+            line("wrapper", "version 1, source wPort \(wrapper.source), destination wPort \(wrapper.destination), "
+                + "length \(wrapper.length)")
+        }
         line("APDU", maskedHex(bytes, range: 0..<bytes.count, masked: hidden, limit: 96) + " (\(bytes.count) bytes)")
-        switch result {
-        case let .success(apdu):
-            line("type", apdu.name)
-            for detail in details(apdu) { line("", detail) }
-        case .failure:
-            line("INVALID", errorMessage ?? "")
+        if description.apdu != nil || description.ciphered != nil {
+            line("type", description.name)
+            for detail in description.lines { line("", detail) }
         }
+        if !description.isValid { line("INVALID", errorMessage ?? "") }
         return out
-    }
-
-    /// One line per field, more than `APDU.description`'s single line.
-    func details(_ apdu: APDU) -> [String] {
-        switch apdu {
-        case let .aarq(a):
-            var lines = ["application context \(a.applicationContext.rawValue) (\(a.applicationContext.name))"]
-            switch a.authentication {
-            case .none: lines.append("authentication none")
-            case let .lowLevel(password):
-                lines.append("authentication LLS, password " + String(repeating: "*", count: password.count)
-                    + " (\(password.count) bytes, masked)")
-            case .highLevelGMAC, .other: lines.append("authentication " + a.authentication.summary)
-            }
-            if let title = a.callingAPTitle { lines.append("client system title \(title)") }
-            lines.append("proposed conformance \(a.initiateRequest.proposedConformance)")
-            lines.append("client max receive PDU \(a.initiateRequest.clientMaxReceivePDUSize)")
-            lines.append("DLMS version \(a.initiateRequest.dlmsVersion)")
-            return lines
-        case let .aare(a):
-            var lines = ["result \(a.result.rawValue) (\(a.result.name))",
-                         "diagnostic \(a.diagnostic.rawValue) (\(a.diagnostic.name))"]
-            if let advice = a.diagnostic.advice(clientSAP: nil), a.result != .accepted { lines.append("advice " + advice) }
-            switch a.userInformation {
-            case let .initiateResponse(r)?:
-                lines.append("granted conformance \(r.negotiatedConformance)")
-                lines.append("server max receive PDU \(r.serverMaxReceivePDUSize)")
-            case let .confirmedServiceError(e)?: lines.append(e.description)
-            case let .ciphered(bytes)?: lines.append("ciphered InitiateResponse, \(bytes.count) bytes")
-            case nil: lines.append("no user information")
-            }
-            if let title = a.respondingAPTitle { lines.append("meter system title \(title)") }
-            return lines
-        default:
-            return [APDU.descriptionBody(apdu)]
-        }
     }
 
     func jsonMembers(_ w: inout JSONWriter) {
@@ -847,8 +835,35 @@ struct APDUReport {
         w.member("length", bytes.count)
         w.member("valid", isValid)
         w.member("error", errorMessage)
-        guard case let .success(apdu) = result else {
-            w.member("type", nil as String?)
+        if let wrapper {
+            w.key("wrapper")
+            w.beginObject()
+            w.member("version", 1)
+            w.member("source_wport", wrapper.source)
+            w.member("destination_wport", wrapper.destination)
+            w.member("length", wrapper.length)
+            w.endObject()
+        }
+        if let ciphered = description.ciphered {
+            w.key("ciphered")
+            w.beginObject()
+            w.member("name", CipheringTags.name(of: ciphered.tag))
+            w.member("security_control", ciphered.security.rawValue)
+            w.member("invocation_counter", ciphered.invocationCounter)
+            w.member("system_title", ciphered.systemTitle?.description)
+            w.member("deciphered", description.plaintext != nil)
+            w.member("tag_verified", description.verdict == .verified)
+            w.member("verdict", description.verdict?.description)
+            w.member("plain_hex", description.plaintext.map { spacedHex($0) })
+            w.endObject()
+        }
+        if description.ciphered == nil, let verdict = description.verdict {
+            // A ciphered InitiateRequest/Response inside the AARQ/AARE.
+            w.member("user_information_verdict", verdict.description)
+            w.member("user_information_tag_verified", verdict == .verified)
+        }
+        guard let apdu = description.apdu else {
+            w.member("type", description.ciphered == nil ? nil as String? : description.name)
             return
         }
         w.member("type", apdu.name)
@@ -916,6 +931,12 @@ struct APDUReport {
             w.key("reason"); if let reason = r.content.reason { w.integer(reason) } else { w.null() }
         case let .rlre(r):
             w.key("reason"); if let reason = r.content.reason { w.integer(reason) } else { w.null() }
+        case let .actionRequest(a):
+            w.member("invoke_id", a.invoke.invokeId)
+            w.member("method", a.method.description)
+        case let .actionResponse(a):
+            w.member("invoke_id", a.invoke.invokeId)
+            w.member("action_result", a.result.description)
         }
     }
 
@@ -957,35 +978,6 @@ struct APDUReport {
             w.member("error_code", e.rawValue)
         }
         w.endObject()
-    }
-}
-
-extension APDU {
-    /// `APDU.description` without the leading name (the decode command prints the type on its own line).
-    static func descriptionBody(_ apdu: APDU) -> String {
-        let text = apdu.description
-        let name = apdu.name
-        if text.hasPrefix(name) {
-            var rest = text.dropFirst(name.count)
-            while rest.first == " " || rest.first == ":" { rest = rest.dropFirst() }
-            return String(rest)
-        }
-        return text
-    }
-}
-
-extension COSEMError {
-    /// The byte offset (in the APDU) the error names, if any.
-    var offset: Int? {
-        switch self {
-        case let .truncated(at, _, _, _), let .lengthExceedsInput(at, _, _), let .invalidLengthForm(at, _),
-             let .unknownDataTag(at, _), let .nestingTooDeep(at, _), let .tooManyElements(at, _, _),
-             let .valueTooLarge(at, _, _), let .trailingBytes(at, _), let .unexpectedTag(at, _, _, _),
-             let .invalidValue(at, _):
-            return at
-        case .unknownAPDU: return 0
-        default: return nil
-        }
     }
 }
 
