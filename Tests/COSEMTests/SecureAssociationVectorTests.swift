@@ -214,3 +214,78 @@ import Testing
         #expect(Facts.client.description == "4D4D4D0000BC614E")
     }
 }
+
+@Suite struct CipheredAssociationFlowTests {
+    /// Vectors 2, 3 and 4 are one exchange: AARQ at IC 01234567, pass 3's GMAC at 01234568 and its APDU at
+    /// 01234569. The client context walks it and must produce gurux's bytes at each step.
+    @Test func aarqAareAndPass3FollowTheVectors() throws {
+        var client = CipheringContext(engine: try OpenSSLGCM(), keys: Facts.keys, policy: CipheringPolicy(),
+                                      ownSystemTitle: Facts.client, counter: InvocationCounter(next: 0x0123_4567))
+        let initiate = InitiateRequest(proposedConformance: Conformance(rawValue: 0x401E5D), clientMaxReceivePDUSize: 0xFFFF)
+        let aarq = try client.associationRequest(authentication: .highLevelGMAC(challenge: SecureAssociationVectorTests.ctos),
+                                                 initiate: initiate)
+        #expect(aarq.encode() == Array(SecureAssociationVectorTests.aarqPDU.dropFirst(8)))
+
+        let aare = try AARE.decode(Array(SecureAssociationVectorTests.aarePDU.dropFirst(8)))
+        let outcome = try client.handleAssociationResponse(aare)
+        #expect(client.peerSystemTitle == Facts.server)
+        #expect(outcome.needsHLSPass3 && outcome.serverChallenge == SecureAssociationVectorTests.stoc)
+        #expect(outcome.initiateResponse?.negotiatedConformance == Conformance(rawValue: 0x401E5D))
+        #expect(client.generalProtectionGranted)
+
+        let pass3 = try client.hlsPass3(serverChallenge: try #require(outcome.serverChallenge),
+                                        invoke: InvokeIdAndPriority(rawValue: 0xC1))
+        #expect(pass3 == hx("""
+            CB 31 30 01234569 CB0A069DE89DE0D95B403FCC744F9CD8894BD4D1417F57FD0D4BA8C060A31E9C 3A149A73C22530F46C1EB48A
+            """))
+        // gurux's server answered pass 4 with counter 0 again after the AARE's 0: a real meter's counter
+        // increases, so this client refuses it as a replay rather than trusting it.
+        #expect(throws: COSEMError.security(.replayedCounter(received: 0, lastAccepted: 0))) {
+            try client.hlsPass4(SecureAssociationVectorTests.pass4Wire, clientChallenge: SecureAssociationVectorTests.ctos)
+        }
+        // After the association, requests use general-glo-ciphering (general-protection was granted).
+        #expect(try client.protect(VectorFiveTests.requestPlain).first == 0xDB)
+    }
+
+    @Test func aPlainInitiateResponseIsRefusedWhenCipheringIsRequired() throws {
+        var client = CipheringContext(engine: try OpenSSLGCM(), keys: Facts.keys, policy: CipheringPolicy(),
+                                      ownSystemTitle: Facts.client, counter: InvocationCounter(next: 1))
+        let plain = AARE(result: .accepted, diagnostic: .null, userInformation: .initiateResponse(InitiateResponse(
+            negotiatedConformance: .usualClientProposal, serverMaxReceivePDUSize: 512)))
+        #expect(throws: COSEMError.security(.protectionTooWeak(required: .authenticatedEncrypted, received: nil))) {
+            try client.handleAssociationResponse(plain)
+        }
+    }
+
+    @Test(arguments: [SecurityControl.authenticated, .encrypted, .authenticatedEncrypted])
+    func anyAPDURoundTripsInEveryForm(_ sc: SecurityControl) throws {
+        // Plaintexts of every length class (short, 81 nn, 82 nnnn lengths) in all four forms.
+        for length in [1, 13, 100, 200, 300, 70_000] {
+            for form in [CipheringForm(), CipheringForm(dedicated: true), .generalGlobal, CipheringForm(general: true, dedicated: true)] {
+                let plain = [0xC4] + (1..<length).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+                let keys = SecurityKeys(encryption: Facts.ek, authentication: Facts.ak, dedicated: Facts.dk)
+                var sender = CipheringContext(engine: try OpenSSLGCM(), keys: keys, policy: CipheringPolicy(security: sc),
+                                              ownSystemTitle: Facts.server, counter: InvocationCounter(next: UInt32(length)))
+                var receiver = CipheringContext(engine: try OpenSSLGCM(), keys: keys, policy: CipheringPolicy(security: sc),
+                                                ownSystemTitle: Facts.client, peerSystemTitle: Facts.server,
+                                                counter: InvocationCounter(next: 1))
+                let wire = try sender.protect(plain, form: form)
+                let parsed = try CipheredAPDU.parse(wire)
+                #expect(parsed.end == wire.count && parsed.isDedicated == form.dedicated && parsed.isGeneral == form.general)
+                #expect(try receiver.unprotected(wire) == plain, "length \(length), \(form)")
+                if sc.isAuthenticated {
+                    var tampered = wire
+                    tampered[tampered.count - 13] ^= 0x80  // the last byte of the text
+                    var fresh = CipheringContext(engine: try OpenSSLGCM(), keys: keys, policy: CipheringPolicy(security: sc),
+                                                 ownSystemTitle: Facts.client, peerSystemTitle: Facts.server,
+                                                 counter: InvocationCounter(next: 1))
+                    let error = caught { () throws(COSEMError) in try fresh.unprotected(tampered) }
+                    guard case .security(.tagMismatch)? = error else {
+                        Issue.record("length \(length), \(form): \(String(describing: error))")
+                        continue
+                    }
+                }
+            }
+        }
+    }
+}
