@@ -55,6 +55,8 @@ public enum Suite0 {
         guard security.suite == 0, !security.isCompressed, security.isAuthenticated || security.isEncrypted else {
             throw COSEMError.security(.unsupportedSuite(security))
         }
+        // The broadcast key is the meter's to use, never this client's.
+        if security.usesBroadcastKey { throw COSEMError.security(.missingKey(.broadcast)) }
         let key: SecurityKey
         do { key = try keys.key(dedicated: form.dedicated) } catch { throw COSEMError.security(error) }
         let tagLength = security.tagLength
