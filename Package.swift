@@ -57,6 +57,14 @@ let package = Package(
             dependencies: ["CMosquitto", "CLibc", "Platform", "Log"],
             swiftSettings: strict
         ),
+        // libcrypto's EVP AES-128-GCM, seen only by DLMSCrypto (the static binary links libcrypto already).
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // The AES-GCM engine behind COSEM's AESGCMEngine seam (DLMS security suite 0), over COpenSSL.
+        .target(name: "DLMSCrypto", dependencies: ["COSEM", "COpenSSL"], swiftSettings: strict),
         // The spool: crash-safe store-and-forward log on flash.
         .target(name: "Spool", dependencies: ["CLibc", "Platform"], swiftSettings: strict),
         // The agent: configuration, scheduling, payload, health, signals.
@@ -72,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "dlms-bridge",
             dependencies: [
-                "HDLC", "COSEM", "CLibc", "Platform", "MeterLink", "MeterSimulator", "Agent",
+                "HDLC", "COSEM", "DLMSCrypto", "CLibc", "Platform", "MeterLink", "MeterSimulator", "Agent",
                 "Log",
             ],
             swiftSettings: strict
@@ -84,7 +92,9 @@ let package = Package(
         ),
         .testTarget(
             name: "COSEMTests",
-            dependencies: ["COSEM", "HDLC", .product(name: "PropertyBased", package: "swift-property-based")]
+            dependencies: [
+                "COSEM", "HDLC", "DLMSCrypto", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(name: "MeterLinkTests", dependencies: ["MeterLink", "MeterSimulator", "HDLC", "COSEM"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
@@ -92,6 +102,6 @@ let package = Package(
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "Platform"]),
         .testTarget(name: "UplinkTests", dependencies: ["Uplink", "Log"]),
         .testTarget(name: "AgentTests", dependencies: ["Agent", "MeterLink", "MeterSimulator", "Spool", "Uplink", "Log"]),
-        .testTarget(name: "InteropTests", dependencies: ["HDLC", "COSEM"]),
+        .testTarget(name: "InteropTests", dependencies: ["HDLC", "COSEM", "DLMSCrypto"]),
     ]
 )

@@ -24,7 +24,7 @@ CLANG=${CLANG:-$TOOLCHAIN/bin/clang}
 die() { echo "embedded-build($ARCH): $*" >&2; exit 1; }
 
 # The modules in dependency order, as Package.swift declares them (Embedded Swift builds whole modules).
-MODULES=(HDLC COSEM Platform Log MeterLink MeterSimulator Uplink Spool Agent dlms-bridge)
+MODULES=(HDLC COSEM DLMSCrypto Platform Log MeterLink MeterSimulator Uplink Spool Agent dlms-bridge)
 
 c_flags=()
 case "$ARCH" in
@@ -94,7 +94,7 @@ swift_flags=(
     -target "$swift_target" -enable-experimental-feature Embedded -enable-experimental-feature Extern
     -wmo -Osize -parse-as-library -swift-version 6 -enable-upcoming-feature ExistentialAny
     -Xfrontend -function-sections -I "$OUT/obj"
-    -I "$ROOT/Sources/CLibc/include" -I "$ROOT/Sources/CMosquitto"
+    -I "$ROOT/Sources/CLibc/include" -I "$ROOT/Sources/CMosquitto" -I "$ROOT/Sources/COpenSSL"
     ${mosq_include[@]+"${mosq_include[@]}"} ${ssl_include[@]+"${ssl_include[@]}"} -Xcc -DLIBMOSQUITTO_STATIC
     ${sysroot_flags[@]+"${sysroot_flags[@]}"} ${abi_flags[@]+"${abi_flags[@]}"}
 )

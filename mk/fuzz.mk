@@ -12,6 +12,11 @@ FUZZ_TARGETS += hdlc
 FUZZ_SOURCES_hdlc := $(wildcard Sources/HDLC/*.swift) $(wildcard Fuzz/hdlc/*.swift)
 FUZZ_TARGETS += cosem
 FUZZ_SOURCES_cosem := $(wildcard Sources/COSEM/*.swift) $(wildcard Fuzz/cosem/*.swift)
+# Issue 12: the ciphered APDU decoder and suite 0 receive path, and the IEC 62056-47 wrapper header.
+FUZZ_TARGETS += ciphered
+FUZZ_SOURCES_ciphered := $(wildcard Sources/COSEM/*.swift) $(wildcard Fuzz/ciphered/*.swift)
+FUZZ_TARGETS += wrapper
+FUZZ_SOURCES_wrapper := $(wildcard Sources/COSEM/*.swift) $(wildcard Fuzz/wrapper/*.swift)
 
 # ------------------------------------------------------------------------------------------------------
 FUZZ_SWIFTC  ?= $(dir $(shell command -v $(SWIFT) 2>/dev/null))swiftc

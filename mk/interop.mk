@@ -10,3 +10,9 @@ interop: venv
 # The vectors gurux produces, as JSON on stdout (for reading what the tests compare against).
 interop-vectors: venv
 	$(VPY) Tests/Interop/gurux_vectors.py
+
+# The ciphered vectors (issue 12): gurux's requests for SC 10/20/30, LLS/HLS-GMAC, glo/general-glo,
+# dedicated key, HDLC/wrapper, with the plaintext gurux ciphered for each.
+.PHONY: interop-security-vectors
+interop-security-vectors: venv
+	$(VPY) Tests/Interop/gurux_security_vectors.py

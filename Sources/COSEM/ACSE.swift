@@ -4,12 +4,16 @@
 // AARQ ::= [APPLICATION 0] IMPLICIT SEQUENCE {
 //   application-context-name [1] (A1 09 06 07 60 85 74 05 08 01 xx),
 //   sender-acse-requirements [10] IMPLICIT BIT STRING OPTIONAL (8A 02 07 80: authentication),
+//   calling-AP-title [6] (A6 0A 04 08 <client system title>, with ciphering),
 //   mechanism-name [11] IMPLICIT OBJECT IDENTIFIER OPTIONAL (8B 07 60 85 74 05 08 02 xx),
-//   calling-authentication-value [12] EXPLICIT CHOICE { charstring [0] } OPTIONAL (AC len 80 len <password>),
-//   user-information [30] EXPLICIT OCTET STRING OPTIONAL (BE len 04 len <InitiateRequest>) }
+//   calling-authentication-value [12] EXPLICIT CHOICE { charstring [0] } OPTIONAL (AC len 80 len <password
+//     or HLS challenge CtoS>),
+//   user-information [30] EXPLICIT OCTET STRING OPTIONAL (BE len 04 len <InitiateRequest, or a
+//     glo-/ded-initiate-request 21/41 with ciphering>) }
 // AARE ::= [APPLICATION 1] { application-context-name [1], result [2] (A2 03 02 01 r),
-//   result-source-diagnostic [3] (A3 05 A1|A2 03 02 01 d), responder-acse-requirements [8],
-//   mechanism-name [9], responding-authentication-value [10], user-information [30] }
+//   result-source-diagnostic [3] (A3 05 A1|A2 03 02 01 d), responding-AP-title [4] (A4 0A 04 08 <title>),
+//   responder-acse-requirements [8], mechanism-name [9], responding-authentication-value [10] (AA len 80 len
+//   <StoC>), user-information [30] }
 
 /// The application context name (last byte of `60 85 74 05 08 01 xx`).
 public struct ApplicationContextName: RawRepresentable, Hashable, Sendable {
@@ -54,125 +58,63 @@ public enum Authentication: Hashable, Sendable {
     case none
     /// Low-level security: a password of any length, sent in clear.
     case lowLevel(password: [UInt8])
-}
+    /// High-level security with GMAC (mechanism 5): the client's challenge CtoS (8 to 64 random bytes).
+    case highLevelGMAC(challenge: [UInt8])
+    /// Another mechanism, as decoded (HLS 2/3/4...): its calling authentication value.
+    case other(mechanism: MechanismName, value: [UInt8])
 
-/// xDLMS InitiateRequest (the AARQ's user information), A-XDR:
-/// `01 <dedicated-key opt> <response-allowed opt> <quality-of-service opt> <version> 5F 1F 04 00 <conf 3> <max PDU 2>`.
-public struct InitiateRequest: Hashable, Sendable {
-    public var dedicatedKey: [UInt8]?
-    public var responseAllowed: Bool
-    public var proposedQualityOfService: UInt8?
-    public var dlmsVersion: UInt8
-    public var proposedConformance: Conformance
-    public var clientMaxReceivePDUSize: UInt16
-
-    public init(proposedConformance: Conformance, clientMaxReceivePDUSize: UInt16, dlmsVersion: UInt8 = 6,
-                dedicatedKey: [UInt8]? = nil, responseAllowed: Bool = true, proposedQualityOfService: UInt8? = nil) {
-        self.dedicatedKey = dedicatedKey
-        self.responseAllowed = responseAllowed
-        self.proposedQualityOfService = proposedQualityOfService
-        self.dlmsVersion = dlmsVersion
-        self.proposedConformance = proposedConformance
-        self.clientMaxReceivePDUSize = clientMaxReceivePDUSize
+    /// The mechanism name that travels in the AARQ (`none` when absent).
+    public var mechanism: MechanismName {
+        switch self {
+        case .none: return .none
+        case .lowLevel: return .lowLevel
+        case .highLevelGMAC: return .highLevelGMAC
+        case let .other(mechanism, _): return mechanism
+        }
     }
 
-    public func encode(into out: inout [UInt8]) {
-        out.append(0x01)
-        if let key = dedicatedKey {
-            out.append(0x01); out.appendAXDRLength(key.count); out.append(contentsOf: key)
-        } else { out.append(0x00) }
-        // response-allowed DEFAULT TRUE: encoded absent when true.
-        if responseAllowed { out.append(0x00) } else { out.append(0x01); out.append(0x00) }
-        if let q = proposedQualityOfService { out.append(0x01); out.append(q) } else { out.append(0x00) }
-        out.append(dlmsVersion)
-        out.append(contentsOf: [0x5F, 0x1F, 0x04, 0x00])
-        out.append(contentsOf: proposedConformance.bytes)
-        out.appendU16(clientMaxReceivePDUSize)
+    /// The calling authentication value (password or challenge); nil without authentication.
+    var value: [UInt8]? {
+        switch self {
+        case .none: return nil
+        case let .lowLevel(password): return password
+        case let .highLevelGMAC(challenge): return challenge
+        case let .other(_, value): return value
+        }
     }
 
-    public static func decode(from r: inout ByteReader) throws(COSEMError) -> InitiateRequest {
-        let tagAt = r.offset
-        let tag = try r.u8("the InitiateRequest tag")
-        guard tag == 0x01 else {
-            throw COSEMError.unexpectedTag(at: tagAt, expected: 0x01, found: tag, what: "InitiateRequest")
+    /// `LLS password of 8 bytes`: never the password itself.
+    public var summary: String {
+        switch self {
+        case .none: return "no authentication"
+        case let .lowLevel(password): return "LLS password of \(password.count) bytes"
+        case let .highLevelGMAC(challenge): return "HLS-GMAC, challenge of \(challenge.count) bytes"
+        case let .other(mechanism, value): return "mechanism \(mechanism.rawValue), value of \(value.count) bytes"
         }
-        var key: [UInt8]? = nil
-        if try r.u8("the dedicated-key flag") != 0 {
-            let n = try r.axdrLength()
-            key = try r.bytes(n, "the dedicated key")
-        }
-        var allowed = true
-        if try r.u8("the response-allowed flag") != 0 { allowed = try r.u8("response-allowed") != 0 }
-        var qos: UInt8? = nil
-        if try r.u8("the quality-of-service flag") != 0 { qos = try r.u8("the quality of service") }
-        let version = try r.u8("the DLMS version")
-        let conformance = try decodeConformanceBits(&r)
-        let pdu = try r.u16("the max receive PDU size")
-        return InitiateRequest(proposedConformance: conformance, clientMaxReceivePDUSize: pdu, dlmsVersion: version,
-                               dedicatedKey: key, responseAllowed: allowed, proposedQualityOfService: qos)
     }
 }
 
-/// xDLMS InitiateResponse (the AARE's user information):
-/// `08 <quality-of-service opt> <version> 5F 1F 04 00 <conf 3> <max PDU 2> <vaa-name 2>`.
-public struct InitiateResponse: Hashable, Sendable {
-    public var negotiatedQualityOfService: UInt8?
-    public var dlmsVersion: UInt8
-    public var negotiatedConformance: Conformance
-    public var serverMaxReceivePDUSize: UInt16
-    /// 0x0007 for LN referencing.
-    public var vaaName: UInt16
-
-    public init(negotiatedConformance: Conformance, serverMaxReceivePDUSize: UInt16, dlmsVersion: UInt8 = 6,
-                vaaName: UInt16 = 0x0007, negotiatedQualityOfService: UInt8? = nil) {
-        self.negotiatedQualityOfService = negotiatedQualityOfService
-        self.dlmsVersion = dlmsVersion
-        self.negotiatedConformance = negotiatedConformance
-        self.serverMaxReceivePDUSize = serverMaxReceivePDUSize
-        self.vaaName = vaaName
-    }
-
-    public func encode(into out: inout [UInt8]) {
-        out.append(0x08)
-        if let q = negotiatedQualityOfService { out.append(0x01); out.append(q) } else { out.append(0x00) }
-        out.append(dlmsVersion)
-        out.append(contentsOf: [0x5F, 0x1F, 0x04, 0x00])
-        out.append(contentsOf: negotiatedConformance.bytes)
-        out.appendU16(serverMaxReceivePDUSize)
-        out.appendU16(vaaName)
-    }
-
-    public static func decode(from r: inout ByteReader) throws(COSEMError) -> InitiateResponse {
-        let tagAt = r.offset
-        let tag = try r.u8("the InitiateResponse tag")
-        guard tag == 0x08 else {
-            throw COSEMError.unexpectedTag(at: tagAt, expected: 0x08, found: tag, what: "InitiateResponse")
-        }
-        var qos: UInt8? = nil
-        if try r.u8("the quality-of-service flag") != 0 { qos = try r.u8("the quality of service") }
-        let version = try r.u8("the DLMS version")
-        let conformance = try decodeConformanceBits(&r)
-        let pdu = try r.u16("the server max receive PDU size")
-        let vaa = try r.u16("the VAA name")
-        return InitiateResponse(negotiatedConformance: conformance, serverMaxReceivePDUSize: pdu, dlmsVersion: version,
-                                vaaName: vaa, negotiatedQualityOfService: qos)
-    }
+/// The AARQ's user information: an InitiateRequest in clear, or a ciphered one (glo-/ded-initiate-request).
+public enum AARQUserInformation: Hashable, Sendable {
+    case initiateRequest(InitiateRequest)
+    /// The ciphered APDU as it travels (`21 ...` or `41 ...`); `CipheringContext` deciphers it.
+    case ciphered([UInt8])
 }
 
-/// `5F 1F 04 00 b0 b1 b2`: [APPLICATION 31] IMPLICIT BIT STRING of 24 bits (0 unused bits).
-func decodeConformanceBits(_ r: inout ByteReader) throws(COSEMError) -> Conformance {
-    let at = r.offset
-    let t0 = try r.u8("the conformance tag")
-    let t1 = try r.u8("the conformance tag")
-    guard t0 == 0x5F, t1 == 0x1F else {
-        throw COSEMError.unexpectedTag(at: at, expected: 0x5F, found: t0 == 0x5F ? t1 : t0, what: "conformance block")
+/// Appends `A6|A4 0A 04 08 <title>` (an AP title as a BER OCTET STRING in a constructed tag).
+func appendAPTitle(_ title: SystemTitle, tag: UInt8, to body: inout [UInt8]) {
+    body.append(contentsOf: [tag, 0x0A, 0x04, 0x08])
+    body.appendU64(title.rawValue)
+}
+
+/// Reads the content of an AP title field (`04 08 <title>`); other lengths are rejected.
+func decodeAPTitle(_ content: inout ByteReader, _ what: String) throws(COSEMError) -> SystemTitle {
+    var octets = try content.berElement(expecting: 0x04, what)
+    let at = octets.offset
+    guard octets.remaining == 8 else {
+        throw COSEMError.invalidValue(at: at, what: what + " of \(octets.remaining) bytes (a system title has 8)")
     }
-    let lenAt = r.offset
-    let len = try r.u8("the conformance length")
-    guard len == 4 else { throw COSEMError.invalidValue(at: lenAt, what: "conformance block length \(len) (must be 4)") }
-    _ = try r.u8("the conformance unused-bits count")
-    let b0 = try r.u8("the conformance block"), b1 = try r.u8("the conformance block"), b2 = try r.u8("the conformance block")
-    return Conformance(bytes: b0, b1, b2)
+    return SystemTitle(rawValue: try octets.u64(what))
 }
 
 // MARK: - BER helpers
@@ -240,8 +182,10 @@ extension ByteReader {
 /// The association request a client sends (AARQ, tag `60`).
 public struct AARQ: Hashable, Sendable {
     public var applicationContext: ApplicationContextName
+    /// The client's system title (calling-AP-title), sent with ciphering.
+    public var callingAPTitle: SystemTitle?
     public var authentication: Authentication
-    public var initiateRequest: InitiateRequest
+    public var userInformation: AARQUserInformation
 
     public init(authentication: Authentication = .none,
                 proposedConformance: Conformance = .usualClientProposal,
@@ -249,38 +193,57 @@ public struct AARQ: Hashable, Sendable {
                 applicationContext: ApplicationContextName = .logicalNameNoCiphering) {
         self.applicationContext = applicationContext
         self.authentication = authentication
-        self.initiateRequest = InitiateRequest(proposedConformance: proposedConformance,
-                                               clientMaxReceivePDUSize: maxReceivePDUSize)
+        self.userInformation = .initiateRequest(InitiateRequest(proposedConformance: proposedConformance,
+                                                                clientMaxReceivePDUSize: maxReceivePDUSize))
     }
 
     public init(applicationContext: ApplicationContextName, authentication: Authentication,
                 initiateRequest: InitiateRequest) {
         self.applicationContext = applicationContext
         self.authentication = authentication
-        self.initiateRequest = initiateRequest
+        self.userInformation = .initiateRequest(initiateRequest)
+    }
+
+    /// A ciphered AARQ: context `03` (LN with ciphering), the client title, and `cipheredInitiateRequest`
+    /// (a glo-/ded-initiate-request built by `CipheringContext.protect`).
+    public init(callingAPTitle: SystemTitle, authentication: Authentication, cipheredInitiateRequest: [UInt8],
+                applicationContext: ApplicationContextName = .logicalNameWithCiphering) {
+        self.applicationContext = applicationContext
+        self.callingAPTitle = callingAPTitle
+        self.authentication = authentication
+        self.userInformation = .ciphered(cipheredInitiateRequest)
+    }
+
+    /// The InitiateRequest in clear. For a ciphered AARQ (until it is deciphered and set here) this is
+    /// `InitiateRequest.unknown` (DLMS version 0, nothing proposed), which every meter-side check refuses.
+    public var initiateRequest: InitiateRequest {
+        get {
+            if case let .initiateRequest(r) = userInformation { return r }
+            return .unknown
+        }
+        set { userInformation = .initiateRequest(newValue) }
     }
 
     /// The mechanism the authentication implies.
-    public var mechanism: MechanismName {
-        switch authentication {
-        case .none: return .none
-        case .lowLevel: return .lowLevel
-        }
-    }
+    public var mechanism: MechanismName { authentication.mechanism }
 
     /// The BER bytes, starting with `60`.
     public func encode() -> [UInt8] {
         var body: [UInt8] = []
         body.appendBER(tag: 0xA1, [0x06, 0x07] + ApplicationContextName.prefix + [applicationContext.rawValue])
-        if case let .lowLevel(password) = authentication {
+        if let callingAPTitle { appendAPTitle(callingAPTitle, tag: 0xA6, to: &body) }
+        if let value = authentication.value {
             body.append(contentsOf: [0x8A, 0x02, 0x07, 0x80])
-            body.appendBER(tag: 0x8B, MechanismName.prefix + [MechanismName.lowLevel.rawValue])
-            var value: [UInt8] = []
-            value.appendBER(tag: 0x80, password)
-            body.appendBER(tag: 0xAC, value)
+            body.appendBER(tag: 0x8B, MechanismName.prefix + [authentication.mechanism.rawValue])
+            var element: [UInt8] = []
+            element.appendBER(tag: 0x80, value)
+            body.appendBER(tag: 0xAC, element)
         }
         var initiate: [UInt8] = []
-        initiateRequest.encode(into: &initiate)
+        switch userInformation {
+        case let .initiateRequest(r): r.encode(into: &initiate)
+        case let .ciphered(bytes): initiate = bytes
+        }
         var octets: [UInt8] = []
         octets.appendBER(tag: 0x04, initiate)
         body.appendBER(tag: 0xBE, octets)
@@ -289,7 +252,8 @@ public struct AARQ: Hashable, Sendable {
         return out
     }
 
-    /// Decodes an AARQ (the meter's side). Unknown optional fields are skipped.
+    /// Decodes an AARQ (the meter's side). Unknown optional fields are skipped; a ciphered InitiateRequest is
+    /// kept as it travels (`userInformation == .ciphered`).
     public static func decode(_ bytes: [UInt8]) throws(COSEMError) -> AARQ {
         var r = ByteReader(bytes)
         let t = try r.peek("the AARQ tag")
@@ -297,17 +261,19 @@ public struct AARQ: Hashable, Sendable {
         var body = try r.berElement("the AARQ").content
         try r.expectEnd()
         var context: ApplicationContextName? = nil
+        var title: SystemTitle? = nil
         var mechanism = MechanismName.none
-        var password: [UInt8]? = nil
-        var initiate: InitiateRequest? = nil
+        var value: [UInt8]? = nil
+        var user: AARQUserInformation? = nil
         while !body.isAtEnd {
-            let at = body.offset
             var (tag, content) = try body.berElement("an AARQ field")
             switch tag {
             case 0xA1:
                 context = ApplicationContextName(
                     rawValue: try content.dlmsObjectIdentifier(prefix: ApplicationContextName.prefix,
                                                                "the application context name"))
+            case 0xA6:
+                title = try decodeAPTitle(&content, "the calling AP title")
             case 0x8B:
                 let oidAt = content.offset
                 let oid = try content.bytes(content.remaining, "the mechanism name")
@@ -316,333 +282,36 @@ public struct AARQ: Hashable, Sendable {
                 }
                 mechanism = MechanismName(rawValue: oid[6])
             case 0xAC:
-                var value = try content.berElement(expecting: 0x80, "the calling authentication value")
-                password = try value.bytes(value.remaining, "the password")
+                var element = try content.berElement(expecting: 0x80, "the calling authentication value")
+                value = try element.bytes(element.remaining, "the calling authentication value")
             case 0xBE:
                 var octets = try content.berElement(expecting: 0x04, "the AARQ user information")
-                initiate = try InitiateRequest.decode(from: &octets)
+                let first = try octets.peek("the AARQ user information")
+                if CipheringTags.isCiphered(first) {
+                    user = .ciphered(try octets.bytes(octets.remaining, "the ciphered InitiateRequest"))
+                } else {
+                    user = .initiateRequest(try InitiateRequest.decode(from: &octets))
+                }
             default:
-                _ = at  // other fields (AP titles, requirements) are not needed by this agent
+                break  // other fields (AE qualifiers, implementation information) are not needed by this agent
             }
         }
         guard let context else {
             throw COSEMError.invalidValue(at: 2, what: "AARQ without application context name")
         }
-        guard let initiate else {
+        guard let user else {
             throw COSEMError.invalidValue(at: 2, what: "AARQ without user information (InitiateRequest)")
         }
         let auth: Authentication
-        if mechanism == .lowLevel, let password { auth = .lowLevel(password: password) } else { auth = .none }
-        return AARQ(applicationContext: context, authentication: auth, initiateRequest: initiate)
-    }
-}
-
-// MARK: - AARE
-
-/// The AARE result field.
-public struct AssociationResult: RawRepresentable, Hashable, Sendable {
-    public var rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
-    public static let accepted = AssociationResult(rawValue: 0)
-    public static let rejectedPermanent = AssociationResult(rawValue: 1)
-    public static let rejectedTransient = AssociationResult(rawValue: 2)
-
-    public var name: String {
-        switch rawValue {
-        case 0: return "accepted"
-        case 1: return "rejected-permanent"
-        case 2: return "rejected-transient"
-        default: return "result \(rawValue)"
+        switch (mechanism, value) {
+        case let (.lowLevel, value?): auth = .lowLevel(password: value)
+        case let (.highLevelGMAC, value?): auth = .highLevelGMAC(challenge: value)
+        case (.none, _), (_, nil): auth = .none  // a value without a mechanism name authenticates nothing
+        case let (other, value?): auth = .other(mechanism: other, value: value)
         }
-    }
-}
-
-/// The AARE result-source-diagnostic: from the ACSE service user (`A1`) or provider (`A2`), and a code.
-public struct AssociateSourceDiagnostic: Hashable, Sendable {
-    public enum Source: UInt8, Hashable, Sendable {
-        case serviceUser = 0xA1
-        case serviceProvider = 0xA2
-    }
-    public var source: Source
-    public var rawValue: UInt8
-
-    public init(source: Source = .serviceUser, rawValue: UInt8) {
-        self.source = source
-        self.rawValue = rawValue
-    }
-
-    public static let null = AssociateSourceDiagnostic(rawValue: 0)
-    public static let noReasonGiven = AssociateSourceDiagnostic(rawValue: 1)
-    public static let applicationContextNameNotSupported = AssociateSourceDiagnostic(rawValue: 2)
-    public static let mechanismNameNotRecognised = AssociateSourceDiagnostic(rawValue: 11)
-    public static let mechanismNameRequired = AssociateSourceDiagnostic(rawValue: 12)
-    public static let authenticationFailure = AssociateSourceDiagnostic(rawValue: 13)
-    public static let authenticationRequired = AssociateSourceDiagnostic(rawValue: 14)
-
-    /// The standard name of the diagnostic.
-    public var name: String {
-        if source == .serviceProvider {
-            switch rawValue {
-            case 0: return "null"
-            case 1: return "no reason given"
-            case 2: return "no common ACSE version"
-            default: return "provider diagnostic \(rawValue)"
-            }
-        }
-        switch rawValue {
-        case 0: return "null"
-        case 1: return "no reason given"
-        case 2: return "application context name not supported"
-        case 3: return "calling AP title not recognized"
-        case 4: return "calling AP invocation identifier not recognized"
-        case 5: return "calling AE qualifier not recognized"
-        case 6: return "calling AE invocation identifier not recognized"
-        case 7: return "called AP title not recognized"
-        case 8: return "called AP invocation identifier not recognized"
-        case 9: return "called AE qualifier not recognized"
-        case 10: return "called AE invocation identifier not recognized"
-        case 11: return "authentication mechanism name not recognised"
-        case 12: return "authentication mechanism name required"
-        case 13: return "authentication failure"
-        case 14: return "authentication required"
-        default: return "diagnostic \(rawValue)"
-        }
-    }
-
-    /// What the operator should do, when there is something specific.
-    public func advice(clientSAP: UInt8?) -> String? {
-        let sap = clientSAP.map { "client SAP \($0)" } ?? "this client SAP"
-        guard source == .serviceUser else { return "the meter does not speak this ACSE version" }
-        switch rawValue {
-        case 13: return "the password is wrong for \(sap)"
-        case 14: return "\(sap) needs a password on this meter: configure one (LLS)"
-        case 12: return "the meter wants an authentication mechanism for \(sap): configure a password (LLS)"
-        case 11: return "the meter does not accept this authentication level for \(sap): check the client SAP and authentication settings"
-        case 2: return "the meter refuses logical-name referencing without ciphering for \(sap)"
-        case 1: return "check the client SAP (\(sap)), the server address and the password"
-        default: return nil
-        }
-    }
-}
-
-/// The AARE's user information: an InitiateResponse when accepted; a rejecting meter may send a
-/// confirmed-service-error (`0E`) instead, or nothing.
-public enum AAREUserInformation: Hashable, Sendable {
-    case initiateResponse(InitiateResponse)
-    case confirmedServiceError(ConfirmedServiceError)
-}
-
-/// The association response a meter sends (AARE, tag `61`).
-public struct AARE: Hashable, Sendable {
-    public var applicationContext: ApplicationContextName
-    public var result: AssociationResult
-    public var diagnostic: AssociateSourceDiagnostic
-    /// The mechanism the meter names (LLS meters often echo it); nil when absent.
-    public var mechanism: MechanismName?
-    /// Absent in some rejecting AAREs.
-    public var userInformation: AAREUserInformation?
-
-    public init(result: AssociationResult, diagnostic: AssociateSourceDiagnostic,
-                userInformation: AAREUserInformation?, mechanism: MechanismName? = nil,
-                applicationContext: ApplicationContextName = .logicalNameNoCiphering) {
-        self.applicationContext = applicationContext
-        self.result = result
-        self.diagnostic = diagnostic
-        self.mechanism = mechanism
-        self.userInformation = userInformation
-    }
-
-    /// The InitiateResponse, if the user information carries one.
-    public var initiateResponse: InitiateResponse? {
-        if case let .initiateResponse(r) = userInformation { return r }
-        return nil
-    }
-
-    /// The BER bytes, starting with `61` (the simulated meter's side).
-    public func encode() -> [UInt8] {
-        var body: [UInt8] = []
-        body.appendBER(tag: 0xA1, [0x06, 0x07] + ApplicationContextName.prefix + [applicationContext.rawValue])
-        body.appendBER(tag: 0xA2, [0x02, 0x01, result.rawValue])
-        body.appendBER(tag: 0xA3, [diagnostic.source.rawValue, 0x03, 0x02, 0x01, diagnostic.rawValue])
-        if let mechanism {
-            body.append(contentsOf: [0x88, 0x02, 0x07, 0x80])
-            body.appendBER(tag: 0x89, MechanismName.prefix + [mechanism.rawValue])
-        }
-        if let userInformation {
-            var inner: [UInt8] = []
-            switch userInformation {
-            case let .initiateResponse(r): r.encode(into: &inner)
-            case let .confirmedServiceError(e): e.encode(into: &inner)
-            }
-            var octets: [UInt8] = []
-            octets.appendBER(tag: 0x04, inner)
-            body.appendBER(tag: 0xBE, octets)
-        }
-        var out: [UInt8] = []
-        out.appendBER(tag: 0x61, body)
-        return out
-    }
-
-    /// Decodes an AARE (the client's side).
-    public static func decode(_ bytes: [UInt8]) throws(COSEMError) -> AARE {
-        var r = ByteReader(bytes)
-        let t = try r.peek("the AARE tag")
-        guard t == 0x61 else { throw COSEMError.unexpectedTag(at: 0, expected: 0x61, found: t, what: "AARE") }
-        var body = try r.berElement("the AARE").content
-        try r.expectEnd()
-        var context = ApplicationContextName.logicalNameNoCiphering
-        var result: AssociationResult? = nil
-        var diagnostic: AssociateSourceDiagnostic? = nil
-        var mechanism: MechanismName? = nil
-        var user: AAREUserInformation? = nil
-        while !body.isAtEnd {
-            var (tag, content) = try body.berElement("an AARE field")
-            switch tag {
-            case 0xA1:
-                context = ApplicationContextName(
-                    rawValue: try content.dlmsObjectIdentifier(prefix: ApplicationContextName.prefix,
-                                                               "the application context name"))
-            case 0xA2:
-                result = AssociationResult(rawValue: try content.berSmallInteger("the association result"))
-            case 0xA3:
-                let at = content.offset
-                let (sourceTag, inner) = try content.berElement("the result source diagnostic")
-                guard let source = AssociateSourceDiagnostic.Source(rawValue: sourceTag) else {
-                    throw COSEMError.unexpectedTag(at: at, expected: 0xA1, found: sourceTag, what: "result source diagnostic")
-                }
-                var innerReader = inner
-                diagnostic = AssociateSourceDiagnostic(
-                    source: source, rawValue: try innerReader.berSmallInteger("the diagnostic"))
-            case 0x89:
-                let oid = try content.bytes(content.remaining, "the mechanism name")
-                if oid.count == 7, Array(oid[0..<6]) == MechanismName.prefix { mechanism = MechanismName(rawValue: oid[6]) }
-            case 0xBE:
-                var octets = try content.berElement(expecting: 0x04, "the AARE user information")
-                let at = octets.offset
-                switch try octets.peek("the user information") {
-                case 0x08: user = .initiateResponse(try InitiateResponse.decode(from: &octets))
-                case 0x0E: user = .confirmedServiceError(try ConfirmedServiceError.decode(from: &octets))
-                case let other:
-                    throw COSEMError.unexpectedTag(at: at, expected: 0x08, found: other, what: "AARE user information")
-                }
-            default:
-                break  // responder requirements, AP titles, authentication value: not needed here
-            }
-        }
-        guard let result else { throw COSEMError.invalidValue(at: 2, what: "AARE without a result field") }
-        return AARE(result: result, diagnostic: diagnostic ?? .null, userInformation: user, mechanism: mechanism,
-                    applicationContext: context)
-    }
-}
-
-// MARK: - RLRQ / RLRE
-
-/// A release request (`62`) or response (`63`): an optional reason and optional user information (kept raw).
-public struct ReleaseAPDU: Hashable, Sendable {
-    /// RLRQ reason: 0 normal, 1 urgent, 30 user-defined. RLRE reason: 0 normal, 1 not-finished, 30 user-defined.
-    public var reason: UInt8?
-    /// The raw content of the user-information octet string (an InitiateRequest/Response), if any.
-    public var userInformation: [UInt8]?
-
-    public init(reason: UInt8? = 0, userInformation: [UInt8]? = nil) {
-        self.reason = reason
-        self.userInformation = userInformation
-    }
-
-    func encode(tag: UInt8) -> [UInt8] {
-        var body: [UInt8] = []
-        if let reason { body.append(contentsOf: [0x80, 0x01, reason]) }
-        if let userInformation {
-            var octets: [UInt8] = []
-            octets.appendBER(tag: 0x04, userInformation)
-            body.appendBER(tag: 0xBE, octets)
-        }
-        var out: [UInt8] = []
-        out.appendBER(tag: tag, body)
-        return out
-    }
-
-    static func decode(_ bytes: [UInt8], tag expected: UInt8, what: String) throws(COSEMError) -> ReleaseAPDU {
-        var r = ByteReader(bytes)
-        let t = try r.peek(what)
-        guard t == expected else { throw COSEMError.unexpectedTag(at: 0, expected: expected, found: t, what: what) }
-        var body = try r.berElement(what).content
-        try r.expectEnd()
-        var out = ReleaseAPDU(reason: nil, userInformation: nil)
-        while !body.isAtEnd {
-            var (tag, content) = try body.berElement(what + " field")
-            switch tag {
-            case 0x80:
-                if content.remaining >= 1 { out.reason = try content.u8("the release reason") }
-            case 0xBE:
-                var octets = try content.berElement(expecting: 0x04, what + " user information")
-                out.userInformation = try octets.bytes(octets.remaining, "the user information")
-            default: break
-            }
-        }
-        return out
-    }
-}
-
-/// Release request (RLRQ, `62`).
-public struct RLRQ: Hashable, Sendable {
-    public var content: ReleaseAPDU
-    public init(reason: UInt8? = 0, userInformation: [UInt8]? = nil) {
-        content = ReleaseAPDU(reason: reason, userInformation: userInformation)
-    }
-    /// `62 03 80 01 00` for a normal release without user information.
-    public func encode() -> [UInt8] { content.encode(tag: 0x62) }
-    public static func decode(_ bytes: [UInt8]) throws(COSEMError) -> RLRQ {
-        let c = try ReleaseAPDU.decode(bytes, tag: 0x62, what: "RLRQ")
-        return RLRQ(reason: c.reason, userInformation: c.userInformation)
-    }
-}
-
-/// Release response (RLRE, `63`).
-public struct RLRE: Hashable, Sendable {
-    public var content: ReleaseAPDU
-    public init(reason: UInt8? = 0, userInformation: [UInt8]? = nil) {
-        content = ReleaseAPDU(reason: reason, userInformation: userInformation)
-    }
-    /// `63 03 80 01 00` for a normal release without user information.
-    public func encode() -> [UInt8] { content.encode(tag: 0x63) }
-    public static func decode(_ bytes: [UInt8]) throws(COSEMError) -> RLRE {
-        let c = try ReleaseAPDU.decode(bytes, tag: 0x63, what: "RLRE")
-        return RLRE(reason: c.reason, userInformation: c.userInformation)
-    }
-}
-
-// MARK: - Meter side
-
-extension AARE {
-    /// The meter's answer to `aarq`: accepted when the password matches `password` (nil = no password
-    /// required), rejected with authentication-failure / authentication-required otherwise. The granted
-    /// conformance is what the client proposed and the meter supports; the PDU size is the meter's own.
-    public static func answering(_ aarq: AARQ, password: [UInt8]?, supported: Conformance,
-                                 serverMaxReceivePDUSize: UInt16) -> AARE {
-        if aarq.applicationContext != .logicalNameNoCiphering {
-            return AARE(result: .rejectedPermanent, diagnostic: .applicationContextNameNotSupported,
-                        userInformation: nil, applicationContext: aarq.applicationContext)
-        }
-        if let password {
-            switch aarq.authentication {
-            case .none:
-                return AARE(result: .rejectedPermanent, diagnostic: .authenticationRequired, userInformation: nil)
-            case let .lowLevel(given) where given != password:
-                return AARE(result: .rejectedPermanent, diagnostic: .authenticationFailure, userInformation: nil,
-                            mechanism: .lowLevel)
-            case .lowLevel:
-                break
-            }
-        }
-        let granted = aarq.initiateRequest.proposedConformance.intersection(supported)
-        if aarq.initiateRequest.dlmsVersion < 6 {
-            return AARE(result: .rejectedPermanent, diagnostic: .noReasonGiven,
-                        userInformation: .confirmedServiceError(ConfirmedServiceError(service: 1, errorKind: 6, value: 1)))
-        }
-        return AARE(result: .accepted, diagnostic: .null,
-                    userInformation: .initiateResponse(InitiateResponse(
-                        negotiatedConformance: granted, serverMaxReceivePDUSize: serverMaxReceivePDUSize)),
-                    mechanism: aarq.mechanism == .none ? nil : aarq.mechanism)
+        var aarq = AARQ(applicationContext: context, authentication: auth, initiateRequest: .unknown)
+        aarq.userInformation = user
+        aarq.callingAPTitle = title
+        return aarq
     }
 }

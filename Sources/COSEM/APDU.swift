@@ -157,6 +157,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
     case getResponse(GetResponse)
     case exceptionResponse(ExceptionResponse)
     case confirmedServiceError(ConfirmedServiceError)
+    case actionRequest(ActionRequest)
+    case actionResponse(ActionResponse)
 
     /// The standard name of the APDU (`GET-Response-Normal`).
     public var name: String {
@@ -179,6 +181,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
             }
         case .exceptionResponse: return "exception-response"
         case .confirmedServiceError: return "confirmed-service-error"
+        case .actionRequest: return "ACTION-Request-Normal"
+        case .actionResponse: return "ACTION-Response-Normal"
         }
     }
 
@@ -188,12 +192,15 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .aarq(a):
             var text = "AARQ: context \(a.applicationContext.rawValue) (\(a.applicationContext.name)), "
-            switch a.authentication {
-            case .none: text += "no authentication"
-            case let .lowLevel(password): text += "LLS password of \(password.count) bytes"
+            text += a.authentication.summary
+            if let title = a.callingAPTitle { text += "; client system title \(title)" }
+            switch a.userInformation {
+            case let .initiateRequest(r):
+                text += "; proposed conformance: \(r.proposedConformance)"
+                text += "; client max receive PDU \(r.clientMaxReceivePDUSize)"
+            case let .ciphered(bytes):
+                text += "; ciphered InitiateRequest (\(bytes.count) bytes)"
             }
-            text += "; proposed conformance: \(a.initiateRequest.proposedConformance)"
-            text += "; client max receive PDU \(a.initiateRequest.clientMaxReceivePDUSize)"
             return text
         case let .aare(a):
             var text = "AARE: \(a.result.name), diagnostic \(a.diagnostic.rawValue) (\(a.diagnostic.name))"
@@ -201,8 +208,11 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
             case let .initiateResponse(r)?:
                 text += "; granted conformance: \(r.negotiatedConformance); server max receive PDU \(r.serverMaxReceivePDUSize)"
             case let .confirmedServiceError(e)?: text += "; " + e.description
+            case let .ciphered(bytes)?: text += "; ciphered InitiateResponse (\(bytes.count) bytes)"
             case nil: text += "; no user information"
             }
+            if let title = a.respondingAPTitle { text += "; meter system title \(title)" }
+            if let challenge = a.respondingAuthenticationValue { text += "; HLS challenge of \(challenge.count) bytes" }
             return text
         case let .rlrq(r): return "RLRQ: reason " + (r.content.reason.map { "\($0)" } ?? "absent")
         case let .rlre(r): return "RLRE: reason " + (r.content.reason.map { "\($0)" } ?? "absent")
@@ -239,6 +249,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
             return text
         case let .exceptionResponse(e): return "exception-response: " + e.stateErrorName + ", " + e.serviceErrorName
         case let .confirmedServiceError(e): return "confirmed-service-error: " + e.serviceName + ", " + e.errorName
+        case let .actionRequest(a): return a.description
+        case let .actionResponse(a): return a.description
         }
     }
 
@@ -284,6 +296,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
         case 0xC4: apdu = .getResponse(try GetResponse.decode(from: &r, limits: limits))
         case 0xD8: apdu = .exceptionResponse(try ExceptionResponse.decode(from: &r))
         case 0x0E: apdu = .confirmedServiceError(try ConfirmedServiceError.decode(from: &r))
+        case 0xC3: apdu = .actionRequest(try ActionRequest.decode(from: &r, limits: limits))
+        case 0xC7: apdu = .actionResponse(try ActionResponse.decode(from: &r, limits: limits))
         default: throw COSEMError.unknownAPDU(tag: first)
         }
         try r.expectEnd()
@@ -302,6 +316,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
         case let .getResponse(g): g.encode(into: &out)
         case let .exceptionResponse(e): e.encode(into: &out)
         case let .confirmedServiceError(e): e.encode(into: &out)
+        case let .actionRequest(a): return a.encode()
+        case let .actionResponse(a): return a.encode()
         }
         return out
     }

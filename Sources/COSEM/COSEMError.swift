@@ -56,6 +56,9 @@ public enum COSEMError: Error, Equatable, Sendable, CustomStringConvertible {
     case unexpectedValueShape(expected: String, found: String)
     /// A date-time does not name one instant (a field is "not specified" or out of range).
     case dateTimeNotSpecified(field: String)
+    /// A protected APDU failed its security checks (tag, invocation counter, keys, HLS-GMAC): a fault of
+    /// the meter link, never data.
+    case security(SecurityError)
 
     public var description: String {
         switch self {
@@ -91,8 +94,12 @@ public enum COSEMError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid OBIS code \"\(text)\": \(reason) (write it as A-B:C.D.E, A-B:C.D.E.F or "
                 + "A.B.C.D.E.F, each field 0-255, e.g. 1-1:32.7.0)"
         case let .unknownAPDU(tag):
-            return "unknown APDU type 0x\(hex(tag)): not an xDLMS/ACSE APDU this agent decodes (ciphered "
-                + "APDUs are not supported; disable ciphering for this client on the meter)"
+            if CipheringTags.isCiphered(tag) {
+                return "APDU type 0x\(hex(tag)) is ciphered (\(CipheringTags.name(of: tag))): it must be deciphered "
+                    + "first; configure DLMS_EK, DLMS_AK and the system titles, or disable ciphering for this client "
+                    + "on the meter"
+            }
+            return "unknown APDU type 0x\(hex(tag)): not an xDLMS/ACSE APDU this agent decodes"
         case let .unexpectedAPDU(expected, found):
             return "expected \(expected) but the meter sent APDU type 0x\(hex(found))"
         case let .associationRejected(result, diagnostic, sap):
@@ -125,6 +132,8 @@ public enum COSEMError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "the configuration"
         case let .dateTimeNotSpecified(field):
             return "the date-time does not name one instant: its \(field) is not specified or out of range"
+        case let .security(error):
+            return error.description
         }
     }
 }

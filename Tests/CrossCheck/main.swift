@@ -199,6 +199,35 @@ func dataChecks() {
     }
 }
 
+// MARK: Security framing (issue 12)
+
+// The parts of suite 0 that do not need AES (the seam is OpenSSL's, not built here): the security header
+// and ciphered APDU layout of security-facts.md vector 1, the IEC 62056-47 header, and the 32-bit edges of
+// the invocation counter (UInt32.max must be usable once, then never again, with a 32-bit Int).
+func securityChecks() {
+    do throws(COSEMError) {
+        let sc30: [UInt8] = [0xC8, 0x1E, 0x30, 0x01, 0x23, 0x45, 0x67, 0x41, 0x13, 0xD3, 0xFF, 0x93, 0x5A, 0x47, 0x56, 0x68,
+                             0x27, 0xC4, 0x67, 0xBC, 0x59, 0x7F, 0x9F, 0xD4, 0xFA, 0xB3, 0x70, 0x0D, 0xBB, 0x3B, 0xC3, 0x30]
+        let apdu = try CipheredAPDU.parse(sc30)
+        check(apdu.plainTag == 0xC0 && apdu.security == .authenticatedEncrypted, "glo-get-request SC 0x30")
+        check(apdu.invocationCounter == 0x0123_4567, "invocation counter 0x01234567")
+        check(apdu.text == 7..<20 && apdu.authenticationTag == 20..<32 && apdu.end == 32, "ciphertext and tag ranges")
+        let wrapper: [UInt8] = [0x00, 0x01, 0x00, 0x10, 0x00, 0x01, 0x00, 0x1F]
+        let header = try WrapperHeader.parse(wrapper)
+        check(header.source == 16 && header.destination == 1 && header.length == 31, "wrapper header 16 -> 1, 31 bytes")
+        check(header.bytes == wrapper, "wrapper header re-encodes")
+    } catch {
+        check(false, "security framing: \(error.description)")
+    }
+    var counter = InvocationCounter(next: .max)
+    check((try? counter.take()) == UInt32.max, "invocation counter 0xFFFFFFFF is used once")
+    check(counter.next == nil && (try? counter.take()) == nil, "then the counter is exhausted")
+    var replay = ReplayGuard()
+    replay.accept(0xFFFF_FFFE)
+    check((try? replay.check(0xFFFF_FFFF)) != nil && (try? replay.check(0x7FFF_FFFF)) == nil,
+          "replay guard compares counters above 2^31")
+}
+
 // MARK: Float ABI guard
 
 // On armv7 the objects must use the hard-float calling convention of Debian armhf's libm; a soft-float build
@@ -213,6 +242,7 @@ struct CrossCheck {
         frameChecks()
         dateTimeChecks()
         dataChecks()
+        securityChecks()
         print("cross-check: \(passed) passed, \(failed) failed (Int is \(Int.bitWidth) bits)")
         exit(failed == 0 && passed > 0 ? 0 : 1)
     }

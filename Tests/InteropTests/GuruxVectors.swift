@@ -145,9 +145,9 @@ enum GuruxVectors {
     }
 
     /// Runs the generator with the venv's Python; its stdout, or a failure carrying its stderr.
-    static func runGenerator(arguments: [String], input: Data?) throws -> Data {
+    static func runGenerator(arguments: [String], input: Data?, script name: String = "gurux_vectors.py") throws -> Data {
         let python = try python()
-        let script = repositoryRoot.appendingPathComponent("Tests/Interop/gurux_vectors.py").path
+        let script = repositoryRoot.appendingPathComponent("Tests/Interop/" + name).path
         guard FileManager.default.fileExists(atPath: script) else {
             throw VectorLoadFailure(description: "The vector generator \(script) is missing.")
         }

@@ -248,3 +248,51 @@ def test_mutated_frames_never_crash_and_json_stays_valid(bridge_bin):
         doc = json.loads(out.stdout)
         assert doc["valid"] is (out.returncode == 0)
         assert PASSWORD.decode() not in out.stdout
+
+
+# Issue 12: ciphered APDUs and the IEC 62056-47 wrapper (vectors of security-facts.md).
+EK = "000102030405060708090A0B0C0D0E0F"
+AK = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+CLIENT_TITLE = "4D4D4D0000BC614E"
+GLO_GET = "C81E300123456A0DD9F537AABE4DFC84AE8FD98915E51A6D88EFCA1365FA89F7"  # vector 5, client title
+KEYS = ("--ek", EK, "--ak", AK)
+
+
+def test_ciphered_get_without_keys_shows_the_security_header(bridge_bin):
+    rc, doc = decode_json(bridge_bin, GLO_GET)
+    assert rc == 0
+    (a,) = doc["items"]
+    assert a["ciphered"]["name"] == "glo-get-request" and a["ciphered"]["security_control"] == 0x30
+    assert a["ciphered"]["invocation_counter"] == 0x0123456A and a["ciphered"]["deciphered"] is False
+
+
+def test_ciphered_get_deciphers_with_keys_and_the_tag_verifies(bridge_bin):
+    rc, doc = decode_json(bridge_bin, *KEYS, "--system-title", CLIENT_TITLE, GLO_GET)
+    assert rc == 0, doc
+    (a,) = doc["items"]
+    assert a["ciphered"]["tag_verified"] is True
+    assert a["ciphered"]["plain_hex"] == "C0 01 C1 00 01 00 00 2B 01 00 FF 02 00"
+    assert a["type"] == "GET-Request-Normal"
+    out = run(bridge_bin, *KEYS, "--system-title", CLIENT_TITLE, GLO_GET)
+    assert EK not in out.stdout and AK not in out.stdout and "the tag verifies" in out.stdout
+
+
+def test_wrong_title_is_a_tag_that_does_not_verify(bridge_bin):
+    out = run(bridge_bin, *KEYS, "--system-title", "4D4D4D0000000001", GLO_GET)
+    assert out.returncode == 1
+    assert "does not verify: check DLMS_AK and DLMS_EK" in out.stdout
+
+
+def test_bad_key_is_named_not_echoed(bridge_bin):
+    out = run(bridge_bin, "--ek", "00112233", "--ak", AK, GLO_GET)
+    assert out.returncode == 2 and "--ek must be 32 hex digits" in out.stderr and "00112233" not in out.stderr
+
+
+def test_wrapper_aarq_with_ciphered_initiate_request(bridge_bin):
+    pdu = ("0001001000010057" "6055A109060760857405080103A60A04084D4D4D0000BC614E8A0207808B0760857405080205"
+           "AC0A80084142434445464748BE230421211F3001234567801212FF9D0558536867253843E146830127DB113047B05492B9")
+    rc, doc = decode_json(bridge_bin, *KEYS, pdu)
+    assert rc == 0, doc
+    (a,) = doc["items"]
+    assert a["wrapper"] == {"version": 1, "source_wport": 16, "destination_wport": 1, "length": 0x57}
+    assert a["type"] == "AARQ" and a["user_information_tag_verified"] is True
