@@ -133,7 +133,8 @@ def run_size(binary: str, meters: int, seconds: int, pki: Pki) -> dict:
         deadline = time.monotonic() + 30
         while ("m0000", 1) not in counter.readings:
             if time.monotonic() > deadline:
-                raise SystemExit("bench-gateway: the first meter's first reading did not arrive")
+                raise SystemExit("bench-gateway: the first meter's first reading did not arrive (have "
+                                 f"{sorted(counter.readings)[:5]}); agent log:\n{(work / 'agent.log').read_text()[-2000:]}")
             time.sleep(0.01)
         origin_ms = counter.readings[("m0000", 1)]
         cpu0 = cpu_seconds(agent.pid)
