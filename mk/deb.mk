@@ -11,6 +11,8 @@
 
 DEB_VERSION := $(shell sed -n 's/.*static let version = "\(.*\)".*/\1/p' Sources/dlms-bridge/DLMSBridge.swift)
 DEB_STAGE   := $(CURDIR)/out/deb
+# Who answers for the package: set it to your organisation's address for the packages you ship.
+DEB_MAINTAINER ?= dlms-bridge developers <dlms-bridge@example.org>
 DEB_PACKAGES_NEEDED := dpkg-dev fakeroot lintian
 TEST_PACKAGES += $(DEB_PACKAGES_NEEDED)
 
@@ -41,13 +43,14 @@ deb: deb-deps
 	install -D -m 0640 $$o/etc/dlms-bridge/dlms-bridge.env $$root/etc/dlms-bridge/dlms-bridge.env; \
 	install -D -m 0644 cross/deb/copyright $$root/usr/share/doc/dlms-bridge/copyright; \
 	install -D -m 0644 cross/deb/lintian-overrides $$root/usr/share/lintian/overrides/dlms-bridge; \
-	printf 'dlms-bridge ($(DEB_VERSION)) unstable; urgency=medium\n\n  * Release $(DEB_VERSION).\n\n -- dlms-bridge developers <dlms-bridge@localhost>  %s\n' \
+	printf 'dlms-bridge ($(DEB_VERSION)) unstable; urgency=medium\n\n  * Release $(DEB_VERSION).\n\n -- $(DEB_MAINTAINER)  %s\n' \
 	  "$$(date -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s))" | gzip -9n > $$root/usr/share/doc/dlms-bridge/changelog.gz; \
 	chmod 0644 $$root/usr/share/doc/dlms-bridge/changelog.gz; \
 	echo /etc/dlms-bridge/dlms-bridge.env > $$root/DEBIAN/conffiles; \
 	for s in postinst prerm postrm; do install -m 0755 cross/deb/$$s $$root/DEBIAN/$$s; done; \
 	size=$$(du -sk --exclude=DEBIAN $$root | cut -f1); \
-	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@DEBARCH@/$(ARCH)/' -e "s/@SIZE_KB@/$$size/" cross/deb/control.in \
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@DEBARCH@/$(ARCH)/' -e "s/@SIZE_KB@/$$size/" \
+	  -e 's|@MAINTAINER@|$(DEB_MAINTAINER)|' cross/deb/control.in \
 	  > $$root/DEBIAN/control; \
 	mkdir -p dist; out=dist/dlms-bridge_$(DEB_VERSION)_$(ARCH).deb; \
 	fakeroot dpkg-deb --root-owner-group -Zxz --build $$root $$out >/dev/null; \
