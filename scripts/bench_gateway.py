@@ -129,14 +129,13 @@ def run_size(binary: str, meters: int, seconds: int, pki: Pki) -> dict:
             if agent.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"bench-gateway: the agent did not start:\n{(work / 'agent.log').read_text()[-3000:]}")
             time.sleep(0.05)
-        # The window starts at the first meter's first slot (phase 0): its first reading's timestamp.
+        # The window starts at the first meter's first slot (phase 0): its first reading's timestamp. A gateway
+        # that delivers nothing (the failure this benchmark exists for) gets the time it said it was running.
+        origin_ms = int(time.time() * 1000)
         deadline = time.monotonic() + 30
-        while ("m0000", 1) not in counter.readings:
-            if time.monotonic() > deadline:
-                raise SystemExit("bench-gateway: the first meter's first reading did not arrive (have "
-                                 f"{sorted(counter.readings)[:5]}); agent log:\n{(work / 'agent.log').read_text()[-2000:]}")
+        while ("m0000", 1) not in counter.readings and time.monotonic() < deadline:
             time.sleep(0.01)
-        origin_ms = counter.readings[("m0000", 1)]
+        origin_ms = counter.readings.get(("m0000", 1), origin_ms)
         cpu0 = cpu_seconds(agent.pid)
         time.sleep(max(0, origin_ms / 1000 + seconds - time.time()))
         status = proc_status(agent.pid)

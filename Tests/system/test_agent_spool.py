@@ -69,7 +69,10 @@ def test_spool_cap_drops_the_oldest_counts_them_and_delivers_the_newest(agent_br
     except AssertionError:
         got = set(watcher.seqs("microstar-001"))
         raise AssertionError(f"missing seqs: {sorted(set(range(1, newest + 1)) - got)}; dropped {dropped}") from None
-    assert len(missing) == dropped, (missing, dropped)
+    # Counted as dropped: every unacknowledged reading of an evicted segment. A reading already handed to the
+    # MQTT client before the outage (in flight: its window is 20) may still be delivered by it after the
+    # reconnect, so the count may exceed what is missing by those few, never fall below it (seen under qemu).
+    assert 0 < len(missing) <= dropped <= len(missing) + 20, (missing, dropped)
     kept = [s for s in range(missing[-1] + 1, newest + 1)
             if any(m["seq"] == s and m["ts"] < connected_at for m in watcher.telemetry("microstar-001"))]
     assert len(kept) >= 20, f"only {len(kept)} outage readings kept in 64K of {size}-byte readings"
