@@ -353,12 +353,17 @@ public final class AgentRuntime: Sendable {
                 phaseMilliseconds: ScheduleRunner.phase(ofMeter: i, of: meters.count, periodMilliseconds: period),
                 clock: clock, stop: stopSignal)
             let reader = meters[i].reader
+            let store = meters[i].store
             let stop = stopSignal
             let done = meterThreadDone[i]
             started.append(try PlatformThread.spawn(
                 name: "meter \(meters[i].configuration.deviceID)", stackBytes: Self.meterThreadStackBytes
             ) { [self] in
                 _ = runner.run(idle: { reader.idle(until: $0, stop: stop) }) { tick in pollOnce(meter: i, tick: tick) }
+                // Each meter releases its association and closes its spool on its own thread: a thousand meters
+                // stop in parallel, and a dead meter's release timeout costs only its own thread.
+                reader.close()
+                store.close()
                 done.set()
             })
         }
@@ -366,14 +371,15 @@ public final class AgentRuntime: Sendable {
         threads.withLock { $0 = started }
     }
 
-    /// Stops polling, closes the meter sessions (release, DISC), and commits and closes the spools. The caller
-    /// then stops the uplink.
+    /// Stops polling, closes the meter sessions (release, DISC), and commits and closes the spools, every meter
+    /// on its own thread at once. The caller then stops the uplink.
     ///
-    /// Bounded: a meter's poll in flight has its `DLMS_TIMEOUT_MS` to end. A poll can take several timeouts
-    /// (retries, a reconnect inside the poll, address probing), and the meter link cannot be interrupted from
-    /// another thread, so a meter thread still busy after that is abandoned: its association is not released
-    /// (the meter drops it at its inactivity timeout) and its spool is left to the crash-safe recovery of the
-    /// next start (nothing acknowledged is lost). Everything else still stops cleanly.
+    /// Bounded: a meter's poll in flight and its release have its `DLMS_TIMEOUT_MS` to end. A poll
+    /// can take several timeouts (retries, a reconnect inside the poll, address probing), and the meter link
+    /// cannot be interrupted from another thread, so a meter thread still busy after that is abandoned: its
+    /// association is not released (the meter drops it at its inactivity timeout) and its spool is left to the
+    /// crash-safe recovery of the next start (nothing acknowledged is lost). Everything else still stops
+    /// cleanly, within the slowest meter's bound however many meters there are.
     public func stop() {
         stopSignal.set()
         housekeepingBell.ring()
@@ -387,8 +393,6 @@ public final class AgentRuntime: Sendable {
             guard i < all.count else { continue }
             if meterThreadDone[i].wait(until: bound) {
                 all[i].join()
-                m.reader.close()
-                m.store.close()
             } else {
                 logger.warning(
                     "the poll in flight did not end within DLMS_TIMEOUT_MS=\(m.configuration.timeoutMilliseconds); abandoned without releasing the association (the meter drops it at its inactivity timeout)",
