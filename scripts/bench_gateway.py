@@ -101,14 +101,14 @@ def config_text(meters: int, sim_port: int, broker_port: int, spool: pathlib.Pat
     return head + "".join(f"[meter m{i:04d}]\nDLMS_HOST=127.0.0.1\nDLMS_PORT={sim_port}\n\n" for i in range(meters))
 
 
+def slots_in_window(index: int, meters: int, window_ms: int) -> int:
+    """Slots of meter `index` inside [0, window): it polls at index*period/N + k*period (docs/configuration.md)."""
+    phase = PERIOD_MS * index // meters if meters > 1 else 0
+    return (window_ms - phase - 1) // PERIOD_MS + 1 if phase < window_ms else 0
+
+
 def expected_readings(meters: int, window_ms: int) -> int:
-    """Slots of every meter inside [0, window): meter i polls at i*period/N + k*period (docs/configuration.md)."""
-    total = 0
-    for i in range(meters):
-        phase = PERIOD_MS * i // meters if meters > 1 else 0
-        if phase < window_ms:
-            total += (window_ms - phase - 1) // PERIOD_MS + 1
-    return total
+    return sum(slots_in_window(i, meters, window_ms) for i in range(meters))
 
 
 def run_size(binary: str, meters: int, seconds: int, pki: Pki) -> dict:
@@ -144,9 +144,11 @@ def run_size(binary: str, meters: int, seconds: int, pki: Pki) -> dict:
         cpu = cpu_seconds(agent.pid) - cpu0
         time.sleep(3)  # the window's last readings reach the subscriber
         result["rss_kib"] = int(proc_status(agent.pid)["VmHWM"].split()[0])
-        end_ms = origin_ms + seconds * 1000
+        # A fresh spool numbers a meter's readings 1, 2, ...: one per slot. Delivered: the seqs of the slots in the
+        # window that reached the broker (the window starts at the schedule's start, the first meter's first slot).
         with counter.lock:
-            inside = sum(1 for ts in counter.readings.values() if origin_ms <= ts < end_ms)
+            inside = sum(1 for (d, seq) in counter.readings
+                         if seq <= slots_in_window(int(d[1:]), meters, seconds * 1000))
             devices = {d for (d, _s) in counter.readings}
         result["expected"] = expected_readings(meters, seconds * 1000)
         result["delivered"] = inside
