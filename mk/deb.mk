@@ -56,7 +56,7 @@ deb: deb-deps
 	fakeroot dpkg-deb --root-owner-group -Zxz --build $$root $$out >/dev/null; \
 	echo "deb: $$out ($$(stat -c %s $$out) bytes)"
 
-deb-check: deb-deps venv
+deb-check: deb-deps venv static
 	@$(MAKE) --no-print-directory deb ARCH=amd64
 	DLMS_BRIDGE_DEB=$(abspath dist/dlms-bridge_$(DEB_VERSION)_amd64.deb) $(VPY) -m pytest $(PYTEST_ARGS) Tests/system/test_deb.py
 

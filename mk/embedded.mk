@@ -1,6 +1,10 @@
-# make embedded-check: the sans-I/O protocol core (Sources/HDLC, and Sources/COSEM once it has sources)
-# compiles in Embedded Swift for the host: no existentials, no reflection, typed throws only. It also
-# checks that those modules import nothing at all (no Foundation, no Glibc). Objects go to out/embedded.
+# make embedded-check: the sans-I/O protocol core (Sources/HDLC, Sources/COSEM) compiles in Embedded Swift for
+# the host and imports nothing at all (no Foundation, no Glibc). Objects go to out/embedded.
+#
+# The whole agent is kept Embedded-clean by the builds make test already does: `make static` (x86_64) and
+# `make cross` (aarch64, armv7) compile every module of the executable in Embedded Swift through
+# cross/embedded-build.sh, so a construct Embedded Swift rejects fails make test there, naming the module.
+# `cross/embedded-build.sh x86_64 out/emb --compile-only` is the quick check while developing (~3 min).
 
 EMBEDDED_SWIFTC  ?= $(dir $(shell command -v $(SWIFT) 2>/dev/null))swiftc
 EMBEDDED_TARGET  ?= x86_64-unknown-linux-gnu
