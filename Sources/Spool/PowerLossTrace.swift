@@ -9,8 +9,8 @@ import Platform
 ///
 /// Off (the variable unset, as in production) it costs one check of a value read once at start. The other
 /// variables are honoured only while it is on:
-/// - `DLMS_BRIDGE_POWERLOSS_SPOOL=records=8,segment=1024,acks-ms=500`: commit group size, segment size and
-///   acknowledgement interval, so short workloads roll segments and evict by the cap.
+/// - `DLMS_BRIDGE_POWERLOSS_SPOOL=records=8,max=16384,segment=1024,acks-ms=500`: commit group size, size cap,
+///   segment size and acknowledgement interval, so short workloads roll segments and evict by the cap.
 /// - `DLMS_BRIDGE_POWERLOSS_FAULTS=commit-before-sync,skip-directory-sync`: the negative controls, deliberate
 ///   bugs the checker must catch (a commit marked before its fdatasync; no directory fsync).
 public enum PowerLossTrace {
@@ -20,6 +20,7 @@ public enum PowerLossTrace {
         var skipDirectorySync = false
         var everyRecords: Int?
         var segmentBytes: Int?
+        var maxBytes: Int64?
         var acknowledgementsMilliseconds: Int64?
     }
 
@@ -49,6 +50,7 @@ public enum PowerLossTrace {
             switch kv[0] {
             case "records": s.everyRecords = Int(n)
             case "segment": s.segmentBytes = Int(n)
+            case "max": s.maxBytes = n
             case "acks-ms": s.acknowledgementsMilliseconds = n
             default: break
             }
@@ -66,6 +68,12 @@ public enum PowerLossTrace {
             // Group commit by count only: the interval would commit partial groups on a slow workload.
             c.commit.everyRecords = n
             c.commit.everyMilliseconds = 3_600_000
+        }
+        if let n = settings.maxBytes {
+            // Below SPOOL_MAX_BYTES's 64K minimum, so the cap evicts within seconds; segments follow the default.
+            c = SpoolConfiguration(maxBytes: n, maxAgeMilliseconds: c.maxAgeMilliseconds, commit: c.commit,
+                                   memoryBudgetBytes: c.memoryBudgetBytes, retryMilliseconds: c.retryMilliseconds,
+                                   seqLease: c.seqLease, volatileDirectory: c.volatileDirectory)
         }
         if let n = settings.segmentBytes { c.segmentBytes = n }
         if let n = settings.acknowledgementsMilliseconds { c.commit.acknowledgementsEveryMilliseconds = n }

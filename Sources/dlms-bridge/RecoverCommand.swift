@@ -10,7 +10,7 @@ import CLibc
 /// again, then drops the store without closing it (as a crash would), reopens it and drains a third time:
 /// the third drain must equal the second (recovery is idempotent). One line per meter on stdout:
 ///
-///     recovered <dir> <device> open_us=N lost=N truncated=N d1=SEQ:HASH,... a=SEQ:HASH d2=... d3=...
+///     recovered <dir> <device> open_us=N lost=N truncated=N capped=N d1=SEQ:HASH,... a=SEQ:HASH d2=... d3=...
 ///
 /// or `failed <dir> <device> <why>`. HASH is FNV-1a 64 of the payload, so the checker can tell a corrupt
 /// reading from the one it recorded without the payloads crossing the pipe. Exit status 1 if any failed.
@@ -69,7 +69,7 @@ struct RecoverCommand {
         let third = try drain(reopened)
         reopened.close()
         return "recovered \(settings.directory) \(meter.deviceID) open_us=\(openMicroseconds) lost=\(stats.lostInRecovery) "
-            + "truncated=\(stats.bytesTruncatedInRecovery) d1=\(list(first)) a=\(appended) d2=\(list(second)) d3=\(list(third))"
+            + "truncated=\(stats.bytesTruncatedInRecovery) capped=\(stats.droppedByCap) d1=\(list(first)) a=\(appended) d2=\(list(second)) d3=\(list(third))"
     }
 
     /// Everything pending, in the order `run`'s replay reads it.
