@@ -40,6 +40,7 @@ class FlakyBroker:
         self.lock = threading.Lock()
         self.changed = threading.Event()
         self.received: list[int] = []  # telemetry seqs in arrival order (with retransmissions)
+        self.payloads: dict[int, bytes] = {}
         self.acked: set[int] = set()
         self.connections = 0
         self.flaps = 0
@@ -107,6 +108,7 @@ class FlakyBroker:
                         published += 1
                         with self.lock:
                             self.received.append(seq)
+                            self.payloads[seq] = payload
                             ack = self.rng.random() < self.ack_ratio
                             if ack:
                                 self.acked.add(seq)

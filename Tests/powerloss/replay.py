@@ -150,6 +150,8 @@ class Report:
     unsupported: list = field(default_factory=list)
     model_matches_disk: bool = False
     segment_rolls: int = 0
+    evictions: int = 0
+    results: dict = field(default_factory=dict)  # state hash -> what spool-recover returned
     slot_switches: int = 0
     samples: list = field(default_factory=list)  # (crash point, state) for the real-`run` sample
 
@@ -216,7 +218,7 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
             if len(batch) >= batch_size:
                 flush()
         waiting.append((h, ledger.expect(), kind, point))
-        if sample_at and kind in ("dropped", "prefix") and len(rep.samples) < sample_limit:
+        if sample_at and kind == "dropped" and len(rep.samples) < sample_limit:
             rep.samples.append((point, kind, state, ledger.expect()))
 
     point = 0
@@ -230,6 +232,8 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
         # Right after a segment roll or a state-slot write: these states also go through the real `run`.
         sample_at = (op.kind == "add" and op.path.endswith(".seg")) or (
             op.kind == "sync" and op.ino == parser.ns.get(os.path.join(rec.root, meter, "state")))
+        if op.kind == "marker" and op.text.startswith("evict "):
+            rep.evictions += 1
         if op.kind == "add" and op.path.endswith(".seg"):
             rep.segment_rolls += 1
         elif sample_at:
@@ -239,6 +243,7 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
     flush()
     rep.crash_points = point + 1
     rep.distinct = len(results)
+    rep.results = results
     # The model's view after the last operation must be what the kernel holds: a check of the parser itself.
     rep.violations["seq"] += len(ledger.lease_regressions)
     rep.examples += [f"{rec.workload.name}: seq: durable lease below a seq handed out: {t}"

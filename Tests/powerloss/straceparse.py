@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 HEX = r'(?:\\x[0-9a-f]{2})*'
 STRING = re.compile(r'"(' + HEX + r')"')
 FDPATH = re.compile(r'^(-?\d+|AT_FDCWD)<(' + HEX + r')>$')
-CALL = re.compile(r'^(\d+) (\w+)\((.*)\) += (-?\d+|0x[0-9a-f]+)(?:<(' + HEX + r')>)?(?: .*)?$')
-UNFINISHED = re.compile(r'^(\d+) (\w+)\((.*) <unfinished \.\.\.>$')
-RESUMED = re.compile(r'^(\d+) <\.\.\. (\w+) resumed>(.*)$')
+CALL = re.compile(r'^(\d+) +(\w+)\((.*)\) += (-?\d+|0x[0-9a-f]+)(?:<(' + HEX + r')>)?(?: .*)?$')
+UNFINISHED = re.compile(r'^(\d+) +(\w+)\((.*) <unfinished \.\.\.>$')
+RESUMED = re.compile(r'^(\d+) +<\.\.\. (\w+) resumed>(.*)$')
 
 
 def unhex(s: str) -> bytes:
@@ -98,6 +98,8 @@ class TraceParser:
             line = head + m.group(3)
         m = CALL.match(line)
         if not m:
+            if not re.match(r'^\d+ +(\+\+\+|---) ', line) and line.strip():
+                self.out.unsupported.append(f"unparsed strace line: {line[:120]}")
             return
         name, args, ret = m.group(2), split_args(m.group(3)), m.group(4)
         if ret.startswith("-"):
