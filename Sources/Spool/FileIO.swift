@@ -84,7 +84,8 @@ enum FileIO {
         for part in path.split(separator: "/") {
             prefix += part
             if mkdir(prefix, 0o750) == 0 {
-                try syncPath(parent)
+                // Best effort: a file system that cannot fsync a directory must not stop the agent from starting.
+                try? syncPath(parent)
             } else if errno != EEXIST {
                 throw .current("mkdir(\(prefix))")
             }

@@ -41,6 +41,7 @@ class Recording:
     overrides: str
     broker_flaps: int
     broker_acks: int
+    spool_rel: str = "spool"  # SPOOL_DIR relative to the recorded root
 
 
 def mount_tmpfs(path: str, size: str = "32m") -> None:

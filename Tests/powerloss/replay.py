@@ -180,11 +180,11 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
     batch: dict[bytes, tuple[str, dict]] = {}
     runtime = os.path.join(scratch, "runtime")
     os.makedirs(runtime, exist_ok=True)
-    meter = os.path.join("spool", DEVICE)
+    meter = os.path.join(rec.spool_rel, DEVICE)
 
     def flush():
         items = list(batch.items())
-        got = recover_batch(bridge, rec, [os.path.join(where, "spool") for _, (where, _) in items], runtime) \
+        got = recover_batch(bridge, rec, [os.path.join(where, rec.spool_rel) for _, (where, _) in items], runtime) \
             if items else []
         for (h, _), r in zip(items, got):
             results[h] = r
@@ -218,11 +218,8 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
             if len(batch) >= batch_size:
                 flush()
         waiting.append((h, ledger.expect(), kind, point))
-        if sample_at and kind == "dropped" and len(rep.samples) < sample_limit:
-            rep.samples.append((point, kind, state, ledger.expect()))
 
     point = 0
-    sample_at = False
     for kind, state in model.states(rng):
         consider(kind, state, point)
     for op in parser.out.ops:
@@ -238,8 +235,13 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
             rep.segment_rolls += 1
         elif sample_at:
             rep.slot_switches += 1
-        for kind, state in model.states(rng):
+        states = list(model.states(rng))
+        for kind, state in states:
             consider(kind, state, point)
+        if sample_at and len(rep.samples) < sample_limit:
+            # A power cut right there: everything unsynced dropped (or, when all is synced, the state as it is).
+            kind, state = next((s for s in states if s[0] == "dropped"), states[0])
+            rep.samples.append((point, kind, state, ledger.expect()))
     flush()
     rep.crash_points = point + 1
     rep.distinct = len(results)

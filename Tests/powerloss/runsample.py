@@ -89,7 +89,7 @@ def run_samples(bridge: str, rec, rep, scratch: str) -> tuple[int, list[str]]:
                     key = line.split("=", 1)[0]
                     if key not in ("SPOOL_DIR", "MQTT_PORT", "DLMS_PORT"):
                         dst.write(line)
-                dst.write(f"SPOOL_DIR={where}/spool\nMQTT_PORT={broker.port}\nDLMS_PORT={sim.port}\n")
+                dst.write(f"SPOOL_DIR={where}/{rec.spool_rel}\nMQTT_PORT={broker.port}\nDLMS_PORT={sim.port}\n")
             # The same segment size, but a cap the live readings cannot reach while the backlog is published
             # (the recording's cap would evict recovered readings before the broker gets them, by design).
             segment = rec.workload.segment or max(4096, rec.workload.max_bytes // 8)
