@@ -31,16 +31,15 @@ def wait_until(predicate, timeout: float, what: str, poll=None):
 class FlakyBroker:
     """Accepts one MQTT client at a time. Telemetry PUBACKs are sent for a seeded fraction only (the rest are
     withheld until the connection drops, so the agent must replay them); after `flap_every` telemetry
-    publishes the connection is cut (the agent reconnects and replays). `ack_all` makes it a plain broker."""
+    publishes the connection is cut (the agent reconnects and replays)."""
 
-    def __init__(self, seed: int, ack_ratio: float = 0.6, flap_every: int = 0, ack_all: bool = False):
+    def __init__(self, seed: int, ack_ratio: float = 0.6, flap_every: int = 0):
         self.rng = random.Random(seed)
-        self.ack_ratio = 1.0 if ack_all else ack_ratio
-        self.flap_every = 0 if ack_all else flap_every
+        self.ack_ratio = ack_ratio
+        self.flap_every = flap_every
         self.lock = threading.Lock()
         self.changed = threading.Event()
         self.received: list[int] = []  # telemetry seqs in arrival order (with retransmissions)
-        self.payloads: dict[int, bytes] = {}
         self.acked: set[int] = set()
         self.connections = 0
         self.flaps = 0
@@ -108,7 +107,6 @@ class FlakyBroker:
                         published += 1
                         with self.lock:
                             self.received.append(seq)
-                            self.payloads[seq] = payload
                             ack = self.rng.random() < self.ack_ratio
                             if ack:
                                 self.acked.add(seq)
@@ -143,6 +141,8 @@ class Simulator:
             self.stop()
             raise AssertionError(f"simulator did not start: {line!r}")
         self.port = int(m.group(2))
+        # Keep reading its output so a full pipe never blocks it.
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
 
     def stop(self):
         if self.proc.poll() is None:

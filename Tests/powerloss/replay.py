@@ -8,7 +8,7 @@ import random
 import shutil
 import struct
 import subprocess
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 
 from model import Model, materialize, state_hash
