@@ -73,7 +73,7 @@ let package = Package(
             name: "dlms-bridge",
             dependencies: [
                 "HDLC", "COSEM", "CLibc", "Platform", "MeterLink", "MeterSimulator", "Agent",
-                "Log",
+                "Log", "Spool",
             ],
             swiftSettings: strict
         ),

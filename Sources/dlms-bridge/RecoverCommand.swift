@@ -1,6 +1,7 @@
 import Agent
 import MeterLink
 import Platform
+import Spool
 
 import CLibc
 
