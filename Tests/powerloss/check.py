@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from record import DEVICE, TRACED, Recording, Workload, mount_tmpfs, record, unmount  # noqa: E402
 from replay import INVARIANTS, replay  # noqa: E402
+from nested import nested_recoveries  # noqa: E402
 from runsample import run_samples  # noqa: E402
 
 WORKLOADS = [
@@ -99,7 +100,7 @@ def main() -> int:
         checks.append((name, ok, detail))
         print(f"  {'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
 
-    total_states = total_points = total_distinct = 0
+    total_states = total_points = total_distinct = total_nested = 0
     all_open_us: list[int] = []
     for wl in WORKLOADS + CONTROLS:
         control = bool(wl.faults)
@@ -118,6 +119,7 @@ def main() -> int:
                          sample_limit=0 if control else args.samples)
             t2 = time.monotonic()
             sampled = run_samples(bridge, rec, rep, scratch) if not control else None
+            nested = nested_recoveries(bridge, rec, rep, scratch, wdir) if not control else None
         except (AssertionError, OSError, subprocess.SubprocessError) as e:
             # A workload that cannot run is a failure, reported; the others still run.
             check(f"{wl.name} recorded and replayed", False, str(e)[-1500:])
@@ -157,6 +159,11 @@ def main() -> int:
                   f"{rep.violations.get(inv, 0)} violations")
         check(f"{wl.name}: sampled states replayed by the real `run`", sampled[0] > 0 and not sampled[1],
               f"{sampled[0]} states, {len(sampled[1])} failed" + (f": {sampled[1][0]}" if sampled[1] else ""))
+        done, nstates, nbad, nexamples = nested
+        total_nested += nstates
+        check(f"{wl.name}: power cut during recovery of torn states", done > 0 and not sum(nbad.values()),
+              f"{done} recoveries traced, {nstates} crash states, violations {sum(nbad.values())}"
+              + "".join(f"; {e}" for e in nexamples[:2]))
     name = "regression: a new spool directory survives a power cut after its first commit"
     try:
         rc, rep = fresh_directory_regression(bridge, work)
@@ -170,7 +177,8 @@ def main() -> int:
         check(name, False, str(e)[-1500:])
     elapsed = time.monotonic() - started
     print(f"total: {total_points} crash points, {total_states} crash states ({total_distinct} distinct, each "
-          f"recovered by `dlms-bridge spool-recover`), recovery p99 {percentile(all_open_us, 0.99) / 1000:.1f} ms, "
+          f"recovered by `dlms-bridge spool-recover`) + {total_nested} during recovery, recovery p99 "
+          f"{percentile(all_open_us, 0.99) / 1000:.1f} ms, "
           f"{elapsed:.0f} s")
     check(f"at least {MIN_STATES} crash states", total_states >= MIN_STATES, f"{total_states}")
     check(f"within {TIME_BUDGET_S} s", elapsed <= TIME_BUDGET_S, f"{elapsed:.0f} s")

@@ -49,7 +49,7 @@ def sector_pieces(op: Op) -> list[Op]:
 
 
 class Model:
-    def __init__(self, root: str):
+    def __init__(self, root: str, parser=None):
         self.root = root
         self.cur_ns: dict[str, int] = {root: 0}
         self.dur_ns: dict[str, int] = {root: 0}
@@ -59,6 +59,16 @@ class Model:
         self.dur: dict[int, bytes] = {}
         self.pend: dict[int, list[Op]] = {}  # unsynced writes and truncations per inode, in order
         self.last_write: Op | None = None
+        if parser is not None and parser.initial:
+            # A trace that starts on an existing directory (a crash state): all of it durable.
+            for path, ino in parser.initial_ns.items():
+                if ino in parser.initial:
+                    self.cur_ns[path] = self.dur_ns[path] = ino
+                    if parser.initial[ino] is None:
+                        self.dirs.add(ino)
+                    else:
+                        self.cur[ino] = bytearray(parser.initial[ino])
+                        self.dur[ino] = parser.initial[ino]
 
     @staticmethod
     def parents(op: Op) -> set[str]:
@@ -190,7 +200,7 @@ def state_hash(state: dict[str, bytes | None]) -> bytes:
 
 
 def materialize(state: dict[str, bytes | None], where: str) -> None:
-    os.makedirs(where)
+    os.makedirs(where, exist_ok=True)
     for path in sorted(state):
         full = os.path.join(where, path)
         if state[path] is None:

@@ -36,10 +36,13 @@ class Expect:
 
 
 class Ledger:
-    """Follows the markers and the record writes in trace order (one spool directory: the workload's meter)."""
+    """Follows the markers and the record writes in trace order (one spool directory: the workload's meter).
+    `baseline`: what already held before the trace started (a trace of recovery from a crash state)."""
 
-    def __init__(self):
-        self.written: dict[int, str] = {}  # seq -> payload hash
+    def __init__(self, baseline: Expect | None = None, known: dict[int, str] | None = None):
+        self.baseline = baseline
+        self.hashes: dict[int, str] = dict(known or {})  # every reading ever written: seq -> payload hash
+        self.written: dict[int, str] = {}  # seq -> payload hash, in this trace
         self.synced = 0
         self.acked: set[int] = set()
         self.evicted: list[tuple[int, int]] = []
@@ -51,7 +54,7 @@ class Ledger:
         if op.kind == "write" and op.path.endswith(".seg") and len(op.data) >= 24:
             n, seq = struct.unpack_from("<IQ", op.data)
             if n + 24 == len(op.data):
-                self.written[seq] = fnv(op.data[20:20 + n])
+                self.written[seq] = self.hashes[seq] = fnv(op.data[20:20 + n])
                 self._expect = None
         elif op.kind == "marker":
             word, *rest = op.text.split(" ")
@@ -76,8 +79,15 @@ class Ledger:
         if self._expect is None:
             required = frozenset(s for s in self.written if s <= self.synced and s not in self.acked
                                  and not any(a <= s <= b for a, b in self.evicted))
-            self._expect = Expect(required, self.durable[0], self.durable[1], max(self.written, default=0),
-                                  frozenset(self.acked))
+            e = Expect(required, self.durable[0], self.durable[1], max(self.written, default=0),
+                       frozenset(self.acked))
+            b = self.baseline
+            if b is not None:
+                fresh = self.durable == (0, frozenset(), 0)
+                e = Expect(required | b.required, b.durable_low if fresh else e.durable_low,
+                           b.durable_acked if fresh else e.durable_acked, max(e.max_handed, b.max_handed),
+                           e.acked | b.acked)
+            self._expect = e
         return self._expect
 
 
@@ -99,6 +109,7 @@ def recover_batch(bridge: str, rec: Recording, dirs: list[str], runtime: str) ->
         if parts[0] == "recovered":
             fields = dict(kv.split("=", 1) for kv in parts[3:])
             out[parts[1]] = {"ok": True, "open_us": int(fields["open_us"]), "capped": int(fields["capped"]),
+                             "truncated": int(fields["truncated"]),
                              "d1": parse_list(fields["d1"]),
                              "a": parse_list(fields["a"]), "d2": parse_list(fields["d2"]),
                              "d3": parse_list(fields["d3"])}
@@ -154,6 +165,8 @@ class Report:
     results: dict = field(default_factory=dict)  # state hash -> what spool-recover returned
     slot_switches: int = 0
     samples: list = field(default_factory=list)  # (crash point, state) for the real-`run` sample
+    torn: list = field(default_factory=list)  # (crash point, kind, state, expectation): nested-crash candidates
+    written: dict = field(default_factory=dict)  # seq -> payload hash of every reading written
 
 
 def read_tree(root: str) -> dict[str, bytes | None]:
@@ -168,12 +181,13 @@ def read_tree(root: str) -> dict[str, bytes | None]:
 
 
 def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, keep_failing: str | None = None,
-           sample_limit: int = 0) -> Report:
-    parser = TraceParser(rec.root, os.path.realpath(rec.markers))
+           sample_limit: int = 0, initial: dict | None = None, baseline: Expect | None = None,
+           known: dict | None = None) -> Report:
+    parser = TraceParser(rec.root, os.path.realpath(rec.markers), initial)
     for t in rec.traces:
         parser.feed_file(t)
     rep = Report(mmaps=parser.out.mmaps, unsupported=parser.out.unsupported)
-    model, ledger = Model(rec.root), Ledger()
+    model, ledger = Model(rec.root, parser), Ledger(baseline, known)
     rng = random.Random(rec.workload.seed)
     results: dict[bytes, dict] = {}
     waiting: list[tuple[bytes, Expect, str, int]] = []  # (hash, expectation, kind, crash point)
@@ -193,7 +207,7 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
             if r["ok"]:
                 rep.open_us.append(r["open_us"])
                 rep.largest_dup_run = max(rep.largest_dup_run, sum(1 for s, _ in r["d1"] if s in e.acked))
-            for inv, why in violations(e, r, ledger.written):
+            for inv, why in violations(e, r, ledger.hashes):
                 rep.violations[inv] += 1
                 if len(rep.examples) < 5:
                     rep.examples.append(f"{rec.workload.name} crash point {pt} ({kind}): {inv}: {why}")
@@ -218,6 +232,8 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
             if len(batch) >= batch_size:
                 flush()
         waiting.append((h, ledger.expect(), kind, point))
+        if kind.startswith("torn") and point % 5 == 0 and len(rep.torn) < 60:
+            rep.torn.append((point, kind, state, ledger.expect()))
 
     point = 0
     for kind, state in model.states(rng):
@@ -245,6 +261,7 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
     flush()
     rep.crash_points = point + 1
     rep.distinct = len(results)
+    rep.written = ledger.hashes
     rep.results = results
     # The model's view after the last operation must be what the kernel holds: a check of the parser itself.
     rep.violations["seq"] += len(ledger.lease_regressions)

@@ -65,7 +65,7 @@ class TraceParser:
     """Feeds strace lines (several files in sequence: one per agent process) into a list of Ops. Inode numbers
     are the parser's own: a descriptor keeps its inode across unlink and rename, as in the kernel."""
 
-    def __init__(self, root: str, marker_path: str):
+    def __init__(self, root: str, marker_path: str, initial: dict | None = None):
         self.root = root.rstrip("/")
         self.marker_path = marker_path
         self.ns: dict[str, int] = {self.root: 0}  # path -> inode, the current namespace
@@ -75,6 +75,18 @@ class TraceParser:
         self.fds: dict[int, list] = {}  # fd -> [ino or None, path, shared offset cell, append]
         self.pending: dict[str, str] = {}
         self.out = Parsed()
+        # Files already on disk when the trace starts (relative path -> bytes, None for a directory).
+        self.initial: dict[int, bytes | None] = {}
+        for rel in sorted(initial or {}):
+            ino = self.next_ino
+            self.next_ino += 1
+            self.ns[self.root + "/" + rel] = ino
+            self.initial[ino] = initial[rel]
+            if initial[rel] is None:
+                self.dirs.add(ino)
+            else:
+                self.sizes[ino] = len(initial[rel])
+        self.initial_ns = dict(self.ns)
 
     def inside(self, path: str) -> bool:
         return path == self.root or path.startswith(self.root + "/")
