@@ -108,6 +108,8 @@ class TraceParser:
             if head is None:
                 return
             line = head + m.group(3)
+        if line.endswith("= ?"):
+            return  # interrupted by the SIGKILL: no result (a file write cut so would show as a model/disk mismatch)
         m = CALL.match(line)
         if not m:
             if not re.match(r'^\d+ +(\+\+\+|---) ', line) and line.strip():
