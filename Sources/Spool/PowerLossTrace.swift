@@ -37,7 +37,7 @@ public enum PowerLossTrace {
     private static func readSettings() -> Settings {
         var s = Settings()
         guard let text = value("DLMS_BRIDGE_POWERLOSS_FD"), let fd = Int32(text), fd >= 0,
-            fcntl_getfd(fd)
+            isOpen(fd)
         else { return s }
         s.fd = fd
         for word in (value("DLMS_BRIDGE_POWERLOSS_FAULTS") ?? "").split(separator: ",") {
@@ -58,7 +58,7 @@ public enum PowerLossTrace {
         return s
     }
 
-    private static func fcntl_getfd(_ fd: Int32) -> Bool { clibc_fcntl(fd, F_GETFD, 0) >= 0 }
+    private static func isOpen(_ fd: Int32) -> Bool { clibc_fcntl(fd, F_GETFD, 0) >= 0 }
 
     /// The spool configuration with the checker's overrides applied (unchanged when the switch is off).
     static func adjust(_ configuration: SpoolConfiguration) -> SpoolConfiguration {
