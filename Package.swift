@@ -81,7 +81,7 @@ let package = Package(
             name: "dlms-bridge",
             dependencies: [
                 "HDLC", "COSEM", "DLMSCrypto", "CLibc", "Platform", "MeterLink", "MeterSimulator", "Agent",
-                "Log",
+                "Log", "Spool",
             ],
             swiftSettings: strict
         ),

@@ -75,14 +75,30 @@ enum FileIO {
         _ = try retryingInterrupts("unlink(\(path))") { unlink(path) }
     }
 
-    /// `mkdir -p` with mode 0750.
+    /// `mkdir -p` with mode 0750. Each directory it creates is made durable in its parent (fsync of the
+    /// parent): without that a power cut may drop the new directory's entry, and with it every file the spool
+    /// later writes and fsyncs inside (found by the power-loss checker, Tests/powerloss).
     static func makeDirectories(_ path: String) throws(SystemError) {
         var prefix = path.hasPrefix("/") ? "/" : ""
+        var parent = path.hasPrefix("/") ? "/" : "."
         for part in path.split(separator: "/") {
             prefix += part
-            if mkdir(prefix, 0o750) != 0 && errno != EEXIST { throw .current("mkdir(\(prefix))") }
+            if mkdir(prefix, 0o750) == 0 {
+                // Best effort: a file system that cannot fsync a directory must not stop the agent from starting.
+                try? syncPath(parent)
+            } else if errno != EEXIST {
+                throw .current("mkdir(\(prefix))")
+            }
+            parent = prefix
             prefix += "/"
         }
+    }
+
+    /// fsync of the directory at `path`.
+    static func syncPath(_ path: String) throws(SystemError) {
+        let fd = try openFile(path, O_RDONLY | O_DIRECTORY)
+        defer { closeFile(fd) }
+        try syncDirectory(fd, path: path)
     }
 
     /// Names in a directory (without "." and "..").

@@ -25,7 +25,7 @@ public final class Spool: @unchecked Sendable {
     /// tail is cut off and counted (`stats.lostInRecovery`, `stats.bytesTruncatedInRecovery`).
     public init(directory: String, configuration: SpoolConfiguration = SpoolConfiguration()) throws(SpoolError) {
         self.directory = directory
-        core = try SpoolCore(directory: directory, config: configuration)
+        core = try SpoolCore(directory: directory, config: PowerLossTrace.adjust(configuration))
     }
 
     /// The spool directory of one meter: `root/<device id>`, with every character outside

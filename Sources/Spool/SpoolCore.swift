@@ -407,6 +407,7 @@ struct SpoolCore {
             memory.remove(at: i)
         }
         acked.insert(seq)
+        PowerLossTrace.mark("ack \(directory) \(seq)")
         advanceLowWater()
         stateDirty = true
         if acksDirtySince == nil { acksDirtySince = .now() }
@@ -472,9 +473,13 @@ struct SpoolCore {
 
     private mutating func syncActive() throws(SpoolError) {
         let path = segments.last?.path ?? directory
+        // The checker's marker: these records are durable. The negative control marks it too early.
+        let through = segments.last?.lastSeq ?? 0
+        if PowerLossTrace.settings.commitBeforeSync { PowerLossTrace.mark("sync \(directory) \(through)") }
         do { try FileIO.syncData(activeFD, path: path) } catch {
             throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
         }
+        if !PowerLossTrace.settings.commitBeforeSync { PowerLossTrace.mark("sync \(directory) \(through)") }
         stats.syncs += 1
         uncommittedRecords = 0
         if let last = segments.last?.lastSeq { durableThrough = max(durableThrough, last) }
@@ -493,6 +498,7 @@ struct SpoolCore {
         do { try stateFile.write(s) } catch {
             throw Self.classify(error, path: stateFile.path, directory: directory, budget: config.memoryBudgetBytes)
         }
+        PowerLossTrace.mark("state \(directory) \(s.lowWater) \(s.leaseEnd) \(s.acked.prefix(StateFile.maxAcks).map { String($0) }.joined(separator: ","))")
         persistedDegraded = s.degraded
         stateDirty = false
         acksDirtySince = nil
@@ -501,6 +507,7 @@ struct SpoolCore {
     }
 
     private mutating func syncDirectory() throws(SpoolError) {
+        if PowerLossTrace.settings.skipDirectorySync { return }  // negative control only
         do { try FileIO.syncDirectory(dirFD, path: directory) } catch {
             throw Self.classify(error, path: directory, directory: directory, budget: config.memoryBudgetBytes)
         }
@@ -536,6 +543,8 @@ struct SpoolCore {
             let oldest = segments[0]
             let tooOld = oldestAllowed.map { oldest.records > 0 && oldest.lastTimestamp < $0 } ?? false
             guard total > config.maxBytes || tooOld else { break }
+            // Before the unlink: from here on the checker no longer requires these readings.
+            if let first = oldest.firstSeq, let last = oldest.lastSeq { PowerLossTrace.mark("evict \(directory) \(first) \(last)") }
             guard (try? removeFile(oldest.path)) != nil else { break }
             if let first = oldest.firstSeq, let last = oldest.lastSeq, last > lowWater {
                 let lo = max(first, lowWater + 1)

@@ -37,6 +37,7 @@ enum DLMSBridge {
         case "simulate": SimulateCommand.main(rest)
         case "decode": DecodeCommand.main(Array(rest))
         case "bench": BenchCommand.main(Array(rest))
+        case RecoverCommand.spec.name: RecoverCommand.main(rest)  // hidden: the power-loss checker's
         case "--help", "-h", "help":
             print(overview, terminator: "")
             exit(0)

@@ -39,6 +39,13 @@ struct RunCommand {
         }
     }
 
+    /// Opens one meter's store: the only way `run` and `spool-recover` open what the agent keeps on flash, so
+    /// the power-loss checker exercises exactly the recovery `run` performs.
+    static func openStore(_ settings: SpoolSettings, meter: MeterConfiguration) throws(StoreFailure) -> SpoolReadingStore {
+        let runtimeDirectory = ConfigurationLoader.processEnvironment()["RUNTIME_DIRECTORY"]
+        return try SpoolReadingStore.open(settings, deviceID: meter.deviceID, volatileDirectory: runtimeDirectory ?? "/dev/shm")
+    }
+
     func run() {
         // Before any thread starts: signals go to the signal thread only.
         SignalThread.blockSignals()
@@ -80,10 +87,8 @@ struct RunCommand {
                 fail("invalid configuration for meter \(m.deviceID): \(error.description)", code: ConfigError.exitStatus)
             }
             let store: SpoolReadingStore
-            let runtimeDirectory = ConfigurationLoader.processEnvironment()["RUNTIME_DIRECTORY"]
             do {
-                store = try SpoolReadingStore.open(config.spool, deviceID: m.deviceID,
-                                                   volatileDirectory: runtimeDirectory ?? "/dev/shm")
+                store = try Self.openStore(config.spool, meter: m)
             } catch {
                 fail("cannot open the spool of meter \(m.deviceID) under SPOOL_DIR=\(config.spool.directory): \(error.description)",
                      code: 1)
