@@ -156,19 +156,21 @@ def run_size(binary: str, meters: int, seconds: int, pki: Pki) -> dict:
         result["cpu_ms_per_reading"] = round(1000 * cpu / max(inside, 1), 3)
         result["errors_logged"] = len(re.findall(r" (error|critical) ", (work / "agent.log").read_text()))
     finally:
-        agent.send_signal(signal.SIGTERM)
-        try:
-            agent.wait(60)
-        except subprocess.TimeoutExpired:
-            agent.kill()
+        stop(agent, 60)
         counter.stop()
-        sim.send_signal(signal.SIGTERM)
-        try:
-            sim.wait(30)
-        except subprocess.TimeoutExpired:
-            sim.kill()
+        stop(sim, 30)
         broker.stop()
     return result
+
+
+def stop(proc: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `timeout` seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def idle_wakeups(binary: str, pki: Pki, seconds: int = 10) -> float:
@@ -191,10 +193,8 @@ def idle_wakeups(binary: str, pki: Pki, seconds: int = 10) -> float:
         time.sleep(seconds)
         return (context_switches(agent.pid) - before) / seconds
     finally:
-        agent.send_signal(signal.SIGTERM)
-        agent.wait(30)
-        sim.send_signal(signal.SIGTERM)
-        sim.wait(30)
+        stop(agent, 30)
+        stop(sim, 30)
         broker.stop()
 
 
