@@ -68,6 +68,29 @@ import Testing
         #expect(server.counters.framesForOtherAddresses > 0, "each simulated meter saw the others' frames and kept quiet")
     }
 
+    /// Two meter threads polling back to back on one line: their turns never interleave, so every read of each
+    /// succeeds (without the turns, one meter's session would swallow the other's answers and time out).
+    @Test func concurrentMetersTakeTurns() throws {
+        let server = SimulatorServer(configuration: SimulatorConfiguration(), physicalAddresses: [1, 2])
+        defer { server.stop() }
+        let path = try server.serveSerial(modeE: false)
+        let line = SharedSerialLine(path: path, baudRate: 9600, modeE: false)
+        let failures = Locked<[UInt16]>([])
+        var threads: [PlatformThread] = []
+        for physical: UInt16 in [1, 2] {
+            let meter = SessionBox(Self.session(line, physical: physical))  // used by its thread only
+            threads.append(try PlatformThread.spawn(name: "meter \(physical)") {
+                for _ in 0..<15 where !Self.readsVoltage(meter.session, on: line) {
+                    failures.withLock { $0.append(physical) }
+                }
+                line.withTurn { meter.session.close() }
+            })
+        }
+        for thread in threads { thread.join() }
+        #expect(failures.withLock { $0 } == [])
+        #expect(line.openings == 1 && line.users == 0)
+    }
+
     /// A port that vanished (unplugged probe) is closed for every meter and opened again at the next use.
     @Test func aVanishedPortIsReopenedForEveryMeter() throws {
         let ports = Locked<[FakePort]>([])
@@ -93,6 +116,11 @@ import Testing
         c.close()
         #expect(line.users == 0 && !ports.withLock { $0[1].isOpen })
     }
+}
+
+final class SessionBox: @unchecked Sendable {
+    let session: MeterSession
+    init(_ session: MeterSession) { self.session = session }
 }
 
 final class FakePort: ByteTransport, @unchecked Sendable {
