@@ -15,6 +15,9 @@ import Synchronization
 /// ```
 public final class SimulatorServer: @unchecked Sendable {
     public let configuration: SimulatorConfiguration
+    /// The HDLC physical addresses served on each connection or pty, one simulated meter each (as meters on
+    /// one RS-485 line); frames to any other address get no answer at all.
+    public let physicalAddresses: [UInt16]
     /// Receives log lines (already timestamped), when set: `--verbose` frames and connection events.
     let log: (@Sendable (String) -> Void)?
     let verbose: Bool
@@ -33,8 +36,9 @@ public final class SimulatorServer: @unchecked Sendable {
     /// - Parameters:
     ///   - log: where connection events (and, with `verbose`, every frame in hex) go.
     public init(configuration: SimulatorConfiguration, faults: SimulatorFaults = .none, verbose: Bool = false,
-                log: (@Sendable (String) -> Void)? = nil) {
+                physicalAddresses: [UInt16] = [], log: (@Sendable (String) -> Void)? = nil) {
         self.configuration = configuration
+        self.physicalAddresses = physicalAddresses.isEmpty ? [configuration.serverPhysical] : physicalAddresses
         self.verbose = verbose
         self.log = log
         self.state = Locked(State(faults: faults))
@@ -116,8 +120,8 @@ public final class SimulatorServer: @unchecked Sendable {
             emitLog("client \(transport.peerDescription) connected")
             do {
                 try spawn("simulator connection \(transport.peerDescription)") { [self] in
-                    var meter = SimulatedMeter(configuration: configuration, faults: faults, tracing: verbose)
-                    let end = serve(transport, &meter, isSerial: false, untilLinkCloses: false)
+                    var meters = makeMeters()
+                    let end = serve(transport, &meters, isSerial: false, untilLinkCloses: false)
                     transport.close()
                     emitLog("client \(transport.peerDescription): \(end)")
                 }
@@ -152,8 +156,8 @@ public final class SimulatorServer: @unchecked Sendable {
                 }
             }
             state.withLock { $0.counters.connections += 1 }
-            var meter = SimulatedMeter(configuration: configuration, faults: faults, tracing: verbose)
-            let end = serve(line, &meter, isSerial: true, untilLinkCloses: modeE, initial: leftover)
+            var meters = makeMeters()
+            let end = serve(line, &meters, isSerial: true, untilLinkCloses: modeE, initial: leftover)
             emitLog("serial session on \(pty.slavePath): \(end)")
         }
     }
@@ -164,40 +168,56 @@ public final class SimulatorServer: @unchecked Sendable {
     /// (`untilLinkCloses`, for mode E sessions), or the server stops. Returns why, in words.
     func serve(_ transport: some ByteTransport, _ meter: inout SimulatedMeter, isSerial: Bool,
                untilLinkCloses: Bool, initial: [UInt8] = []) -> String {
+        var meters = [meter]
+        defer { meter = meters[0] }
+        return serve(transport, &meters, isSerial: isSerial, untilLinkCloses: untilLinkCloses, initial: initial)
+    }
+
+    /// Serves several meters (one per physical address) on one connection, as meters on one bus: every meter
+    /// sees every frame and answers only those addressed to it.
+    func serve(_ transport: some ByteTransport, _ meters: inout [SimulatedMeter], isSerial: Bool,
+               untilLinkCloses: Bool, initial: [UInt8] = []) -> String {
         var buffer = [UInt8](repeating: 0, count: 4096)
         var sawLink = false
         let started = WallClock.milliseconds()
-        defer { merge(&meter) }
+        defer { for i in meters.indices { merge(&meters[i]) } }
         if !initial.isEmpty {
             // An SNRM that followed the mode E acknowledgement in the same read.
-            _ = flush(meter.receive(initial, now: started), transport, &meter)
-            sawLink = meter.isLinkConnected
+            for i in meters.indices { _ = flush(meters[i].receive(initial, now: started), transport, &meters[i]) }
+            sawLink = meters.contains { $0.isLinkConnected }
         }
         while !isStopping {
-            meter.faults = faults
+            let current = faults
             let now = WallClock.milliseconds()
-            let idle = meter.tick(now: now)
-            if flush(idle, transport, &meter) {
-                if !isSerial || untilLinkCloses { return "link dropped after the inactivity timeout" }
+            var wait: Int64 = 200
+            for i in meters.indices {
+                meters[i].faults = current
+                let idle = meters[i].tick(now: now)
+                if flush(idle, transport, &meters[i]) {
+                    if !isSerial || untilLinkCloses { return "link dropped after the inactivity timeout" }
+                }
+                if let deadline = meters[i].inactivityDeadline { wait = max(1, min(wait, deadline - now)) }
             }
             // A mode E session nobody continues with HDLC ends after the inactivity timeout, too.
             if untilLinkCloses && !sawLink && now - started > configuration.inactivityTimeoutMilliseconds {
                 return "no HDLC link after the mode E opening within the inactivity timeout"
             }
-            var wait: Int64 = 200
-            if let deadline = meter.inactivityDeadline { wait = max(1, min(wait, deadline - now)) }
             let n: Int
             do { n = try transport.read(into: &buffer, deadline: .after(milliseconds: wait)) } catch {
                 if error.kind == .timeout { continue }
                 return isStopping ? "stopped" : error.description
             }
-            meter.faults = faults  // a switch made while this read waited applies to this very frame
-            let out = meter.receive(Array(buffer[0..<n]), now: WallClock.milliseconds())
-            if flush(out, transport, &meter) {
-                if !isSerial { return "link dropped (fault)" }
-                if untilLinkCloses { return "link dropped (fault)" }
+            let received = Array(buffer[0..<n])
+            let latest = faults  // a switch made while this read waited applies to this very frame
+            for i in meters.indices {
+                meters[i].faults = latest
+                let out = meters[i].receive(received, now: WallClock.milliseconds())
+                if flush(out, transport, &meters[i]) {
+                    if !isSerial { return "link dropped (fault)" }
+                    if untilLinkCloses { return "link dropped (fault)" }
+                }
             }
-            if meter.isLinkConnected {
+            if meters.contains(where: { $0.isLinkConnected }) {
                 sawLink = true
             } else if sawLink && untilLinkCloses {
                 return "link closed"
@@ -206,7 +226,16 @@ public final class SimulatorServer: @unchecked Sendable {
         return "stopped"
     }
 
-    /// Writes a core output (after its delay), logs its trace, adds its counters. Returns `closeLink`.
+    /// One simulated meter per served physical address.
+    func makeMeters() -> [SimulatedMeter] {
+        let current = faults
+        return physicalAddresses.map { address in
+            var c = configuration
+            c.serverPhysical = address
+            return SimulatedMeter(configuration: c, faults: current, tracing: verbose)
+        }
+    }
+
     private func flush(_ out: MeterOutput, _ transport: some ByteTransport, _ meter: inout SimulatedMeter) -> Bool {
         for line in out.trace { emitLog(line) }
         // Counted before the bytes leave, so that a client that got the answer sees it in the counters.

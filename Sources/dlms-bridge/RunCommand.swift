@@ -73,6 +73,18 @@ struct RunCommand {
 
         // Meters: the link and the spool of each.
         var meters: [AgentRuntime.Meter] = []
+        // Meters that name the same DLMS_SERIAL_DEVICE share one line: the port opened once, polled in turn.
+        let lines = SerialLineRegistry()
+        var serialUsers: [String: Int] = [:]
+        var serialOrder: [String] = []
+        for m in config.meters {
+            guard case let .serial(device, _, _) = m.transport else { continue }
+            if serialUsers[device] == nil { serialOrder.append(device) }
+            serialUsers[device, default: 0] += 1
+        }
+        for device in serialOrder where serialUsers[device, default: 0] > 1 {
+            logger.info("serial line \(device) is shared by \(serialUsers[device, default: 0]) meters: opened once, polled in turn")
+        }
         for m in config.meters {
             let meterLogger = Logger(label: "dlms-bridge.meter")
             var trace: FrameTrace? = nil
@@ -83,7 +95,11 @@ struct RunCommand {
                 }
             }
             let reader: MeterLinkReader
-            do { reader = try MeterLinkReader(meter: m, catalog: catalog, logger: meterLogger, trace: trace) } catch {
+            var line: SharedSerialLine? = nil
+            if case let .serial(device, baud, modeE) = m.transport, serialUsers[device, default: 0] > 1 {
+                line = lines.line(path: device, baudRate: baud, modeE: modeE)
+            }
+            do { reader = try MeterLinkReader(meter: m, catalog: catalog, logger: meterLogger, trace: trace, line: line) } catch {
                 fail("invalid configuration for meter \(m.deviceID): \(error.description)", code: ConfigError.exitStatus)
             }
             let store: SpoolReadingStore

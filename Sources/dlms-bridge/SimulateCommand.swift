@@ -43,6 +43,8 @@ struct SimulateCommand {
             .value("serial-number", "digits", "Meter serial number (12 digits).", default: "000019001234"),
             .value("server-logical", "n", "Server logical address.", default: "0"),
             .value("server-physical", "n", "Server physical address.", default: "1"),
+            .value("addresses", "list", "Physical addresses served on the one pty or TCP connection, e.g. 1,2: a "
+                   + "meter each, as on one RS-485 line (frames to others get no answer). Default: --server-physical."),
             .value("address-size", "size", "Server address widths answered: 1, 2, 4 or any.", default: "any"),
             .value("unknown-client", "answer", "Answer to unknown client SAPs: dm or silent.", default: "dm"),
             .flag("no-get-with-list", "Do not grant GET-With-List (clients must fall back)."),
@@ -72,6 +74,7 @@ struct SimulateCommand {
     var verbose = false
     var password = "22222222"
     var serialNumber = "000019001234"
+    var addresses: [UInt16] = []
     var serverLogical: UInt16 = 0
     var serverPhysical: UInt16 = 1
     var addressSize = "any"
@@ -106,6 +109,17 @@ struct SimulateCommand {
             c.serialNumber = a.string("serial-number", default: "000019001234")
             c.serverLogical = try a.integer("server-logical", UInt16.self, default: 0) ?? 0
             c.serverPhysical = try a.integer("server-physical", UInt16.self, default: 1) ?? 1
+            if let list = a.string("addresses") {
+                var addresses: [UInt16] = []
+                for part in list.split(separator: ",") {
+                    guard let n = UInt16(part), !addresses.contains(n) else {
+                        throw UsageError(message: "--addresses takes distinct physical addresses separated by commas, e.g. 1,2,3")
+                    }
+                    addresses.append(n)
+                }
+                if addresses.isEmpty { throw UsageError(message: "--addresses takes at least one physical address, e.g. 1,2") }
+                c.addresses = addresses
+            }
             c.addressSize = a.string("address-size", default: "any")
             c.unknownClient = a.string("unknown-client", default: "dm")
             c.noGetWithList = a.flag("no-get-with-list")
@@ -144,6 +158,9 @@ struct SimulateCommand {
                 + "\(width): 1 byte needs logical 0 and physical < 128, 2 bytes both < 128")
         }
         if unknownClient != "dm" && unknownClient != "silent" { throw UsageError(message: "--unknown-client takes dm or silent") }
+        for address in addresses where (try? HDLCAddress(logical: serverLogical, physical: address, width: .four)) == nil {
+            throw UsageError(message: "--addresses: physical address \(address) must be below 16384")
+        }
         if (try? HDLCAddress(logical: serverLogical, physical: serverPhysical, width: .four)) == nil {
             throw UsageError(message: "--server-logical and --server-physical must be below 16384")
         }
@@ -197,7 +214,7 @@ struct SimulateCommand {
 
         let server = SimulatorServer(
             configuration: configuration, faults: (try? faultSwitches()) ?? .none, verbose: verbose,
-            log: { line in stderrLine(line) })
+            physicalAddresses: addresses, log: { line in stderrLine(line) })
         do {
             if serial != nil {
                 let baudCode = ModeE.baudCode(forRate: modeEBaud) ?? 0x35
@@ -211,7 +228,8 @@ struct SimulateCommand {
         } catch {
             simulatorFail(error.description)
         }
-        stderrLine("dlms-bridge simulate: server \(serverLogical)/\(serverPhysical) (address size \(addressSize)), "
+        let served = addresses.isEmpty ? "\(serverPhysical)" : addresses.map { "\($0)" }.joined(separator: ",")
+        stderrLine("dlms-bridge simulate: server \(serverLogical)/\(served) (address size \(addressSize)), "
             + "serial \(serialNumber), faults: \(server.faults.summary)")
 
         let until = duration.map { Deadline.after(milliseconds: Int64($0 * 1000)) }

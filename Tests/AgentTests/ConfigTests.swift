@@ -126,6 +126,23 @@ private func tlsFiles() throws -> (dir: String, ca: String, cert: String, key: S
         #expect(d.meters[0].transport == .serial(device: "/dev/ttyUSB0", baud: 9600, modeE: true))
     }
 
+    /// Meters sharing one DLMS_SERIAL_DEVICE: distinct addresses and one set of line settings, else refused.
+    @Test func sharedSerialLine() throws {
+        let line = "DLMS_SERIAL_DEVICE=/dev/ttyUSB0\nDLMS_MODE_E=false\n"
+        let ok = try load(file: line + "[meter a]\nDLMS_SERVER_PHYSICAL=17\n[meter b]\nDLMS_SERVER_PHYSICAL=18\n"
+                          + "[meter c]\nDLMS_SERVER_PHYSICAL=17\nDLMS_SERVER_LOGICAL=1\n")
+        #expect(ok.meters.map(\.serverPhysical) == [17, 18, 17])
+        let same = error([:], file: line + "[meter a]\nDLMS_SERVER_PHYSICAL=17\n[meter b]\nDLMS_SERVER_PHYSICAL=17\n")
+        #expect(same?.variable == "DLMS_SERVER_PHYSICAL")
+        #expect(same?.description.contains("meters a and b are both at server address 0/17") == true)
+        let baud = error([:], file: line + "[meter a]\nDLMS_SERVER_PHYSICAL=1\n[meter b]\nDLMS_SERVER_PHYSICAL=2\nDLMS_BAUD=19200\n")
+        #expect(baud?.variable == "DLMS_BAUD")
+        let modeE = error([:], file: line + "[meter a]\nDLMS_SERVER_PHYSICAL=1\n[meter b]\nDLMS_SERVER_PHYSICAL=2\nDLMS_MODE_E=true\n")
+        #expect(modeE?.variable == "DLMS_MODE_E")
+        // The same address on different lines, or over TCP, is not a conflict.
+        _ = try load(file: line + "[meter a]\n[meter b]\nDLMS_SERIAL_DEVICE=/dev/ttyUSB1\n[meter c]\nDLMS_SERIAL_DEVICE=\nDLMS_HOST=10.0.0.5\n")
+    }
+
     @Test func tlsIsOnWithACAOrPort8883() throws {
         let f = try tlsFiles()
         let byCA = try load(minimal.merging(["MQTT_TLS_CA": f.dir]) { $1 })

@@ -73,6 +73,7 @@ public enum ConfigurationLoader {
                 variable: "DEVICE_ID", value: m.deviceID, origin: configFile?.name, problem: "two meters have this id",
                 expected: "a DEVICE_ID unique to each meter (it names the meter's MQTT topics)")
         }
+        try checkSharedSerialLines(meters, origin: configFile?.name)
         return try gatewayConfiguration(from: gateway, meters: meters)
     }
 

@@ -51,19 +51,38 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
     private let measurements: [Measurement]
     private let logger: Logger
     private var reported = MeterCounters()
+    /// The serial line this meter shares with others (nil: the meter has its transport to itself).
+    public let line: SharedSerialLine?
     // The poller is used by the meter's thread only; close() comes from the stopping thread after that
     // thread has been joined.
 
-    /// - Parameter trace: frames in hex (VERBOSE), password bytes masked.
+    /// - Parameters:
+    ///   - trace: frames in hex (VERBOSE), password bytes masked.
+    ///   - line: the serial line shared with other meters (`SerialLineRegistry`); the meter then talks only
+    ///     in its turn on the line, through its own use of the port.
     public init(meter: MeterConfiguration, catalog: MeasurementCatalog = .standard, logger: Logger,
-                trace: FrameTrace? = nil) throws(MeterError) {
+                trace: FrameTrace? = nil, line: SharedSerialLine? = nil) throws(MeterError) {
         self.measurements = try catalog.resolve(meter.measurements)
-        self.poller = MeterPoller(session: MeterSession(settings: MeterSettings(meter), trace: trace))
+        let settings = MeterSettings(meter)
+        if let line {
+            self.poller = MeterPoller(session: MeterSession(settings: settings, trace: trace) {
+                _, deadline throws(LinkError) -> any ByteTransport in try line.attach(deadline: deadline)
+            })
+        } else {
+            self.poller = MeterPoller(session: MeterSession(settings: settings, trace: trace))
+        }
+        self.line = line
         self.logger = logger
     }
 
+    /// Runs `body` in this meter's turn on a shared line, or at once.
+    private func inTurn<R>(_ body: () -> R) -> R {
+        if let line { return line.withTurn(body) }
+        return body()
+    }
+
     public func poll(stop: StopSignal) -> PollResult {
-        let outcome = poller.poll(measurements)
+        let outcome = inTurn { poller.poll(measurements) }
         let counters = poller.session.counters
         let link = LinkCounters(
             crcErrors: UInt64(max(0, counters.crcErrors - reported.crcErrors)),
@@ -107,13 +126,13 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
                 return !stop.wait(until: instant)
             }
             if stop.wait(until: due) { return false }
-            if let error = poller.keepAlive() {
+            if let error = inTurn({ poller.keepAlive() }) {
                 logger.info("keep-alive read failed, the next poll reconnects: \(error)")
             }
         }
     }
 
-    public func close() { poller.shutdown() }
+    public func close() { inTurn { poller.shutdown() } }
 }
 
 extension MeasurementReading {
