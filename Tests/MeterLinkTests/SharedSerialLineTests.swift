@@ -77,8 +77,11 @@ import Testing
         let line = SharedSerialLine(path: path, baudRate: 9600, modeE: false)
         let failures = Locked<[UInt16]>([])
         var threads: [PlatformThread] = []
-        for physical: UInt16 in [1, 2] {
-            let meter = SessionBox(Self.session(line, physical: physical))  // used by its thread only
+        // Both meters associate first, so the line stays open until the second one is done (with a thread
+        // finishing before the other started, the port would close and open again between them).
+        let meters = [UInt16(1), 2].map { SessionBox(Self.session(line, physical: $0)) }
+        for meter in meters { #expect(Self.readsVoltage(meter.session, on: line)) }
+        for (meter, physical) in zip(meters, [UInt16(1), 2]) {  // each used by its thread only from here
             threads.append(try PlatformThread.spawn(name: "meter \(physical)") {
                 for _ in 0..<15 where !Self.readsVoltage(meter.session, on: line) {
                     failures.withLock { $0.append(physical) }
