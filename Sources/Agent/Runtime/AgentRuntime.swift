@@ -35,6 +35,11 @@ public final class AgentRuntime: Sendable {
     private let startedAt: MonotonicInstant
     /// Set to stop every loop; waits on it end at once.
     public let stopSignal = StopSignal()
+    /// Replay keeps at most this many messages in flight (published, not yet acknowledged): it follows the
+    /// broker's pace instead of piling a backlog into the MQTT client's memory, where a burst of thousands also
+    /// overran a broker's per-subscriber queue (mosquitto's max_queued_messages, 1,000 by default).
+    public static let replayWindow = 200
+
     /// Wakes housekeeping early (a backlog to replay, something to commit, a stop): it sleeps otherwise until
     /// the next thing due, so an idle gateway does not wake on a timer.
     private let housekeepingBell = Doorbell()
@@ -77,6 +82,8 @@ public final class AgentRuntime: Sendable {
         var storeFailures: UInt64 = 0
         /// A reading was stored or acknowledged since housekeeping last looked: group commits are due soon.
         var storeActivity = false
+        /// Replay stopped because `replayWindow` messages were in flight; the next acknowledgement rings.
+        var replayBlocked = false
     }
 
     private let state: Locked<State>
@@ -205,7 +212,9 @@ public final class AgentRuntime: Sendable {
             s.inFlightSeqs[f.meter].remove(f.seq)
             let first = !s.storeActivity
             s.storeActivity = true
-            return (f, first)
+            let unblocked = s.replayBlocked && s.inFlight.count < Self.replayWindow / 2
+            if unblocked { s.replayBlocked = false }
+            return (f, first || unblocked)
         }
         if let settled { meters[settled.meter].store.acknowledge(settled.seq) }
         if ring { housekeepingBell.ring() }
@@ -250,6 +259,10 @@ public final class AgentRuntime: Sendable {
         while published < budget && idleInARow < meters.count {
             let step: Step = state.withLock { s in
                 guard s.connected else { return .disconnected }
+                guard s.inFlight.count < Self.replayWindow else {
+                    s.replayBlocked = true
+                    return .disconnected  // nothing more now: the acknowledgements ring when there is room
+                }
                 let index = s.nextReplayMeter
                 guard s.backlog[index] else {
                     s.nextReplayMeter = (index + 1) % meters.count
