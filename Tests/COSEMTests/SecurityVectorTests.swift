@@ -1,4 +1,4 @@
-// Golden vectors of /work/shared/docs/security-facts.md (each produced by gurux-dlms or dlms-cosem and checked
+// Golden vectors of the shared security-facts.md (the project brief's docs) (each produced by gurux-dlms or dlms-cosem and checked
 // with an independent AES-GCM): suite 0 encode and decode byte for byte, through OpenSSL's engine.
 import COSEM
 import DLMSCrypto
