@@ -23,3 +23,10 @@ GATEWAY_SECONDS ?= 30
 bench-gateway: venv
 	@test -x "$(AGENT_BENCH_BIN)" || $(SWIFT) build -c release
 	$(VPY) scripts/bench_gateway.py $(AGENT_BENCH_BIN) --meters $(GATEWAY_METERS) --seconds $(GATEWAY_SECONDS)
+
+# Replay benchmark (issue 10): one meter's backlog of 1,000, 10,000 and 100,000 readings (written in the spool's
+# format) drains to a local mosquitto at QoS 1 with REPLAY_RATE=10000 (scripts/bench_replay.py). ~1 min.
+.PHONY: bench-replay
+bench-replay: venv
+	@test -x "$(AGENT_BENCH_BIN)" || $(SWIFT) build -c release
+	$(VPY) scripts/bench_replay.py $(AGENT_BENCH_BIN)
