@@ -143,6 +143,19 @@ private func tlsFiles() throws -> (dir: String, ca: String, cert: String, key: S
         _ = try load(file: line + "[meter a]\n[meter b]\nDLMS_SERIAL_DEVICE=/dev/ttyUSB1\n[meter c]\nDLMS_SERIAL_DEVICE=\nDLMS_HOST=10.0.0.5\n")
     }
 
+    /// SPOOL_MAX_BYTES_TOTAL caps the gateway: its meters share it evenly, each never above SPOOL_MAX_BYTES.
+    @Test func gatewayWideSpoolCap() throws {
+        let three = "DLMS_HOST=10.0.0.5\n[meter a]\n[meter b]\n[meter c]\n"
+        #expect(try load(file: "SPOOL_MAX_BYTES_TOTAL=3M\n" + three).spool.maxBytes == 1 << 20)
+        #expect(try load(file: "SPOOL_MAX_BYTES=512K\nSPOOL_MAX_BYTES_TOTAL=3M\n" + three).spool.maxBytes == 512 << 10)
+        #expect(try load(file: three).spool.maxBytes == 64 << 20)  // unset: per meter only
+        let many = "DLMS_HOST=10.0.0.5\nSPOOL_MAX_BYTES_TOTAL=1M\n" + (0..<20).map { "[meter m\($0)]\n" }.joined()
+        let e = error([:], file: many)
+        #expect(e?.variable == "SPOOL_MAX_BYTES_TOTAL")
+        #expect(e?.description.contains("shared by 20 meters it leaves 52428 bytes each, below 64K") == true)
+        #expect(e?.description.contains("at least 1280K for 20 meters") == true)
+    }
+
     @Test func tlsIsOnWithACAOrPort8883() throws {
         let f = try tlsFiles()
         let byCA = try load(minimal.merging(["MQTT_TLS_CA": f.dir]) { $1 })

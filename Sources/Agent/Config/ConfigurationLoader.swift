@@ -358,8 +358,20 @@ public enum ConfigurationLoader {
         guard !directory.isEmpty else {
             throw v.fail("SPOOL_DIR", "it is empty", "a directory on flash, e.g. /var/lib/dlms-bridge/spool")
         }
+        // SPOOL_MAX_BYTES caps each meter's spool; SPOOL_MAX_BYTES_TOTAL, when set, caps the gateway's: its
+        // meters share it evenly (each gets the smaller of the two), so a thousand meters cannot fill the card.
+        var perMeter = try v.size("SPOOL_MAX_BYTES", default: 64 << 20)
+        if v["SPOOL_MAX_BYTES_TOTAL"] != nil {
+            let total = try v.size("SPOOL_MAX_BYTES_TOTAL", default: 0)
+            let share = total / Int64(max(1, meters.count))
+            guard share >= 64 << 10 else {
+                throw v.fail("SPOOL_MAX_BYTES_TOTAL", "shared by \(meters.count) meters it leaves \(share) bytes each, below 64K",
+                    "at least \(meters.count * 64)K for \(meters.count) meters (64K each), or fewer meters on this gateway")
+            }
+            perMeter = min(perMeter, share)
+        }
         let spool = SpoolSettings(
-            directory: directory, maxBytes: try v.size("SPOOL_MAX_BYTES", default: 64 << 20),
+            directory: directory, maxBytes: perMeter,
             maxAgeSeconds: Int64(try v.integer("SPOOL_MAX_AGE_S", default: 0, in: 0...(10 * 365 * 86400))),
             commitIntervalMilliseconds: try v.integer("SPOOL_COMMIT_INTERVAL_MS", default: 1000, in: 0...60_000),
             replayPerSecond: try v.integer("REPLAY_RATE", default: 50, in: 1...10_000))
