@@ -566,6 +566,16 @@ final class Core: @unchecked Sendable {
             let error = UplinkError.connectionLost(broker: settings.broker, detail: detail)
             logProblem(error.description)
             events.push(.disconnected(error))
+        } else if !reported, settings.tls != nil, rc == MOSQ_ERR_ERRNO.rawValue,
+            errnoValue == EPROTO || errnoValue == ECONNRESET
+        {
+            // The TCP connection was up (a refused connect is reported before the loop), and the broker closed
+            // it during the TLS handshake before OpenSSL could read its alert (with TLS 1.3 a missing client
+            // certificate is rejected after the client's side of the handshake, and the reset can win).
+            let error = TLSDiagnosis.closedDuringHandshake(settings: settings, detail: detail)
+            count { $0.tlsErrors += 1 }
+            logProblem(error.description)
+            events.push(.tlsError(error))
         } else if !reported {
             let error = UplinkError.unreachable(broker: settings.broker, detail: detail)
             count { $0.connectFailures += 1 }

@@ -64,6 +64,21 @@ enum TLSDiagnosis {
         return .tlsHandshake(broker: broker, reason: reason, hint: hint)
     }
 
+    /// The broker closed the connection during the TLS handshake and no OpenSSL alert was read (`detail`: the
+    /// socket's error). The likeliest causes, in the order a gateway meets them: no client certificate where
+    /// the broker requires one, a client certificate it does not accept.
+    static func closedDuringHandshake(settings: MQTTSettings, detail: String) -> UplinkError {
+        let reason = "the broker closed the connection during the handshake (\(detail))"
+        guard let cert = settings.tls?.certificateFile else {
+            return .tlsHandshake(
+                broker: settings.broker, reason: reason,
+                hint: "the broker requires a client certificate; set MQTT_TLS_CERT and MQTT_TLS_KEY")
+        }
+        return .tlsHandshake(
+            broker: settings.broker, reason: reason,
+            hint: "the broker may not accept the client certificate MQTT_TLS_CERT=\(cert) (it must be signed by a CA the broker trusts); its log says why")
+    }
+
     /// True when `certificate` names `host` (a DNS name or an IP address in its subjectAltName).
     static func certificate(_ certificate: OpaquePointer, names host: String) -> Bool {
         if isIPAddress(host) { return X509_check_ip_asc(certificate, host, 0) == 1 }

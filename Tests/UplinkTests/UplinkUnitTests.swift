@@ -95,6 +95,17 @@ struct UplinkUnitTests {
         #expect(plain.description.contains("does not speak TLS"))
     }
 
+    /// A broker that resets the connection during the handshake before its alert is read (TLS 1.3, a missing
+    /// client certificate; seen under qemu) is still explained as a TLS problem, with the setting to check.
+    @Test func aHandshakeClosedWithoutAnAlertIsExplained() {
+        let noCert = tlsSettings(.init(caFile: "/etc/dlms-bridge/ca.crt"))
+        #expect(TLSDiagnosis.closedDuringHandshake(settings: noCert, detail: "Protocol error").description
+            == "TLS handshake with broker.example:8883 failed: the broker closed the connection during the handshake (Protocol error) — the broker requires a client certificate; set MQTT_TLS_CERT and MQTT_TLS_KEY")
+        let withCert = tlsSettings(.init(caFile: "/etc/dlms-bridge/ca.crt", certificateFile: "/c.crt", keyFile: "/c.key"))
+        #expect(TLSDiagnosis.closedDuringHandshake(settings: withCert, detail: "Connection reset by peer").description
+            .contains("may not accept the client certificate MQTT_TLS_CERT=/c.crt"))
+    }
+
     @Test func ipAddressesAreRecognised() {
         #expect(TLSDiagnosis.isIPAddress("127.0.0.1"))
         #expect(TLSDiagnosis.isIPAddress("::1"))
