@@ -574,7 +574,9 @@ final class Core: @unchecked Sendable {
             // certificate is rejected after the client's side of the handshake, and the reset can win).
             let error = TLSDiagnosis.closedDuringHandshake(settings: settings, detail: detail)
             count { $0.tlsErrors += 1 }
-            logProblem(error.description)
+            // The same refusal as a handshake failure already logged with its alert: once per problem.
+            let sameProblem = withLock { $0.lastLogged?.hasPrefix("TLS handshake with") ?? false }
+            if sameProblem { logger.debug("\(error.description)") } else { logProblem(error.description) }
             events.push(.tlsError(error))
         } else if !reported {
             let error = UplinkError.unreachable(broker: settings.broker, detail: detail)
