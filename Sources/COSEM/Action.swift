@@ -27,18 +27,10 @@ public struct ActionResult: RawRepresentable, Hashable, Sendable, CustomStringCo
     public init(rawValue: UInt8) { self.rawValue = rawValue }
     public static let success = ActionResult(rawValue: 0)
 
+    /// The Green Book name; the codes action-result shares with data-access-result have the same names.
     public var description: String {
         switch rawValue {
-        case 0: return "success"
-        case 1: return "hardware-fault"
-        case 2: return "temporary-failure"
-        case 3: return "read-write-denied"
-        case 4: return "object-undefined"
-        case 9: return "object-class-inconsistent"
-        case 11: return "object-unavailable"
-        case 12: return "type-unmatched"
-        case 13: return "scope-of-access-violated"
-        case 250: return "other-reason"
+        case 0, 1, 2, 3, 4, 9, 11, 12, 13, 250: return DataAccessResult(rawValue: rawValue).name
         default: return "action-result \(rawValue)"
         }
     }

@@ -45,18 +45,8 @@ PASSWORD = b"12345678"
 FIRST_IC = 0x01234567
 
 
-class VectorError(Exception):
-    """A self-check failed."""
-
-
-def hx(data):
-    return bytes(data).hex().upper()
-
-
-def as_bytes(data):
-    if isinstance(data, GXByteBuffer):
-        return bytes(data.array())
-    return bytes(data)
+# The helpers of the plain vectors (same folder, on sys.path when run as a script).
+from gurux_vectors import VectorError, as_bytes, hx  # noqa: E402
 
 
 # Every AES-GCM packet gurux builds, in order: (plaintext, ciphered APDU). GMAC-only calls (HLS pass 3's
