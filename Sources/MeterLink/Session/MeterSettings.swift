@@ -116,6 +116,8 @@ public struct MeterSettings: Sendable {
     public var maxBackoffMilliseconds: Int64
     /// Back-off once the meter is reported down.
     public var downBackoffMilliseconds: Int64
+    /// Ciphering and HLS for a secured meter; nil: APDUs in clear (the public client or LLS).
+    public var security: MeterSecurity?
 
     public init(endpoint: MeterEndpoint, profile: MeterProfile = .microstar, password: Secret = Secret("")) {
         self.endpoint = endpoint
@@ -139,7 +141,7 @@ public struct MeterSettings: Sendable {
         self.downBackoffMilliseconds = 300_000
     }
 
-    /// The AARQ authentication for these settings: LLS when a password is set, none otherwise.
+    /// The AARQ authentication for these settings without ciphering: LLS when a password is set, none otherwise.
     public var authentication: Authentication {
         password.isEmpty ? .none : .lowLevel(password: password.bytes)
     }
