@@ -239,7 +239,8 @@ public enum ConfigurationLoader {
             pollPeriodMilliseconds: Int64((period * 1000).rounded()),
             maxConsecutiveErrors: try v.integer("MAX_CONSEC_ERRORS", default: 10, in: 1...1_000_000),
             timeoutMilliseconds: try v.integer("DLMS_TIMEOUT_MS", default: 5000, in: 100...600_000),
-            connectPerPoll: try v.bool("DLMS_CONNECT_PER_POLL", default: false), profile: profile)
+            connectPerPoll: try v.bool("DLMS_CONNECT_PER_POLL", default: false), profile: profile,
+            security: try security(v, password: password))
     }
 
     static func measurementList(_ v: Values, known: Set<String>?) throws(ConfigError) -> [String] {

@@ -48,6 +48,18 @@ extension AgentConfiguration {
                 ("DLMS_CONNECT_PER_POLL", String(meter.connectPerPoll)),
                 ("DLMS_METER_PROFILE", meter.profile.rawValue),
             ]
+            if let security = meter.security {
+                v += [("DLMS_SECURITY", security.level.rawValue), ("DLMS_AUTH", security.authentication.rawValue)]
+                for name in ["DLMS_EK", "DLMS_AK", "DLMS_DK"] {
+                    if let path = security.keyFiles[name + "_FILE"] {
+                        v.append((name + "_FILE", path))
+                    } else if name != "DLMS_DK" || security.keys.dedicated != nil {
+                        v.append((name, ConfigSecret.mask))
+                    }
+                }
+                v.append(("DLMS_SYSTEM_TITLE", security.clientSystemTitle.description))
+                if let obis = security.frameCounter { v.append(("DLMS_FRAME_COUNTER_OBIS", obis.fullDescription)) }
+            }
             return (meter.deviceID, v)
         }
         return (g, m)
