@@ -1,4 +1,5 @@
 import COSEM
+import MeterLink
 import HDLC
 
 /// What the meter core wants done after it was fed bytes or asked for its timeouts.
@@ -61,6 +62,8 @@ public struct SimulatedMeter: Sendable {
     var discardedSoFar = 0
     /// The ciphering of a secured association (nil in clear).
     var secure: SecureServerSession?
+    /// Wrapper bytes not yet a whole PDU.
+    var wrapperPending: [UInt8] = []
 
     public init(configuration: SimulatorConfiguration, faults: SimulatorFaults = .none, tracing: Bool = false) {
         self.configuration = configuration
@@ -110,11 +113,13 @@ public struct SimulatedMeter: Sendable {
         lastFrameAt = nil
         framesInConnection = 0
         repliesInConnection = 0
+        wrapperPending = []
         deframer.reset()
     }
 
     /// Feeds bytes from the client.
     public mutating func receive(_ bytes: [UInt8], now: Int64) -> MeterOutput {
+        if configuration.framing == .wrapper { return receiveWrapped(bytes, now: now) }
         var out = MeterOutput()
         var frames: [(HDLCFrame, [UInt8])] = []
         deframer.feed(bytes) { frame, raw in frames.append((frame, [UInt8](raw))) }

@@ -1,4 +1,5 @@
 import COSEM
+import MeterLink
 import HDLC
 
 /// Which server address widths the simulated meter answers to. A real meter often answers only one form
@@ -88,6 +89,8 @@ public struct SimulatorConfiguration: Sendable {
     public var clockDeviationMinutes: Int16
     /// A secured meter (suite 0 ciphering, LLS or HLS-GMAC) for the clients it names; nil: no ciphering.
     public var security: SimulatorSecurity?
+    /// HDLC, or the IEC 62056-47 wrapper (TCP: wPort = client SAP, the meter's wPort = `serverLogical`).
+    public var framing: MeterFraming = .hdlc
 
     public init(
         serverLogical: UInt16 = 0, serverPhysical: UInt16 = 1, addressWidths: AcceptedAddressWidths = .any,

@@ -22,7 +22,9 @@ struct ReadCommand {
             """,
         options: [
             .value("host", "host", "Meter host name or address (TCP, HDLC on the socket)."),
-            .value("port", "port", "Meter TCP port.", default: "3333"),
+            .value("port", "port", "Meter TCP port (default 3333, 4059 with --transport wrapper)."),
+            .value("transport", "framing", "hdlc, or wrapper (IEC 62056-47 on TCP; wPorts: client SAP, server logical).",
+                   default: "hdlc"),
             .value("serial", "device", "Serial device of an optical probe, instead of --host."),
             .flag("mode-e", "Open the optical port with IEC 62056-21 mode E first."),
             .value("baud", "rate", "Serial rate for direct HDLC; with mode E the highest rate accepted.", default: "9600"),
@@ -56,6 +58,7 @@ struct ReadCommand {
 
     var host: String?
     var port: UInt16 = 3333
+    var framing = MeterFraming.hdlc
     var serial: String?
     var modeE = false
     var baud: Int = 9600
@@ -83,7 +86,15 @@ struct ReadCommand {
         runCommand(spec, arguments) { a throws(UsageError) in
             var c = ReadCommand()
             c.host = a.string("host")
-            c.port = try a.integer("port", UInt16.self, default: 3333, in: 1...65535) ?? 3333
+            guard let framing = MeterFraming(rawValue: a.string("transport", default: "hdlc")) else {
+                throw UsageError(message: "--transport takes hdlc or wrapper")
+            }
+            c.framing = framing
+            let defaultPort = framing == .wrapper ? WrapperHeader.defaultPort : 3333
+            c.port = try a.integer("port", UInt16.self, default: defaultPort, in: 1...65535) ?? defaultPort
+            if framing == .wrapper && a.string("serial") != nil {
+                throw UsageError(message: "--transport wrapper runs on TCP only: use --host, not --serial")
+            }
             c.serial = a.string("serial")
             c.modeE = a.flag("mode-e")
             c.baud = try a.integer("baud", Int.self, default: 9600, in: 300...115_200) ?? 9600
@@ -160,6 +171,7 @@ struct ReadCommand {
         if let serverPhysical { settings.serverPhysical = serverPhysical }
         settings.addressSize = size
         settings.responseTimeoutMilliseconds = timeoutMs
+        settings.framing = framing
         var lease: SpoolCounterLease? = nil
         do {
             if let secured = try ConfigurationLoader.security(values: security, origins: securityFlags, password: password) {

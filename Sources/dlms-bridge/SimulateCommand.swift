@@ -41,6 +41,8 @@ struct SimulateCommand {
             .value("host", "address", "Address to listen on.", default: "127.0.0.1"),
             .value("port", "port", "TCP port (0 = any free port; the bound one is printed).", default: "3333"),
             .value("serial", "pty", "`pty`: serve on a new pseudo-terminal instead of TCP."),
+            .value("transport", "framing", "hdlc, or wrapper (IEC 62056-47 on TCP; the meter's wPort is "
+                   + "--server-logical).", default: "hdlc"),
             .flag("mode-e", "On the pty, open each session with IEC 62056-21 mode E."),
             .value("mode-e-baud", "rate", "Rate offered in the mode E identification.", default: "9600"),
             .flag("mode-e-echo", "Echo the opening bytes like an optical head does."),
@@ -87,6 +89,7 @@ struct SimulateCommand {
     var host = "127.0.0.1"
     var port: UInt16 = 3333
     var serial: String?
+    var framing = MeterFraming.hdlc
     var modeE = false
     var modeEBaud: Int = 9600
     var modeEEcho = false
@@ -128,6 +131,10 @@ struct SimulateCommand {
             c.host = a.string("host", default: "127.0.0.1")
             c.port = try a.integer("port", UInt16.self, default: 3333) ?? 3333
             c.serial = a.string("serial")
+            guard let framing = MeterFraming(rawValue: a.string("transport", default: "hdlc")) else {
+                throw UsageError(message: "--transport takes hdlc or wrapper")
+            }
+            c.framing = framing
             c.modeE = a.flag("mode-e")
             c.modeEBaud = try a.integer("mode-e-baud", Int.self, default: 9600) ?? 9600
             c.modeEEcho = a.flag("mode-e-echo")
@@ -193,6 +200,7 @@ struct SimulateCommand {
             throw UsageError(message: "--serial takes `pty` (the simulator creates a pseudo-terminal and prints its path)")
         }
         if modeE && serial == nil { throw UsageError(message: "--mode-e needs --serial pty") }
+        if framing == .wrapper && serial != nil { throw UsageError(message: "--transport wrapper runs on TCP only") }
         if ModeE.baudCode(forRate: modeEBaud) == nil {
             throw UsageError(message: "--mode-e-baud must be one of \(ModeE.baudRates.map(String.init).joined(separator: ", "))")
         }
@@ -268,6 +276,7 @@ struct SimulateCommand {
             inactivityTimeoutMilliseconds: Int64(inactivityTimeout * 1000),
             serialNumber: serialNumber, profileRows: profileRows, capturePeriodSeconds: capturePeriod)
         configuration.security = (try? simulatorSecurity()) ?? nil
+        configuration.framing = framing
 
         // Signals go to one thread (sigtimedwait); block them before any other thread starts.
         SignalThread.blockSignals()

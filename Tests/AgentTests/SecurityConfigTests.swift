@@ -119,3 +119,25 @@ import Testing
         #expect(error(env)?.description.contains("not a key") == false)
     }
 }
+
+@Suite struct TransportConfigTests {
+    @Test func wrapperDefaultsToPort4059AndIsRefusedOnASerialLine() throws {
+        let c = try ConfigurationLoader.load(environment: ["DEVICE_ID": "m1", "DLMS_HOST": "10.0.0.5", "DLMS_TRANSPORT": "wrapper"])
+        #expect(c.meters[0].framing == .wrapper)
+        #expect(c.meters[0].transport == .tcp(host: "10.0.0.5", port: 4059))
+        #expect(MeterSettings(c.meters[0]).framing == .wrapper)
+        #expect(c.maskedDescription.contains("DLMS_TRANSPORT=wrapper"))
+        let hdlc = try ConfigurationLoader.load(environment: ["DEVICE_ID": "m1", "DLMS_HOST": "10.0.0.5"])
+        #expect(hdlc.meters[0].framing == .hdlc && hdlc.meters[0].transport == .tcp(host: "10.0.0.5", port: 3333))
+        #expect(throws: ConfigError.self) {
+            try ConfigurationLoader.load(environment: ["DEVICE_ID": "m1", "DLMS_SERIAL_DEVICE": "/dev/ttyUSB0",
+                                                       "DLMS_TRANSPORT": "wrapper"])
+        }
+        do {
+            _ = try ConfigurationLoader.load(environment: ["DEVICE_ID": "m1", "DLMS_HOST": "h", "DLMS_TRANSPORT": "tcp"])
+            Issue.record("DLMS_TRANSPORT=tcp was accepted")
+        } catch {
+            #expect(error.description.hasPrefix("DLMS_TRANSPORT=\"tcp\" (from environment): unknown transport; expected hdlc"))
+        }
+    }
+}

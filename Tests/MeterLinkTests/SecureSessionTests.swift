@@ -158,3 +158,57 @@ import Testing
         #expect(lease.stores >= 3)
     }
 }
+
+/// The IEC 62056-47 wrapper on TCP, with and without security.
+@Suite(.serialized) struct WrapperSessionTests {
+    func bench(secured: Bool) throws -> (SimulatorServer, UInt16, SimulatorSecurity?) {
+        var configuration = SimulatorConfiguration(serverLogical: 1)
+        configuration.framing = .wrapper
+        var security: SimulatorSecurity? = nil
+        if secured {
+            security = SimulatorSecurity(keys: SecurityKeys(encryption: SecureSessionTests.ek,
+                                                            authentication: SecureSessionTests.ak))
+            configuration.security = security
+        }
+        let server = SimulatorServer(configuration: configuration)
+        return (server, try server.listen(host: "127.0.0.1", port: 0).port, security)
+    }
+
+    func settings(port: UInt16, clientSAP: UInt8, secured: Bool) -> MeterSettings {
+        var s = MeterSettings(endpoint: .tcp(host: "127.0.0.1", port: port), profile: .generic)
+        s.framing = .wrapper
+        s.clientSAP = clientSAP
+        s.serverLogical = 1
+        s.responseTimeoutMilliseconds = 400
+        if secured {
+            s.security = MeterSecurity(
+                security: .authenticatedEncrypted, authentication: .hlsGMAC,
+                keys: SecurityKeys(encryption: SecureSessionTests.ek, authentication: SecureSessionTests.ak),
+                clientSystemTitle: SecureSessionTests.clientTitle, frameCounter: ObisCode(0, 0, 43, 1, 0, 255))
+        }
+        return s
+    }
+
+    @Test(arguments: [false, true])
+    func readsThroughTheWrapper(secured: Bool) throws {
+        let (server, port, security) = try bench(secured: secured)
+        defer { server.stop() }
+        let session = MeterSession(settings: settings(port: port, clientSAP: secured ? 1 : 16, secured: secured))
+        try session.open()
+        SecureSessionTests.expectReadings(try session.read(SecureSessionTests.registers))
+        SecureSessionTests.expectReadings(try session.read(SecureSessionTests.registers))
+        session.close()
+        #expect(server.counters.associationsAccepted == (secured ? 2 : 1))  // the frame counter's public client too
+        #expect(security?.state.ivReuses ?? 0 == 0)
+    }
+
+    @Test func aWrongLogicalDeviceTimesOutNamingIt() throws {
+        let (server, port, _) = try bench(secured: false)
+        defer { server.stop() }
+        var s = settings(port: port, clientSAP: 16, secured: false)
+        s.serverLogical = 5
+        let error = try #require(throws: MeterError.self) { try MeterSession(settings: s).open() }
+        #expect(error.kind == .timeout)
+        #expect(error.description.contains("DLMS_SERVER_LOGICAL"), "\(error)")
+    }
+}

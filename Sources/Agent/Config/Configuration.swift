@@ -1,3 +1,5 @@
+import MeterLink
+
 /// A password or other secret. Printing it, interpolating it or logging it shows `********`; only `reveal()`
 /// gives the text, at the one place that hands it to the meter or the broker.
 public struct ConfigSecret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -60,6 +62,8 @@ public struct MeterConfiguration: Sendable, Equatable {
     public var profile: MeterProfileName
     /// `DLMS_SECURITY` and what goes with it; nil: APDUs in clear.
     public var security: MeterSecurityConfiguration?
+    /// `DLMS_TRANSPORT`: HDLC, or the IEC 62056-47 wrapper (TCP only).
+    public var framing: MeterFraming = .hdlc
 
     public init(
         deviceID: String, transport: MeterTransport, clientSAP: UInt8 = 1, serverLogical: UInt16 = 0,

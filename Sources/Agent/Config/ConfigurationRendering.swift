@@ -1,3 +1,5 @@
+import MeterLink
+
 extension AgentConfiguration {
     /// The effective settings as `NAME=value` pairs, gateway first, then one group per meter; secrets as
     /// `********`. For `--print-config`: the output is itself a valid configuration file (minus the secrets).
@@ -48,6 +50,7 @@ extension AgentConfiguration {
                 ("DLMS_CONNECT_PER_POLL", String(meter.connectPerPoll)),
                 ("DLMS_METER_PROFILE", meter.profile.rawValue),
             ]
+            if meter.framing != .hdlc { v.append(("DLMS_TRANSPORT", meter.framing.rawValue)) }
             if let security = meter.security {
                 v += [("DLMS_SECURITY", security.level.rawValue), ("DLMS_AUTH", security.authentication.rawValue)]
                 for name in ["DLMS_EK", "DLMS_AK", "DLMS_DK"] {

@@ -42,6 +42,7 @@ extension MeterSettings {
         maxBackoffMilliseconds = max(period, min(60_000, 10 * period))
         downBackoffMilliseconds = maxBackoffMilliseconds
         security = meter.security?.meterSecurity
+        framing = meter.framing
     }
 }
 

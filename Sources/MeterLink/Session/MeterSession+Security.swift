@@ -51,11 +51,7 @@ extension MeterSession {
         try openLink(clientSAP: Self.publicClientSAP)
         var reader = ClientAssociation(settings: AssociationSettings(
             clientSAP: Self.publicClientSAP, authentication: .none, maxReceivePDUSize: settings.maxReceivePDUSize))
-        defer {
-            if link?.state == .connected {
-                _ = try? exchange(link!.disconnect(), until: .disconnected, timeout: 1000, retries: 0)
-            }
-        }
+        defer { disconnectLink(timeout: 1000) }
         let hint = "the frame counter \(obis.fullDescription) could not be read through the public client (SAP 16) "
             + "of \(settings.endpoint)"
         let outcome: AssociationOutcome
@@ -162,7 +158,7 @@ extension MeterSession {
             default:
                 hint = "check DLMS_CLIENT_SAP, DLMS_SECURITY, DLMS_AUTH and the keys"
             }
-            _ = try? exchange(link!.disconnect(), until: .disconnected, timeout: 500, retries: 0)
+            disconnectLink(timeout: 500)
             throw MeterError(.associationRejected,
                 "association rejected by \(settings.endpoint) (\(aare.result.name), \(aare.diagnostic.name), diagnostic "
                 + "\(aare.diagnostic.rawValue)): \(hint)")

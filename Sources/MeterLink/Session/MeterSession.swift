@@ -29,10 +29,12 @@ public final class MeterSession {
     /// The negotiated HDLC parameters.
     public private(set) var linkParameters: LinkParameters?
 
-    private let trace: FrameTrace?
+    let trace: FrameTrace?
     private let transportFactory: @Sendable (MeterEndpoint, Deadline) throws(LinkError) -> any ByteTransport
-    private var transport: (any ByteTransport)?
+    var transport: (any ByteTransport)?
     var link: HDLCLink?
+    /// With the wrapper: the client wPort of the "link" (the client SAP, or 16 while reading the frame counter).
+    var wrapperClient: UInt8?
     var association: ClientAssociation
     /// Where the invocation counter's lease is persisted (secured meters); nil: only in memory.
     let counterLease: (any InvocationCounterLeaseStore)?
@@ -46,8 +48,8 @@ public final class MeterSession {
     var peerGuard = ReplayGuard()
     private var scalerCache: [ObisCode: ScalerUnit] = [:]
     private var captureObjectCache: [ObisCode: [CaptureObjectDefinition]] = [:]
-    private var readBuffer = [UInt8](repeating: 0, count: 4096)
-    private var lastActivity = MonotonicInstant.now()
+    var readBuffer = [UInt8](repeating: 0, count: 4096)
+    var lastActivity = MonotonicInstant.now()
     private var deframerBaseline = DeframerCounters()
 
     /// - Parameters:
@@ -71,7 +73,8 @@ public final class MeterSession {
 
     /// True while an association is up.
     public var isAssociated: Bool {
-        if case .associated = association.state, link?.state == .connected, transport?.isOpen == true { return true }
+        let linked = settings.framing == .wrapper ? wrapperClient != nil : link?.state == .connected
+        if case .associated = association.state, linked, transport?.isOpen == true { return true }
         return false
     }
 
@@ -121,6 +124,14 @@ public final class MeterSession {
     }
 
     func openLink(clientSAP: UInt8) throws(MeterError) {
+        if settings.framing == .wrapper {
+            // No link layer: the client's wPort is its SAP, the AARQ is the first PDU.
+            guard case .tcp = settings.endpoint else {
+                throw MeterError(.configuration, "the IEC 62056-47 wrapper runs on TCP only: use DLMS_TRANSPORT=hdlc on a serial line")
+            }
+            wrapperClient = clientSAP
+            return
+        }
         let client: HDLCAddress
         do { client = try HDLCAddress.client(sap: clientSAP) } catch {
             throw MeterError(.configuration, "client SAP \(clientSAP) cannot be addressed: \(error.description)")
@@ -201,10 +212,18 @@ public final class MeterSession {
                 hint = "\(error.description); check DLMS_CLIENT_SAP and DLMS_PASSWORD"
             }
             // Leave the link cleanly so that the next attempt starts from a known state.
-            _ = try? exchange(link!.disconnect(), until: .disconnected, timeout: 500, retries: 0)
+            disconnectLink(timeout: 500)
             throw MeterError(.associationRejected,
                 "association rejected by \(settings.endpoint) (\(result.name), \(diagnostic.name), diagnostic \(diagnostic.rawValue)): \(hint)")
         }
+    }
+
+    /// DISC and its UA (bounded, best effort); nothing with the wrapper, which has no link.
+    func disconnectLink(timeout: Int64) {
+        if let l = link, l.state == .connected {
+            _ = try? exchange(link!.disconnect(), until: .disconnected, timeout: timeout, retries: 0)
+        }
+        wrapperClient = nil
     }
 
     /// Forgets what one association learnt (scalers are read again in the next).
@@ -215,9 +234,7 @@ public final class MeterSession {
         if isAssociated {
             _ = try? transact(association.releaseRequest(), timeout: 1000, retries: 0)
         }
-        if let l = link, l.state == .connected {
-            _ = try? exchange(link!.disconnect(), until: .disconnected, timeout: 1000, retries: 0)
-        }
+        disconnectLink(timeout: 1000)
         abort()
     }
 
@@ -230,6 +247,7 @@ public final class MeterSession {
         transport?.close()
         transport = nil
         link = nil
+        wrapperClient = nil
         association.reset()
         cipher = nil
         granted = nil
@@ -440,6 +458,7 @@ public final class MeterSession {
 
     /// Sends an APDU and returns the answer APDU (segments and RRs handled by the link).
     func transact(_ apdu: [UInt8], masking secret: [UInt8] = [], timeout: Int64? = nil, retries: Int? = nil) throws(MeterError) -> [UInt8] {
+        if settings.framing == .wrapper { return try transactWrapped(apdu, masking: secret, timeout: timeout) }
         guard link != nil else { throw MeterError(.linkDropped, "no link to \(settings.endpoint)") }
         let events: [HDLCLink.Event]
         do { events = try link!.send(apdu: apdu) } catch {
@@ -509,7 +528,7 @@ public final class MeterSession {
         }
     }
 
-    private func write(_ frame: [UInt8], on transport: any ByteTransport, masking secret: [UInt8]) throws(MeterError) {
+    func write(_ frame: [UInt8], on transport: any ByteTransport, masking secret: [UInt8]) throws(MeterError) {
         if let trace { trace(.transmit, Self.maskedHex(frame, secret: secret)) }
         do {
             try transport.write(frame, deadline: .after(milliseconds: settings.responseTimeoutMilliseconds))
