@@ -252,3 +252,44 @@ def test_gurux_secure_client_reads_the_simulator(make_simulator, tmp_path):
             value, scaler, unit = meter.read_register("1.1.32.7.0.255")
             assert unit == 35 and 220 <= value <= 240, (value, scaler, unit)
     assert_no_iv_reused(sim)
+
+
+@pytest.mark.parametrize("secured", [False, True])
+def test_wrapper_transport_in_read_and_run(secured, bridge_bin, agent_broker, make_watcher, make_simulator,
+                                           make_agent, tmp_path):
+    """DLMS_TRANSPORT=wrapper: the IEC 62056-47 wrapper on TCP (client wPort = client SAP, the meter's wPort =
+    its logical device), with and without security, in `read` and `run`."""
+    extra = ["--transport", "wrapper", "--server-logical", "1"]
+    if secured:
+        sim = secure_sim(make_simulator, tmp_path)
+        sim.stop()
+        iv_log = tmp_path / "iv-wrapper.log"
+        sim = make_simulator("--security", "auth-enc", "--auth", "hls-gmac", "--iv-log", str(iv_log), *extra)
+        sim.iv_log = iv_log
+        args = read_args(sim, "auth-enc", "hls-gmac", "--measurement", "voltage_l1", "--transport", "wrapper",
+                         "--server-logical", "1", "--frame-counter-obis", FRAME_COUNTER, state_dir=tmp_path / "s")
+    else:
+        sim = make_simulator(*extra)
+        args = ["read", "--host", sim.host, "--port", str(sim.port), "--transport", "wrapper", "--client-sap", "16",
+                "--server-logical", "1", "--measurement", "voltage_l1", "--verbose"]
+    r = run_read(bridge_bin, args)
+    assert r.returncode == 0, r.stderr
+    assert "voltage_l1" in r.stdout
+    if not secured:
+        # The wrapper header of the public client's AARQ: version 1, wPort 16 -> 1 (security-facts.md).
+        assert "TX 00 01 00 10 00 01 00 " in r.stderr, r.stderr
+
+    broker = agent_broker()
+    watcher = make_watcher(broker)
+    env = {**broker.client_env(), "DEVICE_ID": "wrapped-1", "DLMS_HOST": sim.host, "DLMS_PORT": str(sim.port),
+           "DLMS_TRANSPORT": "wrapper", "DLMS_SERVER_LOGICAL": "1", "DLMS_MEASUREMENTS": '["voltage_l1"]',
+           "POLL_PERIOD_S": "0.3", "DLMS_TIMEOUT_MS": "1000", "SPOOL_DIR": str(tmp_path / "spool")}
+    if secured:
+        env.update({"DLMS_CLIENT_SAP": "1", "DLMS_SECURITY": "auth-enc", "DLMS_AUTH": "hls-gmac", "DLMS_EK": EK,
+                    "DLMS_AK": AK, "DLMS_SYSTEM_TITLE": CLIENT_TITLE, "DLMS_FRAME_COUNTER_OBIS": FRAME_COUNTER})
+    else:
+        env["DLMS_CLIENT_SAP"] = "16"
+    make_agent(env)
+    watcher.wait_for(lambda w: len(w.telemetry("wrapped-1")) >= 3, 15, "readings through the wrapper")
+    if secured:
+        assert_no_iv_reused(sim)
