@@ -1,3 +1,4 @@
+import COSEM
 import MeterLink
 
 extension AgentConfiguration {

@@ -94,7 +94,7 @@ extension MeterSession {
 
     /// The ciphered AARQ (LLS, HLS-GMAC or no authentication), the AARE deciphered, and HLS-GMAC pass 3/4.
     func associateSecured() throws(MeterError) {
-        guard let security = settings.security, var counter = sendCounter else { return }
+        guard let security = settings.security, let counter = sendCounter else { return }
         association = ClientAssociation(settings: association.settings)
         if engine == nil {
             do { engine = try OpenSSLGCM() } catch { throw securityFault(COSEMError.security(error)) }
@@ -113,13 +113,9 @@ extension MeterSession {
             challenge = try SecureRandom.bytes(16)
             authentication = .highLevelGMAC(challenge: challenge)
         }
-        // Three counters at most before the next check: the AARQ, then pass 3's GMAC and its APDU.
+        // Three counters before the next check (the AARQ, pass 3's GMAC and its APDU): the lease keeps at
+        // least half a block (2 or more) ahead of the next counter.
         try ensureLease(&context.counter)
-        if context.counter.next.map({ UInt64($0) + 3 > UInt64(context.counter.leasedUpTo) }) ?? true {
-            counter = context.counter
-            try ensureLease(&counter)
-            context.counter = counter
-        }
         let initiate = InitiateRequest(
             proposedConformance: association.settings.proposedConformance,
             clientMaxReceivePDUSize: settings.maxReceivePDUSize, dedicatedKey: security.keys.dedicated?.bytes)
