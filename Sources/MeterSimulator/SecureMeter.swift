@@ -23,6 +23,8 @@ public struct SimulatorSecurity: Sendable {
     public var securedClients: Set<UInt8>
     /// The frame-counter Data object: attribute 2 is the last counter accepted from a client.
     public var frameCounter: ObisCode
+    /// Grant general protection when a client proposes it (then general-glo/ded-ciphering, DB/DC).
+    public var grantsGeneralProtection = true
     /// State shared by every connection: counters both ways and the IV record.
     public let state: SecureMeterState
 
@@ -190,7 +192,9 @@ extension SimulatedMeter {
             serverChallenge = (try? SecureRandom.bytes(16)) ?? Array("P6wRJ21FP6wRJ21F".utf8)
             diagnostic = .authenticationRequired
         }
-        let granted = initiate.proposedConformance.intersection(configuration.conformance)
+        // A secured meter grants general protection when asked (replies then take the request's form).
+        let granted = initiate.proposedConformance.intersection(
+            configuration.conformance.union(security.grantsGeneralProtection ? .generalProtection : []))
         let clientMax = initiate.clientMaxReceivePDUSize == 0 ? 0xFFFF : Int(initiate.clientMaxReceivePDUSize)
         let maxPDU = max(64, min(clientMax, Int(configuration.maxPDUSize)))
         let response = InitiateResponse(negotiatedConformance: granted, serverMaxReceivePDUSize: configuration.maxPDUSize)

@@ -80,6 +80,7 @@ struct SimulateCommand {
             .value("system-title", "hex", "Secured meter: the meter's system title.", default: "4D4D4D0000000001"),
             .value("secured-clients", "list", "Secured meter: client SAPs that must cipher.", default: "1"),
             .value("iv-log", "path", "Secured meter: append every IV a client used to this file."),
+            .flag("no-general-protection", "Secured meter: do not grant general protection (glo- tags only, no DB/DC)."),
             .flag("wrong-tag", "Fault (secured): alter the tag of every protected reply."),
             .flag("replay-reply", "Fault (secured): send an earlier protected reply again."),
             .flag("stale-counter", "Fault (secured): protect replies with a counter that does not increase."),
@@ -123,6 +124,7 @@ struct SimulateCommand {
     var systemTitle = "4D4D4D0000000001"
     var securedClients: Set<UInt8> = [1]
     var ivLog: String?
+    var noGeneralProtection = false
     var securityFaults: [String] = []
 
     static func main(_ arguments: ArraySlice<String>) -> Never {
@@ -187,6 +189,7 @@ struct SimulateCommand {
                 c.securedClients = saps
             }
             c.ivLog = a.string("iv-log")
+            c.noGeneralProtection = a.flag("no-general-protection")
             for flag in ["wrong-tag", "replay-reply", "stale-counter", "wrong-f-ctos"] where a.flag(flag) {
                 c.securityFaults.append(flag)
             }
@@ -244,9 +247,11 @@ struct SimulateCommand {
         guard let title = SystemTitle(hex: systemTitle) else {
             throw UsageError(message: "--system-title takes 16 hex digits")
         }
-        return SimulatorSecurity(security: sc, authentication: authentication,
-                                 keys: SecurityKeys(encryption: e, authentication: a), serverSystemTitle: title,
-                                 securedClients: securedClients, ivLogPath: ivLog)
+        var secured = SimulatorSecurity(security: sc, authentication: authentication,
+                                        keys: SecurityKeys(encryption: e, authentication: a), serverSystemTitle: title,
+                                        securedClients: securedClients, ivLogPath: ivLog)
+        secured.grantsGeneralProtection = !noGeneralProtection
+        return secured
     }
 
     func faultSwitches() throws(UsageError) -> SimulatorFaults {

@@ -81,7 +81,30 @@ import Testing
         try session.open()
         defer { session.close() }
         Self.expectReadings(try session.read(Self.registers))
-        #expect(session.cipher?.form().dedicated == true)
+        // General protection granted: general-ded-ciphering (DC) with the dedicated key.
+        #expect(session.cipher?.form() == CipheringForm(general: true, dedicated: true))
+    }
+
+    @Test func generalGloIsUsedWhenGrantedAndServiceSpecificOtherwise() throws {
+        let bench = try Bench()
+        let session = MeterSession(settings: bench.settings())
+        try session.open()
+        Self.expectReadings(try session.read(Self.registers))
+        #expect(session.cipher?.form() == CipheringForm(general: true, dedicated: false))
+        session.close()
+        // A meter without general protection: glo- service-specific tags (C8/CC) both ways.
+        var configuration = SimulatorConfiguration()
+        configuration.security = SimulatorSecurity(keys: SecurityKeys(encryption: Self.ek, authentication: Self.ak))
+        configuration.security!.grantsGeneralProtection = false
+        let server = SimulatorServer(configuration: configuration)
+        defer { server.stop() }
+        var settings = bench.settings()
+        settings.endpoint = .tcp(host: "127.0.0.1", port: try server.listen(host: "127.0.0.1", port: 0).port)
+        let glo = MeterSession(settings: settings)
+        try glo.open()
+        defer { glo.close() }
+        Self.expectReadings(try glo.read(Self.registers))
+        #expect(glo.cipher?.form() == CipheringForm(general: false, dedicated: false))
     }
 
     @Test func wrongKeyIsRejectedClearly() throws {

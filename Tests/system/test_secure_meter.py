@@ -241,10 +241,16 @@ def test_frame_counter_is_read_when_the_lease_is_gone(agent_broker, make_watcher
     assert sim.counters()["exception_responses"] == 0
 
 
-def test_gurux_secure_client_reads_the_simulator(make_simulator, tmp_path):
+@pytest.mark.parametrize("general", [True, False])
+def test_gurux_secure_client_reads_the_simulator(general, make_simulator, tmp_path):
+    """gurux-dlms's secure client (HLS-GMAC, SC 0x30) reads the simulator; gurux does not check reply tags,
+    so this holds the simulator's encoding to gurux, and the IV record holds gurux to the simulator."""
     from gurux_reader import GuruxReader
 
-    sim = secure_sim(make_simulator, tmp_path)
+    iv_log = tmp_path / "iv-gurux.log"
+    sim = make_simulator("--security", "auth-enc", "--auth", "hls-gmac", "--iv-log", str(iv_log),
+                         *([] if general else ["--no-general-protection"]))
+    sim.iv_log = iv_log
     for counter in (1, 1000):
         with GuruxReader.tcp(sim.host, sim.port, client_sap=1, security=0x30, hls_gmac=True,
                              ek=bytes.fromhex(EK), ak=bytes.fromhex(AK), system_title=bytes.fromhex(CLIENT_TITLE),

@@ -116,8 +116,10 @@ extension MeterSession {
         // Three counters before the next check (the AARQ, pass 3's GMAC and its APDU): the lease keeps at
         // least half a block (2 or more) ahead of the next counter.
         try ensureLease(&context.counter)
+        // General protection proposed too: a meter that grants it gets general-glo/ded-ciphering (DB/DC), one
+        // form for every service; one that does not keeps the service-specific tags. Both are accepted back.
         let initiate = InitiateRequest(
-            proposedConformance: association.settings.proposedConformance,
+            proposedConformance: association.settings.proposedConformance.union(.generalProtection),
             clientMaxReceivePDUSize: settings.maxReceivePDUSize, dedicatedKey: security.keys.dedicated?.bytes)
         let aarq: AARQ
         do { aarq = try context.associationRequest(authentication: authentication, initiate: initiate) } catch {
