@@ -193,7 +193,12 @@ struct ReadCommand {
         }
         let session = MeterSession(settings: settings, trace: trace, counterLease: lease)
         defer { session.close() }
-        do { try session.open() } catch { fail(error.description, code: 3) }
+        do { try session.open() } catch {
+            // The meter named the invocation counter it expects: the session jumped there; associate again.
+            guard error.reassociateAtOnce else { fail(error.description, code: 3) }
+            if verbose { stderrLine(error.description) }
+            do { try session.open() } catch { fail(error.description, code: 3) }
+        }
         if verbose, let w = session.resolvedWidth, let bytes = w.byteCount {
             stderrLine("associated with \(endpoint) (server address of \(bytes) byte(s))")
         }

@@ -93,6 +93,19 @@ def test_read_with_frame_counter_and_dedicated_key(bridge_bin, make_simulator, t
     assert_no_iv_reused(sim)
 
 
+def test_read_with_a_lost_lease_jumps_to_the_counter_the_meter_expects(bridge_bin, make_simulator, tmp_path):
+    sim = secure_sim(make_simulator, tmp_path)
+    for state in ("first", "lost"):  # the second read has no lease and no frame counter: it starts at 1
+        r = run_read(bridge_bin, read_args(sim, "auth-enc", "hls-gmac", "--measurement", "voltage_l1",
+                                           state_dir=tmp_path / state))
+        assert r.returncode == 0, r.stderr
+    # The meter refused the stale counter (its exception names the one it expects), nothing was read with it.
+    assert sim.counters()["exception_responses"] == 1
+    seen = ivs(sim)
+    # The one stale AARQ reused an IV (the meter refused it): that is what a lost lease costs, once.
+    assert len(seen) - len(set(seen)) <= 1
+
+
 def test_wrong_keys_give_a_clear_error(bridge_bin, make_simulator, tmp_path):
     sim = secure_sim(make_simulator, tmp_path)
     args = read_args(sim, "auth-enc", "hls-gmac", "--measurement", "voltage_l1", state_dir=tmp_path / "s")
