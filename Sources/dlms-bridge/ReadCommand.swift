@@ -22,7 +22,9 @@ struct ReadCommand {
             """,
         options: [
             .value("host", "host", "Meter host name or address (TCP, HDLC on the socket)."),
-            .value("port", "port", "Meter TCP port.", default: "3333"),
+            .value("port", "port", "Meter TCP port (default 3333, 4059 with --transport wrapper)."),
+            .value("transport", "framing", "hdlc, or wrapper (IEC 62056-47 on TCP; wPorts: client SAP, server logical).",
+                   default: "hdlc"),
             .value("serial", "device", "Serial device of an optical probe, instead of --host."),
             .flag("mode-e", "Open the optical port with IEC 62056-21 mode E first."),
             .value("baud", "rate", "Serial rate for direct HDLC; with mode E the highest rate accepted.", default: "9600"),
@@ -31,6 +33,17 @@ struct ReadCommand {
             .value("server-physical", "n", "Server physical address (Microstar: 1, or the serial's last 4 digits)."),
             .value("address-size", "size", "Server address bytes: 1, 2, 4 or auto.", default: "auto"),
             .value("password", "password", "LLS password (never printed)."),
+            .value("security", "level", "Ciphering (DLMS_SECURITY): none, auth, enc or auth-enc.", default: "none"),
+            .value("auth", "mechanism", "Authentication (DLMS_AUTH): none, lls or hls-gmac (default: lls with --password)."),
+            .value("ek", "hex", "Encryption key EK, 32 hex digits (never printed)."),
+            .value("ak", "hex", "Authentication key AK, 32 hex digits (never printed)."),
+            .value("dk", "hex", "Dedicated key to propose, 32 hex digits (never printed)."),
+            .value("ek-file", "path", "EK from a file only its owner may read (chmod 600)."),
+            .value("ak-file", "path", "AK from a file only its owner may read."),
+            .value("dk-file", "path", "Dedicated key from a file only its owner may read."),
+            .value("system-title", "hex", "This client's system title, 16 hex digits."),
+            .value("frame-counter-obis", "obis", "Read the meter's frame counter here first (e.g. 0-0:43.1.0.255)."),
+            .value("state-dir", "dir", "Where the invocation counter lease is kept (default $XDG_STATE_HOME/dlms-bridge or ~/.local/state/dlms-bridge)."),
             .value("meter-profile", "name", "Meter family defaults: microstar or generic.", default: "microstar"),
             .value("timeout-ms", "ms", "Answer timeout per frame, milliseconds.", default: "2000"),
             .values("measurement", "key", "Measurement keys (see --list)."),
@@ -45,6 +58,7 @@ struct ReadCommand {
 
     var host: String?
     var port: UInt16 = 3333
+    var framing = MeterFraming.hdlc
     var serial: String?
     var modeE = false
     var baud: Int = 9600
@@ -53,6 +67,10 @@ struct ReadCommand {
     var serverPhysical: UInt16?
     var addressSize = "auto"
     var password: String?
+    /// The security flags by the variable each stands for (`DLMS_EK` → value), and the flag's name.
+    var security: [String: String] = [:]
+    var securityFlags: [String: String] = [:]
+    var stateDirectory: String?
     var meterProfile = "microstar"
     var timeoutMs: Int64 = 2000
     var measurements: [String] = []
@@ -68,7 +86,15 @@ struct ReadCommand {
         runCommand(spec, arguments) { a throws(UsageError) in
             var c = ReadCommand()
             c.host = a.string("host")
-            c.port = try a.integer("port", UInt16.self, default: 3333, in: 1...65535) ?? 3333
+            guard let framing = MeterFraming(rawValue: a.string("transport", default: "hdlc")) else {
+                throw UsageError(message: "--transport takes hdlc or wrapper")
+            }
+            c.framing = framing
+            let defaultPort = framing == .wrapper ? WrapperHeader.defaultPort : 3333
+            c.port = try a.integer("port", UInt16.self, default: defaultPort, in: 1...65535) ?? defaultPort
+            if framing == .wrapper && a.string("serial") != nil {
+                throw UsageError(message: "--transport wrapper runs on TCP only: use --host, not --serial")
+            }
             c.serial = a.string("serial")
             c.modeE = a.flag("mode-e")
             c.baud = try a.integer("baud", Int.self, default: 9600, in: 300...115_200) ?? 9600
@@ -77,6 +103,13 @@ struct ReadCommand {
             c.serverPhysical = try a.integer("server-physical", UInt16.self, in: 0...16383)
             c.addressSize = a.string("address-size", default: "auto")
             c.password = a.string("password")
+            for (flag, variable) in Self.securityFlags {
+                if let value = a.string(flag) {
+                    c.security[variable] = value
+                    c.securityFlags[variable] = "--" + flag
+                }
+            }
+            c.stateDirectory = a.string("state-dir")
             c.meterProfile = a.string("meter-profile", default: "microstar")
             c.timeoutMs = try a.integer("timeout-ms", Int64.self, default: 2000, in: 10...600_000) ?? 2000
             c.measurements = a.strings("measurement")
@@ -89,6 +122,22 @@ struct ReadCommand {
             c.list = a.flag("list")
             c.run()
         }
+    }
+
+    static let securityFlags: [(String, String)] = [
+        ("security", "DLMS_SECURITY"), ("auth", "DLMS_AUTH"), ("ek", "DLMS_EK"), ("ak", "DLMS_AK"), ("dk", "DLMS_DK"),
+        ("ek-file", "DLMS_EK_FILE"), ("ak-file", "DLMS_AK_FILE"), ("dk-file", "DLMS_DK_FILE"),
+        ("system-title", "DLMS_SYSTEM_TITLE"), ("frame-counter-obis", "DLMS_FRAME_COUNTER_OBIS"),
+    ]
+
+    /// The lease directory of `read`: one per client system title (the IV's other half), so that reads of
+    /// any meter with this title never reuse a counter.
+    func leaseDirectory(title: SystemTitle) -> String {
+        let environment = ConfigurationLoader.processEnvironment()
+        var base = stateDirectory
+        if base == nil, let xdg = environment["XDG_STATE_HOME"], !xdg.isEmpty { base = xdg + "/dlms-bridge" }
+        if base == nil, let home = environment["HOME"], !home.isEmpty { base = home + "/.local/state/dlms-bridge" }
+        return (base ?? ".dlms-bridge") + "/read-" + title.description
     }
 
     func run() {
@@ -122,6 +171,19 @@ struct ReadCommand {
         if let serverPhysical { settings.serverPhysical = serverPhysical }
         settings.addressSize = size
         settings.responseTimeoutMilliseconds = timeoutMs
+        settings.framing = framing
+        var lease: SpoolCounterLease? = nil
+        do {
+            if let secured = try ConfigurationLoader.security(values: security, origins: securityFlags, password: password) {
+                settings.security = secured.meterSecurity
+                // The counter must never be reused, even by the next `read`: its lease is kept in a state file.
+                do { lease = try SpoolCounterLease(directory: leaseDirectory(title: secured.clientSystemTitle)) } catch {
+                    fail(error.description + " (set --state-dir to a writable directory)", code: 2)
+                }
+            }
+        } catch {
+            fail(error.description, code: 2)
+        }
 
         var trace: FrameTrace? = nil
         if verbose {
@@ -129,9 +191,14 @@ struct ReadCommand {
                 stderrLine(UTCTime.iso8601(milliseconds: WallClock.milliseconds()) + " " + direction.rawValue + " " + text)
             }
         }
-        let session = MeterSession(settings: settings, trace: trace)
+        let session = MeterSession(settings: settings, trace: trace, counterLease: lease)
         defer { session.close() }
-        do { try session.open() } catch { fail(error.description, code: 3) }
+        do { try session.open() } catch {
+            // The meter named the invocation counter it expects: the session jumped there; associate again.
+            guard error.reassociateAtOnce else { fail(error.description, code: 3) }
+            if verbose { stderrLine(error.description) }
+            do { try session.open() } catch { fail(error.description, code: 3) }
+        }
         if verbose, let w = session.resolvedWidth, let bytes = w.byteCount {
             stderrLine("associated with \(endpoint) (server address of \(bytes) byte(s))")
         }

@@ -99,7 +99,17 @@ struct RunCommand {
             if case let .serial(device, baud, modeE) = m.transport, serialUsers[device, default: 0] > 1 {
                 line = lines.line(path: device, baudRate: baud, modeE: modeE)
             }
-            do { reader = try MeterLinkReader(meter: m, catalog: catalog, logger: meterLogger, trace: trace, line: line) } catch {
+            // A secured meter's invocation counter lease lives beside its spool: opened (and proven writable) now.
+            var lease: SpoolCounterLease? = nil
+            if m.security != nil {
+                do { lease = try SpoolCounterLease(root: config.spool.directory, deviceID: m.deviceID) } catch {
+                    fail("meter \(m.deviceID): \(error.description)", code: 1)
+                }
+            }
+            do {
+                reader = try MeterLinkReader(meter: m, catalog: catalog, logger: meterLogger, trace: trace, line: line,
+                                             counterLease: lease)
+            } catch {
                 fail("invalid configuration for meter \(m.deviceID): \(error.description)", code: ConfigError.exitStatus)
             }
             let store: SpoolReadingStore

@@ -1,3 +1,5 @@
+import MeterLink
+
 /// A password or other secret. Printing it, interpolating it or logging it shows `********`; only `reveal()`
 /// gives the text, at the one place that hands it to the meter or the broker.
 public struct ConfigSecret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -58,13 +60,17 @@ public struct MeterConfiguration: Sendable, Equatable {
     /// `DLMS_CONNECT_PER_POLL`: associate and release at every poll instead of keeping the association.
     public var connectPerPoll: Bool
     public var profile: MeterProfileName
+    /// `DLMS_SECURITY` and what goes with it; nil: APDUs in clear.
+    public var security: MeterSecurityConfiguration?
+    /// `DLMS_TRANSPORT`: HDLC, or the IEC 62056-47 wrapper (TCP only).
+    public var framing: MeterFraming = .hdlc
 
     public init(
         deviceID: String, transport: MeterTransport, clientSAP: UInt8 = 1, serverLogical: UInt16 = 0,
         serverPhysical: UInt16 = 1, addressSize: AddressSize = .auto, password: ConfigSecret? = nil,
         measurements: [String] = ["voltage_l1", "current_l1"], pollPeriodMilliseconds: Int64 = 5000,
         maxConsecutiveErrors: Int = 10, timeoutMilliseconds: Int = 5000, connectPerPoll: Bool = false,
-        profile: MeterProfileName = .microstar
+        profile: MeterProfileName = .microstar, security: MeterSecurityConfiguration? = nil
     ) {
         self.deviceID = deviceID
         self.transport = transport
@@ -79,6 +85,7 @@ public struct MeterConfiguration: Sendable, Equatable {
         self.timeoutMilliseconds = timeoutMilliseconds
         self.connectPerPoll = connectPerPoll
         self.profile = profile
+        self.security = security
     }
 }
 

@@ -1,3 +1,6 @@
+import COSEM
+import MeterLink
+
 /// The text of a configuration file and the name to cite in error messages.
 public struct ConfigText: Sendable, Equatable {
     public var name: String
@@ -178,8 +181,17 @@ public enum ConfigurationLoader {
         let deviceID = idSetting.value.trimmingBlanksString()
         try checkName(deviceID, "DEVICE_ID", idSetting)
 
+        let framingText = v["DLMS_TRANSPORT"]?.value.trimmingBlanksString().lowercased() ?? "hdlc"
+        guard let framing = MeterFraming(rawValue: framingText) else {
+            throw v.fail("DLMS_TRANSPORT", "unknown transport",
+                "hdlc (HDLC on TCP or a serial line) or wrapper (the IEC 62056-47 wrapper on TCP, port 4059)")
+        }
         let transport: MeterTransport
         if let serial = v["DLMS_SERIAL_DEVICE"], !serial.value.isEmpty {
+            if framing == .wrapper {
+                throw v.fail("DLMS_TRANSPORT", "the wrapper runs on TCP only and DLMS_SERIAL_DEVICE is set",
+                    "hdlc on a serial line, or DLMS_HOST (and no DLMS_SERIAL_DEVICE) for the wrapper")
+            }
             guard serial.value.hasPrefix("/") else {
                 throw v.fail(
                     "DLMS_SERIAL_DEVICE", "it is not an absolute path",
@@ -201,7 +213,8 @@ public enum ConfigurationLoader {
             }
             let host = hostSetting.value.trimmingBlanksString()
             try checkHost(host, "DLMS_HOST", v)
-            transport = .tcp(host: host, port: UInt16(try v.integer("DLMS_PORT", default: 3333, in: 1...65535)))
+            let defaultPort = framing == .wrapper ? Int(WrapperHeader.defaultPort) : 3333
+            transport = .tcp(host: host, port: UInt16(try v.integer("DLMS_PORT", default: defaultPort, in: 1...65535)))
         }
 
         let sizeText = v["DLMS_ADDRESS_SIZE"]?.value.trimmingBlanksString().lowercased() ?? "auto"
@@ -233,13 +246,16 @@ public enum ConfigurationLoader {
         guard let profile = MeterProfileName(rawValue: profileText) else {
             throw v.fail("DLMS_METER_PROFILE", "unknown meter profile", "microstar or generic")
         }
-        return MeterConfiguration(
+        var configuration = MeterConfiguration(
             deviceID: deviceID, transport: transport, clientSAP: UInt8(clientSAP), serverLogical: UInt16(logical),
             serverPhysical: UInt16(physical), addressSize: addressSize, password: password, measurements: measurements,
             pollPeriodMilliseconds: Int64((period * 1000).rounded()),
             maxConsecutiveErrors: try v.integer("MAX_CONSEC_ERRORS", default: 10, in: 1...1_000_000),
             timeoutMilliseconds: try v.integer("DLMS_TIMEOUT_MS", default: 5000, in: 100...600_000),
-            connectPerPoll: try v.bool("DLMS_CONNECT_PER_POLL", default: false), profile: profile)
+            connectPerPoll: try v.bool("DLMS_CONNECT_PER_POLL", default: false), profile: profile,
+            security: try security(v, password: password))
+        configuration.framing = framing
+        return configuration
     }
 
     static func measurementList(_ v: Values, known: Set<String>?) throws(ConfigError) -> [String] {

@@ -1,3 +1,6 @@
+import COSEM
+import MeterLink
+
 extension AgentConfiguration {
     /// The effective settings as `NAME=value` pairs, gateway first, then one group per meter; secrets as
     /// `********`. For `--print-config`: the output is itself a valid configuration file (minus the secrets).
@@ -48,6 +51,19 @@ extension AgentConfiguration {
                 ("DLMS_CONNECT_PER_POLL", String(meter.connectPerPoll)),
                 ("DLMS_METER_PROFILE", meter.profile.rawValue),
             ]
+            if meter.framing != .hdlc { v.append(("DLMS_TRANSPORT", meter.framing.rawValue)) }
+            if let security = meter.security {
+                v += [("DLMS_SECURITY", security.level.rawValue), ("DLMS_AUTH", security.authentication.rawValue)]
+                for name in ["DLMS_EK", "DLMS_AK", "DLMS_DK"] {
+                    if let path = security.keyFiles[name + "_FILE"] {
+                        v.append((name + "_FILE", path))
+                    } else if name != "DLMS_DK" || security.keys.dedicated != nil {
+                        v.append((name, ConfigSecret.mask))
+                    }
+                }
+                v.append(("DLMS_SYSTEM_TITLE", security.clientSystemTitle.description))
+                if let obis = security.frameCounter { v.append(("DLMS_FRAME_COUNTER_OBIS", obis.fullDescription)) }
+            }
             return (meter.deviceID, v)
         }
         return (g, m)

@@ -5,6 +5,8 @@ public enum ConfigVariable {
         "DEVICE_ID", "DLMS_HOST", "DLMS_PORT", "DLMS_CLIENT_SAP", "DLMS_SERVER_LOGICAL", "DLMS_SERVER_PHYSICAL",
         "DLMS_PASSWORD", "DLMS_MEASUREMENTS", "DLMS_SERIAL_DEVICE", "DLMS_BAUD", "DLMS_MODE_E", "DLMS_ADDRESS_SIZE",
         "DLMS_TIMEOUT_MS", "DLMS_CONNECT_PER_POLL", "DLMS_METER_PROFILE", "POLL_PERIOD_S", "MAX_CONSEC_ERRORS",
+        "DLMS_SECURITY", "DLMS_AUTH", "DLMS_EK", "DLMS_AK", "DLMS_DK", "DLMS_EK_FILE", "DLMS_AK_FILE", "DLMS_DK_FILE",
+        "DLMS_SYSTEM_TITLE", "DLMS_FRAME_COUNTER_OBIS", "DLMS_TRANSPORT",
     ]
 
     /// Settings of the gateway: the broker, the spool, health, logging.
@@ -16,7 +18,7 @@ public enum ConfigVariable {
     ]
 
     /// Variables whose values are never printed.
-    public static let secrets: Set<String> = ["DLMS_PASSWORD", "MQTT_PASSWORD"]
+    public static let secrets: Set<String> = ["DLMS_PASSWORD", "MQTT_PASSWORD", "DLMS_EK", "DLMS_AK", "DLMS_DK"]
 
     static let all: Set<String> = Set(meterScoped + gatewayScoped)
 

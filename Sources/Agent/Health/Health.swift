@@ -17,17 +17,22 @@ public struct LinkCounters: Sendable, Equatable {
     public var crcErrors: UInt64
     public var retransmissions: UInt64
     public var associationFailures: UInt64
+    /// Protected replies refused (tag, replayed or stale counter), failed HLS, invocation-counter errors.
+    public var securityFaults: UInt64
 
-    public init(crcErrors: UInt64 = 0, retransmissions: UInt64 = 0, associationFailures: UInt64 = 0) {
+    public init(crcErrors: UInt64 = 0, retransmissions: UInt64 = 0, associationFailures: UInt64 = 0,
+                securityFaults: UInt64 = 0) {
         self.crcErrors = crcErrors
         self.retransmissions = retransmissions
         self.associationFailures = associationFailures
+        self.securityFaults = securityFaults
     }
 
     static func += (lhs: inout LinkCounters, rhs: LinkCounters) {
         lhs.crcErrors += rhs.crcErrors
         lhs.retransmissions += rhs.retransmissions
         lhs.associationFailures += rhs.associationFailures
+        lhs.securityFaults += rhs.securityFaults
     }
 }
 
@@ -138,7 +143,7 @@ public final class MeterHealthRecorder: Sendable {
 /// ```json
 /// {"device_id":"microstar-001","ts":1728564123456,"state":"up","polls":120,"failed_polls":2,
 ///  "consecutive_errors":0,"skipped_slots":0,"backoff_polls":0,"measurement_errors":0,"crc_errors":1,"retransmissions":1,
-///  "association_failures":0,"last_rtt_ms":41.2,"last_success_ts":1728564120000,"last_error":null,
+///  "association_failures":0,"security_faults":0,"last_rtt_ms":41.2,"last_success_ts":1728564120000,"last_error":null,
 ///  "spool":{"pending":0,"bytes":0,"dropped":0},"uptime_s":600}
 /// ```
 public enum HealthPayload {
@@ -160,6 +165,7 @@ public enum HealthPayload {
         json.member("crc_errors", h.link.crcErrors)
         json.member("retransmissions", h.link.retransmissions)
         json.member("association_failures", h.link.associationFailures)
+        json.member("security_faults", h.link.securityFaults)
         json.key("last_rtt_ms")
         if let rtt = h.lastRTTMicroseconds { json.number(Double(rtt) / 1000) } else { json.null() }
         json.key("last_success_ts")
