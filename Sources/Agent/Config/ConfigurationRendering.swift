@@ -25,7 +25,8 @@ extension AgentConfiguration {
             ("SPOOL_COMMIT_INTERVAL_MS", String(spool.commitIntervalMilliseconds)),
             ("REPLAY_RATE", String(spool.replayPerSecond)),
             ("HEALTH_INTERVAL_S", seconds(healthIntervalMilliseconds)), ("UNIT_CODES", unitCodes.rawValue),
-            ("VERBOSE", String(verbose)),
+            ("VERBOSE", String(verbose)), ("MQTT_AVAILABILITY_TOPIC", mqtt.availabilityTopic),
+            ("HA_DISCOVERY", String(homeAssistant.enabled)), ("HA_DISCOVERY_PREFIX", homeAssistant.prefix),
         ]
         let m = meters.map { meter -> (deviceID: String, values: [(String, String)]) in
             var v: [(String, String)] = [("DEVICE_ID", meter.deviceID)]
@@ -48,6 +49,7 @@ extension AgentConfiguration {
                 ("DLMS_CONNECT_PER_POLL", String(meter.connectPerPoll)),
                 ("DLMS_METER_PROFILE", meter.profile.rawValue),
             ]
+            if let w = meter.maxPowerWatts { v.append(("MAX_POWER_W", String(w))) }
             return (meter.deviceID, v)
         }
         return (g, m)
