@@ -58,6 +58,36 @@ public struct SimulatedObjectModel: Sendable {
     public static let activeEnergyNet = ObisCode(1, 1, 16, 8, 0)
     public static let apparentEnergyImport = ObisCode(1, 1, 9, 8, 0)
 
+    public static let associationLN = AssociationLN.current
+
+    /// Every register (class 3) the meter has.
+    public static let registers: [ObisCode] =
+        voltages + currents + [neutralCurrent, frequency, powerFactor] + powerFactors
+        + [activePowerImport, activePowerExport] + activePowersImport + activePowersExport
+        + [reactivePowerImport, reactivePowerExport] + reactivePowersImport + [apparentPower] + apparentPowers
+        + [activeEnergyImport, activeEnergyExport] + activeEnergyImportTariffs + activeEnergyExportTariffs
+        + [activeEnergyNet, reactiveEnergyImport, reactiveEnergyExport, apparentEnergyImport]
+
+    /// The object list of the Association LN (0-0:40.0.0.255, attribute 2): every object the meter serves,
+    /// each with its class and its attributes listed read-only.
+    public static let objectList: [(entry: ObjectListEntry, attributes: Int8)] = {
+        var out: [(ObjectListEntry, Int8)] = [
+            (ObjectListEntry(classId: InterfaceClass.clock.rawValue, version: 0, obis: clock), 9),
+            (ObjectListEntry(classId: AssociationLN.classId, version: 1, obis: associationLN), 2),
+            (ObjectListEntry(classId: InterfaceClass.data.rawValue, version: 0, obis: serialNumber), 2),
+            (ObjectListEntry(classId: InterfaceClass.data.rawValue, version: 0, obis: firmwareVersion), 2),
+            (ObjectListEntry(classId: InterfaceClass.data.rawValue, version: 0, obis: eventCode), 2),
+        ]
+        for r in registers { out.append((ObjectListEntry(classId: InterfaceClass.register.rawValue, version: 0, obis: r), 3)) }
+        for d in [maxDemandImport, maxDemandExport] {
+            out.append((ObjectListEntry(classId: InterfaceClass.extendedRegister.rawValue, version: 0, obis: d), 5))
+        }
+        for p in [loadProfile, eventLog] {
+            out.append((ObjectListEntry(classId: InterfaceClass.profileGeneric.rawValue, version: 1, obis: p), 8))
+        }
+        return out
+    }()
+
     /// Seconds between event log entries.
     public static let eventIntervalSeconds: Int64 = 6 * 3600
 
@@ -279,6 +309,15 @@ public struct SimulatedObjectModel: Sendable {
         -> GetDataResult
     {
         let obis = attribute.obis
+        if obis == Self.associationLN {
+            guard attribute.classId == AssociationLN.classId else { return .error(.objectClassInconsistent) }
+            guard access == nil else { return .error(.otherReason) }
+            switch attribute.attribute {
+            case 1: return .data(.octetString(obis.bytes))
+            case 2: return .data(.array(Self.objectList.map { $0.entry.dataValue(attributes: $0.attributes) }))
+            default: return .error(.objectUndefined)
+            }
+        }
         guard let interfaceClass = Self.interfaceClass(of: obis) else { return .error(.objectUndefined) }
         guard attribute.classId == interfaceClass.rawValue else { return .error(.objectClassInconsistent) }
         let ms = unixMilliseconds

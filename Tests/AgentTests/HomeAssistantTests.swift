@@ -316,3 +316,35 @@ private let allowed: [String: (states: Set<String>, units: Set<String?>)] = [
         }
     }
 }
+
+@Suite struct CustomMeasurementConfigTests {
+    let base = ["DEVICE_ID": "m1", "DLMS_HOST": "127.0.0.1"]
+
+    @Test func definedMeasurementsMayBeListedAndPrintBack() throws {
+        let c = try ConfigurationLoader.load(
+            environment: base.merging([
+                "DLMS_DEFINE": #"["event_code=0-0:96.11.0.255:data:Event code", "u2=1-0:52.7.0:register"]"#,
+                "DLMS_MEASUREMENTS": #"["voltage_l1", "event_code", "u2"]"#,
+            ]) { $1 }, knownMeasurements: Set(MeasurementCatalog.standard.keys))
+        #expect(c.meters[0].customMeasurements.map { $0.key } == ["event_code", "u2"])
+        #expect(c.meters[0].customMeasurements[1].quantity == .voltage)
+        let reread = try ConfigurationLoader.load(environment: [:], configFile: ConfigText(name: "x", text: c.maskedDescription),
+                                                  knownMeasurements: Set(MeasurementCatalog.standard.keys))
+        #expect(reread.meters[0].customMeasurements == c.meters[0].customMeasurements)
+    }
+
+    @Test func unknownNamesAndBadDefinitionsAreRefused() {
+        for (define, list) in [(nil, #"["event_code"]"#), (#"["event_code=0-0:96.11.0.255"]"#, #"["event_code"]"#),
+                               ("event_code=0-0:96.11.0.255:data", #"["voltage_l1"]"#)] {
+            var env = base
+            env["DLMS_MEASUREMENTS"] = list
+            if let define { env["DLMS_DEFINE"] = define }
+            do {
+                _ = try ConfigurationLoader.load(environment: env, knownMeasurements: Set(MeasurementCatalog.standard.keys))
+                Issue.record("accepted \(env)")
+            } catch {
+                #expect(error.variable == (define == nil ? "DLMS_MEASUREMENTS" : "DLMS_DEFINE"), "\(error)")
+            }
+        }
+    }
+}

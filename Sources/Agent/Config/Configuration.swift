@@ -1,3 +1,5 @@
+import MeterLink
+
 /// A password or other secret. Printing it, interpolating it or logging it shows `********`; only `reveal()`
 /// gives the text, at the one place that hands it to the meter or the broker.
 public struct ConfigSecret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -47,8 +49,11 @@ public struct MeterConfiguration: Sendable, Equatable {
     public var addressSize: AddressSize
     /// `DLMS_PASSWORD`: low-level security when set, no authentication when not.
     public var password: ConfigSecret?
-    /// `DLMS_MEASUREMENTS`: names from the meter catalog, in payload order.
+    /// `DLMS_MEASUREMENTS`: names from the meter catalog or `customMeasurements`, in payload order.
     public var measurements: [String]
+    /// `DLMS_DEFINE`: measurements of this meter beyond the catalog (`key=OBIS:class[:description]`, as
+    /// `read --define` takes them and `discover --config` writes them).
+    public var customMeasurements: [Measurement]
     /// `POLL_PERIOD_S` in milliseconds.
     public var pollPeriodMilliseconds: Int64
     /// `MAX_CONSEC_ERRORS`: failed polls in a row before the meter is reported down and its link reset.
@@ -68,8 +73,9 @@ public struct MeterConfiguration: Sendable, Equatable {
         serverPhysical: UInt16 = 1, addressSize: AddressSize = .auto, password: ConfigSecret? = nil,
         measurements: [String] = ["voltage_l1", "current_l1"], pollPeriodMilliseconds: Int64 = 5000,
         maxConsecutiveErrors: Int = 10, timeoutMilliseconds: Int = 5000, connectPerPoll: Bool = false,
-        profile: MeterProfileName = .microstar, maxPowerWatts: Double? = nil
+        profile: MeterProfileName = .microstar, maxPowerWatts: Double? = nil, customMeasurements: [Measurement] = []
     ) {
+        self.customMeasurements = customMeasurements
         self.deviceID = deviceID
         self.transport = transport
         self.clientSAP = clientSAP

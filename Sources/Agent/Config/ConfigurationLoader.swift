@@ -1,3 +1,5 @@
+import MeterLink
+
 /// The text of a configuration file and the name to cite in error messages.
 public struct ConfigText: Sendable, Equatable {
     public var name: String
@@ -227,7 +229,9 @@ public enum ConfigurationLoader {
             password = ConfigSecret(p.value)
         }
 
-        let measurements = try measurementList(v, known: knownMeasurements)
+        let custom = try customMeasurements(v)
+        let measurements = try measurementList(
+            v, known: knownMeasurements.map { $0.union(custom.map { $0.key }) })
         let period = try v.double("POLL_PERIOD_S", default: 5.0, in: 0.1...86_400)
         let profileText = v["DLMS_METER_PROFILE"]?.value.trimmingBlanksString().lowercased() ?? "microstar"
         guard let profile = MeterProfileName(rawValue: profileText) else {
@@ -246,7 +250,24 @@ public enum ConfigurationLoader {
             maxConsecutiveErrors: try v.integer("MAX_CONSEC_ERRORS", default: 10, in: 1...1_000_000),
             timeoutMilliseconds: try v.integer("DLMS_TIMEOUT_MS", default: 5000, in: 100...600_000),
             connectPerPoll: try v.bool("DLMS_CONNECT_PER_POLL", default: false), profile: profile,
-            maxPowerWatts: maxPower)
+            maxPowerWatts: maxPower, customMeasurements: custom)
+    }
+
+    /// `DLMS_DEFINE`: a JSON list of `key=OBIS:class[:description]` definitions.
+    static func customMeasurements(_ v: Values) throws(ConfigError) -> [Measurement] {
+        guard let setting = v["DLMS_DEFINE"], !setting.value.trimmingBlanksString().isEmpty else { return [] }
+        let expected = "a JSON list of definitions key=OBIS:class[:description], e.g. "
+            + "[\"voltage_l2=1-0:52.7.0:register:Phase B voltage\"] (what dlms-bridge discover --config writes)"
+        guard let texts = parseJSONStringList(setting.value.trimmingBlanksString()), !texts.isEmpty else {
+            throw v.fail("DLMS_DEFINE", "it is not a JSON list of strings", expected)
+        }
+        var out: [Measurement] = []
+        for text in texts {
+            do { out.append(try MeasurementCatalog.parseDefinition(text)) } catch {
+                throw v.fail("DLMS_DEFINE", error.message, expected)
+            }
+        }
+        return out
     }
 
     static func measurementList(_ v: Values, known: Set<String>?) throws(ConfigError) -> [String] {

@@ -50,6 +50,13 @@ extension AgentConfiguration {
                 ("DLMS_METER_PROFILE", meter.profile.rawValue),
             ]
             if let w = meter.maxPowerWatts { v.append(("MAX_POWER_W", String(w))) }
+            if !meter.customMeasurements.isEmpty {
+                var json = JSONWriter()
+                json.beginArray()
+                for m in meter.customMeasurements { json.string(m.definitionText) }
+                json.endArray()
+                v.append(("DLMS_DEFINE", json.output))
+            }
             return (meter.deviceID, v)
         }
         return (g, m)

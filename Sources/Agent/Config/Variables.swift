@@ -5,7 +5,7 @@ public enum ConfigVariable {
         "DEVICE_ID", "DLMS_HOST", "DLMS_PORT", "DLMS_CLIENT_SAP", "DLMS_SERVER_LOGICAL", "DLMS_SERVER_PHYSICAL",
         "DLMS_PASSWORD", "DLMS_MEASUREMENTS", "DLMS_SERIAL_DEVICE", "DLMS_BAUD", "DLMS_MODE_E", "DLMS_ADDRESS_SIZE",
         "DLMS_TIMEOUT_MS", "DLMS_CONNECT_PER_POLL", "DLMS_METER_PROFILE", "POLL_PERIOD_S", "MAX_CONSEC_ERRORS",
-        "MAX_POWER_W",
+        "MAX_POWER_W", "DLMS_DEFINE",
     ]
 
     /// Settings of the gateway: the broker, the spool, health, logging.

@@ -49,7 +49,11 @@ public final class HomeAssistantAnnouncer: Sendable {
             healthEntities: configuration.healthIntervalMilliseconds > 0)
         enabled = configuration.homeAssistant.enabled
         meters = configuration.meters
-        measurements = configuration.meters.map { m in m.measurements.compactMap { catalog[$0] } }
+        measurements = configuration.meters.map { m in
+            var own = catalog
+            for c in m.customMeasurements { own.add(c) }
+            return m.measurements.compactMap { own[$0] }
+        }
         self.publisher = publisher
         self.logger = logger
         stateFile = stateDirectory.map { DiscoveryStateFile(directory: $0) }

@@ -62,6 +62,8 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
     ///     in its turn on the line, through its own use of the port.
     public init(meter: MeterConfiguration, catalog: MeasurementCatalog = .standard, logger: Logger,
                 trace: FrameTrace? = nil, line: SharedSerialLine? = nil) throws(MeterError) {
+        var catalog = catalog
+        for m in meter.customMeasurements { catalog.add(m) }
         self.measurements = try catalog.resolve(meter.measurements)
         let settings = MeterSettings(meter)
         if let line {

@@ -117,6 +117,10 @@ public struct Measurement: Sendable, Hashable {
         kind.captureTimeAttribute.map { kind.interfaceClass.attribute($0, of: obis) }
     }
 
+    /// The measurement as a definition `key=OBIS:class:description` (what ``MeasurementCatalog/parseDefinition(_:)``
+    /// reads back).
+    public var definitionText: String { "\(key)=\(obis.fullDescription):\(kind.rawValue):\(description)" }
+
     /// The OBIS code as the prototype published it: `1-1:32.7.0`, with `.255` only when F is not 255.
     public var obisText: String { obis.description }
 }
