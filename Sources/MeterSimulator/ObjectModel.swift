@@ -71,7 +71,7 @@ public struct SimulatedObjectModel: Sendable {
     /// The object list of the Association LN (0-0:40.0.0.255, attribute 2): every object the meter serves,
     /// each with its class and its attributes listed read-only.
     public static let objectList: [(entry: ObjectListEntry, attributes: Int8)] = {
-        var out: [(ObjectListEntry, Int8)] = [
+        var out: [(entry: ObjectListEntry, attributes: Int8)] = [
             (ObjectListEntry(classId: InterfaceClass.clock.rawValue, version: 0, obis: clock), 9),
             (ObjectListEntry(classId: AssociationLN.classId, version: 1, obis: associationLN), 2),
             (ObjectListEntry(classId: InterfaceClass.data.rawValue, version: 0, obis: serialNumber), 2),

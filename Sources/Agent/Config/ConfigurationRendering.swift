@@ -1,3 +1,5 @@
+import MeterLink
+
 extension AgentConfiguration {
     /// The effective settings as `NAME=value` pairs, gateway first, then one group per meter; secrets as
     /// `********`. For `--print-config`: the output is itself a valid configuration file (minus the secrets).
