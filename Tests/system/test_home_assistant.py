@@ -299,3 +299,43 @@ def test_a_removed_meter_has_its_configs_cleared(agent_broker, make_simulator, m
     late = make_subscriber(broker)
     late.wait_for(lambda s: f"{PREFIX}/sensor/m1/voltage_l1/config" in s.configs(), 10, "m1's retained config")
     assert not [t for t in late.configs() if "/m2/" in t]
+
+
+def test_implausible_energy_is_published_flagged_counted_and_kept_out_of_home_assistant(
+        agent_broker, make_simulator, make_subscriber, make_agent, tmp_path):
+    # The simulated meter draws about 2.7 kW: with MAX_POWER_W=500 its energy register grows faster than the
+    # installation allows (about 2.2 Wh per 3 s poll against 500 W x 4 s + 1 Wh of resolution = 1.56 Wh).
+    broker = agent_broker()
+    ha = make_subscriber(broker)
+    sim1, sim2 = make_simulator(), make_simulator()
+    measurements = ["voltage_l1", "active_energy_import"]
+    text = gateway_config(broker, tmp_path, [("capped", sim1, measurements), ("free", sim2, measurements)],
+                          POLL_PERIOD_S="3")
+    text = text.replace("[meter capped]\n", "[meter capped]\nMAX_POWER_W=500\n")
+    agent = make_agent({}, config_text=text)
+
+    def telemetry(meter):
+        return [json.loads(p) for p in ha.payloads(f"meters/{meter}/telemetry")]
+
+    ha.wait_for(lambda s: len(telemetry("capped")) >= 3 and len(telemetry("free")) >= 3, 30, "three polls of each meter")
+    capped = telemetry("capped")
+    # The first value is the reference; every later one moved too fast. Published all the same, flagged.
+    assert "implausible" not in capped[0]["measurements"]["active_energy_import"]
+    for message in capped[1:3]:
+        energy = message["measurements"]["active_energy_import"]
+        assert energy["implausible"] == "jump", message
+        assert energy["value"] > capped[0]["measurements"]["active_energy_import"]["value"]
+        assert "implausible" not in message["measurements"]["voltage_l1"]
+    assert all("implausible" not in m["measurements"]["active_energy_import"] for m in telemetry("free"))
+    # Counted on the health topic, logged for the operator.
+    health = ha.wait_for(lambda s: [h for h in map(json.loads, s.payloads("meters/capped/health"))
+                                    if h["implausible_readings"] >= 2], 10, "the count on capped's health")
+    assert health[-1]["implausible_readings"] >= 2
+    assert all(json.loads(h)["implausible_readings"] == 0 for h in ha.payloads("meters/free/health"))
+    agent.wait_for_log(r"warning .*implausible energy value published with a flag \(jump\).*device_id=capped", 5)
+    # Home Assistant never sees the flagged values (its template renders them empty: the last value stays).
+    config = ha.configs()[f"{PREFIX}/sensor/capped/active_energy_import/config"]
+    flagged = json.dumps(capped[1]).encode()
+    assert render(config["value_template"], flagged) == ""
+    assert render(config["value_template"], json.dumps(capped[0]).encode()) == str(
+        capped[0]["measurements"]["active_energy_import"]["value"])
