@@ -278,7 +278,7 @@ struct DiscoverCommand {
         w.beginArray()
         for i in items { w.string(i) }
         w.endArray()
-        return String(decoding: w.bytes, as: UTF8.self).replacingOccurrencesOfComma()
+        return String(decoding: w.bytes, as: UTF8.self).spacedAfterCommas()
     }
 
     private func isKeyByte(_ c: UInt8) -> Bool {
@@ -288,7 +288,7 @@ struct DiscoverCommand {
 
 private extension String {
     /// `["a","b"]` as `["a", "b"]`: the style of the documentation's examples.
-    func replacingOccurrencesOfComma() -> String {
+    func spacedAfterCommas() -> String {
         var out = ""
         var inString = false
         var escaped = false

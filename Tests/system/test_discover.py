@@ -22,9 +22,9 @@ PASSWORD = "22222222"
 REFUSED = "1-1:52.7.0.255"
 
 
-def discover(bridge_bin, sim, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([str(bridge_bin), "discover", "--host", sim.host, "--port", str(sim.port),
-                           "--password", PASSWORD, "--client-sap", "1", *args],
+def discover(bridge_bin, sim, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    target = ["--serial", sim.pty] if sim.pty else ["--host", sim.host, "--port", str(sim.port)]
+    return subprocess.run([str(bridge_bin), "discover", *target, "--password", PASSWORD, "--client-sap", "1", *args],
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -114,6 +114,16 @@ def test_the_written_section_fed_to_run_publishes_those_measurements(make_simula
     assert "errors" not in message
     custom = message["measurements"]["obis_0_0_96_11_0_255"]
     assert custom["obis"] == "0-0:96.11.0" and custom["value"] in (1, 2, 4, 47)
+
+
+def test_discover_over_an_optical_probe_with_mode_e(make_simulator, bridge_bin):
+    sim = make_simulator(serial=True, mode_e=True)
+    result = discover(bridge_bin, sim, "--mode-e", "--json")
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    assert listing["refused"] == 0 and listing["count"] >= 45
+    voltage = next(o for o in listing["objects"] if o["logical_name"] == "1-1:32.7.0.255")
+    assert voltage["class_id"] == 3 and voltage["unit"] == "V" and 220 <= voltage["value"] <= 240
 
 
 def test_discover_says_what_is_wrong(bridge_bin, make_simulator):
