@@ -62,7 +62,7 @@ EXPECTED = {
     "apparent_energy_import": (None, "total_increasing", "VAh"),
     "max_demand_import": ("power", None, "W"),
 }
-HEALTH = ["state", "polls", "failed_polls", "measurement_errors", "crc_errors", "retransmissions",
+HEALTH = ["state", "polls", "failed_polls", "backoff_polls", "measurement_errors", "crc_errors", "retransmissions",
           "association_failures", "implausible_readings", "last_rtt_ms", "spool_pending", "spool_dropped"]
 PREFIX = "homeassistant"
 GATEWAY = "dlms-bridge-gw"

@@ -55,6 +55,9 @@ public struct MeterHealthSnapshot: Sendable, Equatable {
     public var consecutiveErrors: UInt64 = 0
     /// Schedule slots skipped because a poll overran them.
     public var skippedSlots: UInt64 = 0
+    /// Polls not attempted because the meter was in its reconnect back-off (also counted in `failedPolls`:
+    /// the slot has no reading).
+    public var backoffPolls: UInt64 = 0
     /// Measurements that failed within otherwise successful polls.
     public var measurementErrors: UInt64 = 0
     public var link = LinkCounters()
@@ -108,6 +111,18 @@ public final class MeterHealthRecorder: Sendable {
         state.withLock { $0.implausibleReadings += UInt64(count) }
     }
 
+    /// A slot left without an attempt because the meter is in its reconnect back-off: no reading, but not a
+    /// failure in a row either (the meter's state stays what the last attempt made it).
+    public func recordBackOff(link: LinkCounters, skippedSlots: UInt64) {
+        state.withLock { h in
+            h.polls += 1
+            h.failedPolls += 1
+            h.backoffPolls += 1
+            h.link += link
+            h.skippedSlots = skippedSlots
+        }
+    }
+
     /// A poll that produced nothing. Returns true when this failure took the meter `down`.
     @discardableResult
     public func recordFailure(_ message: String, link: LinkCounters, skippedSlots: UInt64) -> Bool {
@@ -130,7 +145,7 @@ public final class MeterHealthRecorder: Sendable {
 ///
 /// ```json
 /// {"device_id":"microstar-001","ts":1728564123456,"state":"up","polls":120,"failed_polls":2,
-///  "consecutive_errors":0,"skipped_slots":0,"measurement_errors":0,"crc_errors":1,"retransmissions":1,
+///  "consecutive_errors":0,"skipped_slots":0,"backoff_polls":0,"measurement_errors":0,"crc_errors":1,"retransmissions":1,
 ///  "association_failures":0,"implausible_readings":0,"last_rtt_ms":41.2,"last_success_ts":1728564120000,"last_error":null,
 ///  "spool":{"pending":0,"bytes":0,"dropped":0},"uptime_s":600}
 /// ```
@@ -148,6 +163,7 @@ public enum HealthPayload {
         json.member("failed_polls", h.failedPolls)
         json.member("consecutive_errors", h.consecutiveErrors)
         json.member("skipped_slots", h.skippedSlots)
+        json.member("backoff_polls", h.backoffPolls)
         json.member("measurement_errors", h.measurementErrors)
         json.member("crc_errors", h.link.crcErrors)
         json.member("retransmissions", h.link.retransmissions)

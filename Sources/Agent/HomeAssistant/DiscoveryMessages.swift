@@ -189,6 +189,7 @@ public struct DiscoveryBuilder: Sendable {
                      deviceClass: nil, stateClass: nil),
         counter("polls", "Polls"),
         counter("failed_polls", "Failed polls"),
+        counter("backoff_polls", "Polls left to the reconnect back-off"),
         counter("measurement_errors", "Measurement errors"),
         counter("crc_errors", "CRC errors"),
         counter("retransmissions", "Retransmissions"),

@@ -116,7 +116,7 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
             return PollResult(outcome: .failed(message: error.description), link: link, rttMicroseconds: nil)
         case let .skipped(retryIn, lastError):
             let last = lastError.map { ": \($0.description)" } ?? ""
-            return PollResult(outcome: .failed(message: "meter not retried yet (back-off, next attempt in \(retryIn / 1000) s)\(last)"),
+            return PollResult(outcome: .backingOff(message: "meter not retried yet (back-off, next attempt in \(retryIn / 1000) s)\(last)"),
                               link: link, rttMicroseconds: nil)
         }
     }

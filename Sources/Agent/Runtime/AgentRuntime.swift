@@ -154,6 +154,9 @@ public final class AgentRuntime: Sendable {
                 // Already reported down: one line per failed poll would flood the journal.
                 logger.debug("poll failed: \(message)", metadata: ["device_id": "\(id)"])
             }
+        case .backingOff(let message):
+            health[index].recordBackOff(link: result.link, skippedSlots: tick.skippedSlots)
+            logger.debug("poll not attempted: \(message)", metadata: ["device_id": "\(id)"])
         case .reading(var measurements, let failures):
             if health[index].recordSuccess(
                 atMilliseconds: ts, rttMicroseconds: result.rttMicroseconds, failedMeasurements: failures.count,
