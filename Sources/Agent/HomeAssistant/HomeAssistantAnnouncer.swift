@@ -28,6 +28,8 @@ public final class HomeAssistantAnnouncer: Sendable {
         /// Recorded topics no longer wanted: cleared at connect, forgotten when the broker acknowledges.
         var stale: Set<String>
         var pendingClears: [Int32: String] = [:]
+        /// Clears acknowledged since the list was last written.
+        var acknowledgedClears: Set<String> = []
         /// The file could not be read: nothing is cleared this run (and nothing forgotten).
         var fileUnusable = false
     }
@@ -119,16 +121,23 @@ public final class HomeAssistantAnnouncer: Sendable {
         state.withLock { s in
             s.connected = false
             s.pendingClears.removeAll()  // sent again at the next connect
+            s.acknowledgedClears.removeAll()
         }
     }
 
-    /// The broker acknowledged `messageID`; returns true when it was one of ours (a clear).
+    /// The broker acknowledged `messageID`; returns true when it was one of ours (a clear). The list on flash
+    /// is rewritten once every clear of the connect is acknowledged (one write, not one per topic; a crash
+    /// before that only clears them again).
     @discardableResult
     public func delivered(messageID: Int32) -> Bool {
         state.withLock { s in
             guard let topic = s.pendingClears.removeValue(forKey: messageID) else { return false }
             s.stale.remove(topic)
-            save(&s, s.recorded.subtracting([topic]))
+            s.acknowledgedClears.insert(topic)
+            if s.pendingClears.isEmpty {
+                save(&s, s.recorded.subtracting(s.acknowledgedClears))
+                s.acknowledgedClears.removeAll()
+            }
             return true
         }
     }
