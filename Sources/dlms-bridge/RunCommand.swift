@@ -138,8 +138,14 @@ struct RunCommand {
 
         let notifier = SystemdNotifier(environment: environment)
         let watchdog = notifier.flatMap { n in SystemdNotifier.watchdogInterval(environment: environment).map { (n, $0) } }
-        let runtime = AgentRuntime(configuration: config, meters: meters, publisher: UplinkPublisher(client: client),
-                                   logger: Logger(label: "dlms-bridge.agent"), watchdog: watchdog)
+        let publisher = UplinkPublisher(client: client)
+        // Home Assistant discovery: on with HA_DISCOVERY; off, it still clears the configs an earlier run left.
+        let announcer = HomeAssistantAnnouncer(
+            configuration: config, catalog: catalog, softwareVersion: DLMSBridge.version, publisher: publisher,
+            stateDirectory: config.spool.directory, logger: Logger(label: "dlms-bridge.homeassistant"))
+        let runtime = AgentRuntime(configuration: config, meters: meters, publisher: publisher,
+                                   logger: Logger(label: "dlms-bridge.agent"), watchdog: watchdog,
+                                   homeAssistant: announcer.isActive ? announcer : nil)
         let pump = UplinkEventPump(client: client, runtime: runtime, logger: Logger(label: "dlms-bridge.uplink"))
         let signals = BlockingQueue<AgentSignal>()
         let signalThread: SignalThread

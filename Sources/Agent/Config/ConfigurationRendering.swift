@@ -28,7 +28,8 @@ extension AgentConfiguration {
             ("SPOOL_COMMIT_INTERVAL_MS", String(spool.commitIntervalMilliseconds)),
             ("REPLAY_RATE", String(spool.replayPerSecond)),
             ("HEALTH_INTERVAL_S", seconds(healthIntervalMilliseconds)), ("UNIT_CODES", unitCodes.rawValue),
-            ("VERBOSE", String(verbose)),
+            ("VERBOSE", String(verbose)), ("MQTT_AVAILABILITY_TOPIC", mqtt.availabilityTopic),
+            ("HA_DISCOVERY", String(homeAssistant.enabled)), ("HA_DISCOVERY_PREFIX", homeAssistant.prefix),
         ]
         let m = meters.map { meter -> (deviceID: String, values: [(String, String)]) in
             var v: [(String, String)] = [("DEVICE_ID", meter.deviceID)]
@@ -63,6 +64,14 @@ extension AgentConfiguration {
                 }
                 v.append(("DLMS_SYSTEM_TITLE", security.clientSystemTitle.description))
                 if let obis = security.frameCounter { v.append(("DLMS_FRAME_COUNTER_OBIS", obis.fullDescription)) }
+            }
+            if let w = meter.maxPowerWatts { v.append(("MAX_POWER_W", String(w))) }
+            if !meter.customMeasurements.isEmpty {
+                var json = JSONWriter()
+                json.beginArray()
+                for m in meter.customMeasurements { json.string(m.definitionText) }
+                json.endArray()
+                v.append(("DLMS_DEFINE", json.output))
             }
             return (meter.deviceID, v)
         }

@@ -72,6 +72,8 @@ public struct MeterHealthSnapshot: Sendable, Equatable {
     public var lastSuccessMilliseconds: Int64?
     /// The last failure's message, for the operator.
     public var lastError: String?
+    /// Energy values published with the `implausible` flag (``EnergyPlausibility``).
+    public var implausibleReadings: UInt64 = 0
 
     public init(deviceID: String) { self.deviceID = deviceID }
 }
@@ -106,6 +108,12 @@ public final class MeterHealthRecorder: Sendable {
             h.skippedSlots = skippedSlots
             return recovered
         }
+    }
+
+    /// Values of a poll flagged as implausible.
+    public func recordImplausible(_ count: Int) {
+        guard count > 0 else { return }
+        state.withLock { $0.implausibleReadings += UInt64(count) }
     }
 
     /// A slot left without an attempt because the meter is in its reconnect back-off: no reading, but not a
@@ -143,7 +151,7 @@ public final class MeterHealthRecorder: Sendable {
 /// ```json
 /// {"device_id":"microstar-001","ts":1728564123456,"state":"up","polls":120,"failed_polls":2,
 ///  "consecutive_errors":0,"skipped_slots":0,"backoff_polls":0,"measurement_errors":0,"crc_errors":1,"retransmissions":1,
-///  "association_failures":0,"security_faults":0,"last_rtt_ms":41.2,"last_success_ts":1728564120000,"last_error":null,
+///  "association_failures":0,"security_faults":0,"implausible_readings":0,"last_rtt_ms":41.2,"last_success_ts":1728564120000,"last_error":null,
 ///  "spool":{"pending":0,"bytes":0,"dropped":0},"uptime_s":600}
 /// ```
 public enum HealthPayload {
@@ -166,6 +174,7 @@ public enum HealthPayload {
         json.member("retransmissions", h.link.retransmissions)
         json.member("association_failures", h.link.associationFailures)
         json.member("security_faults", h.link.securityFaults)
+        json.member("implausible_readings", h.implausibleReadings)
         json.key("last_rtt_ms")
         if let rtt = h.lastRTTMicroseconds { json.number(Double(rtt) / 1000) } else { json.null() }
         json.key("last_success_ts")

@@ -66,6 +66,8 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
     public init(meter: MeterConfiguration, catalog: MeasurementCatalog = .standard, logger: Logger,
                 trace: FrameTrace? = nil, line: SharedSerialLine? = nil,
                 counterLease: (any InvocationCounterLeaseStore)? = nil) throws(MeterError) {
+        var catalog = catalog
+        for m in meter.customMeasurements { catalog.add(m) }
         self.measurements = try catalog.resolve(meter.measurements)
         let settings = MeterSettings(meter)
         if let line {
