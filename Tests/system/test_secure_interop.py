@@ -7,13 +7,15 @@ dlms-cosem is a strict peer: it checks every reply's tag, requires the meter's c
 decodes only general-glo-ciphering (`DB`) and glo-initiate-response (`28`) replies, so HLS pass 4 must come
 back as `DB` when pass 3 went as `DB`.
 
-One defect of dlms-cosem 25.1.0 is worked around here, openly: for HLS pass 3 it computes the GMAC f(StoC)
+Two defects of dlms-cosem 25.1.0 are worked around here, openly. First, for HLS pass 3 it computes the GMAC f(StoC)
 with its invocation counter n and then protects the ACTION that carries it with the same n
 (`HighLevelSecurityGmacAuthentication.hls_generate_reply_data` reads `client_invocation_counter` without
 taking it; `DlmsConnection.encrypt` takes it afterwards), i.e. the IV (client title || n) is used twice under
 EK. The meter cannot tell, so the simulator serves it; its IV record shows it, and the last test here proves
 that record catches it. The other tests give dlms-cosem gurux's order (GMAC with n, the APDU with n + 1)
-through a subclass of its authentication class, so that "no IV used twice" holds for them too.
+through a subclass of its authentication class, so that "no IV used twice" holds for them too. Second, its
+HDLC transport hangs on a frame whose last FCS byte is 0x7E (see `LengthFramedHdlc`): about one run in thirty
+of these tests failed on it before the workaround.
 """
 from __future__ import annotations
 
@@ -56,8 +58,8 @@ class LengthFramedHdlc(HdlcTransport):
     """dlms-cosem's HDLC transport, finding where each frame ends by its length field (IEC 62056-46 frames
     are not byte-stuffed: 0x7E may occur inside one). Stock `HdlcTransport.recv_frame` reads up to the next
     0x7E and takes a lone 0x7E for an opening flag: when a frame's last FCS byte is 0x7E (1 frame in 256) it
-    stops there, then waits for a flag that never comes (CommunicationError after its timeout; dlms-cosem
-    issue 97 describes it). Here a whole frame is read, then handed over in the pieces dlms-cosem expects
+    stops there, then waits for a flag that never comes (CommunicationError after its timeout; the symptom
+    of dlms-cosem issue 97). Here a whole frame is read, then handed over in the pieces dlms-cosem expects
     (each up to a 0x7E), so that its own parser still decides where the frame ends."""
 
     def recv_frame(self) -> bytes:
