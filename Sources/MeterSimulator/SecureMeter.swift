@@ -286,6 +286,9 @@ extension SimulatedMeter {
             note(&out, "HLS pass 3 expected: association dropped")
             return ExceptionResponse(stateError: 1, serviceError: 1).encoded
         }
+        // Pass 4 takes pass 3's tag form (a client that sent general-glo-ciphering, DB, may read only DB:
+        // dlms-cosem does), always under the global key.
+        let pass4Form = CipheringForm(general: session.replyForm.general)
         // The GMAC's counter is an IV under EK too: record it.
         if f.count == 17 {
             security.state.record(title: clientTitle, counter: UInt32(f[1]) << 24 | UInt32(f[2]) << 16
@@ -299,7 +302,7 @@ extension SimulatedMeter {
             counters.associationsRejected += 1
             note(&out, "HLS pass 3: f(StoC) does not verify: the client does not hold the keys")
             let refusal = ActionResponse(invoke: action.invoke, result: ActionResult(rawValue: 3), returnParameters: nil)
-            return (try? session.context.protect(refusal.encode(), form: CipheringForm())) ?? []
+            return (try? session.context.protect(refusal.encode(), form: pass4Form)) ?? []
         }
         session.serverChallenge = nil
         let counter = security.state.takeServerCounter()
@@ -313,7 +316,7 @@ extension SimulatedMeter {
         let response = ActionResponse(invoke: action.invoke, result: .success, returnParameters: .data(.octetString(fctos)))
         session.context.counter = InvocationCounter(next: security.state.takeServerCounter())
         note(&out, "HLS pass 3 verified: the client holds the keys; f(CtoS) sent")
-        return (try? session.context.protect(response.encode(), form: CipheringForm())) ?? []
+        return (try? session.context.protect(response.encode(), form: pass4Form)) ?? []
     }
 
     /// Protects a reply in the request's form, with the reply faults.

@@ -312,3 +312,162 @@ def test_wrapper_transport_in_read_and_run(secured, bridge_bin, agent_broker, ma
     watcher.wait_for(lambda w: len(w.telemetry("wrapped-1")) >= 3, 15, "readings through the wrapper")
     if secured:
         assert_no_iv_reused(sim)
+
+
+# --- no key material anywhere --------------------------------------------------------------------------------
+
+
+class LoopbackRelay:
+    """A TCP relay on loopback between a client and the simulator, keeping the raw bytes each way (what a
+    capture on the wire would hold: the LLS password in clear in the AARQ, everything else ciphered)."""
+
+    def __init__(self, upstream: tuple[str, int]):
+        import socket
+        import threading
+
+        self.upstream = upstream
+        self.chunks: list[tuple[str, bytes]] = []
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.host, self.port = self._server.getsockname()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            meter = socket.create_connection(self.upstream)
+            threading.Thread(target=self._pump, args=(client, meter, "to-meter"), daemon=True).start()
+            threading.Thread(target=self._pump, args=(meter, client, "from-meter"), daemon=True).start()
+
+    def _pump(self, source, sink, direction):
+        import socket
+
+        try:
+            while data := source.recv(4096):
+                with self._lock:
+                    self.chunks.append((direction, data))
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            try:
+                sink.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def stream(self, direction: str) -> bytes:
+        with self._lock:
+            return b"".join(data for d, data in self.chunks if d == direction)
+
+    def close(self):
+        self._server.close()
+
+
+def secret_spellings(secrets: dict[str, bytes]) -> dict[str, list[str]]:
+    """For each secret, what to look for in a whitespace-free upper-case copy of the text: every 6-byte window
+    of its hex (so a key printed whole, in part, spaced as in a frame trace, or in lower case is found), and
+    for a password its characters too (6-character windows)."""
+    spellings = {}
+    for name, value in secrets.items():
+        digits = value.hex().upper()
+        forms = [digits[i:i + 12] for i in range(0, len(digits) - 10, 2)]
+        if name == "DLMS_PASSWORD":
+            text = value.decode().upper()
+            forms += [text[i:i + 6] for i in range(len(text) - 5)]
+        spellings[name] = forms
+    return spellings
+
+
+def assert_no_secret(text: str, secrets: dict[str, bytes], where: str) -> None:
+    squeezed = "".join(text.split()).upper()
+    for name, forms in secret_spellings(secrets).items():
+        found = [form for form in forms if form in squeezed]
+        assert not found, f"{name} appears in {where} (as {found[0]})"
+
+
+@pytest.mark.parametrize("auth", ["lls", "hls-gmac"])
+def test_no_key_material_in_traces_config_read_or_decode(auth, bridge_bin, agent_broker, make_watcher,
+                                                         make_simulator, make_agent, tmp_path):
+    """A secured meter with every secret in play (EK, AK, a dedicated key, and the LLS password with lls):
+    none of them, whole or in part, in any spelling, appears in `run`'s log at VERBOSE=true (frame traces on)
+    nor in what it publishes, in `--print-config` and `--check-config`, in `read --verbose`, nor in `decode` of
+    the trace and of the raw bytes on the wire (without keys, and with EK/AK but not the dedicated key).
+    Fresh random secrets each run, so that nothing else in the output can look like them."""
+    import secrets as random_secrets
+    import string
+
+    ek, ak, dk = (random_secrets.token_hex(16).upper() for _ in range(3))
+    password = "".join(random_secrets.choice(string.ascii_letters + string.digits) for _ in range(10))
+    secrets = {"DLMS_EK": bytes.fromhex(ek), "DLMS_AK": bytes.fromhex(ak), "DLMS_DK": bytes.fromhex(dk)}
+    if auth == "lls":
+        secrets["DLMS_PASSWORD"] = password.encode()
+    iv_log = tmp_path / "iv-secrets.log"
+    sim = make_simulator("--security", "auth-enc", "--auth", auth, "--ek", ek, "--ak", ak, "--iv-log", str(iv_log),
+                         password=password)
+    sim.iv_log = iv_log
+
+    # `read --verbose` through a relay that keeps the raw bytes.
+    relay = LoopbackRelay(sim.address)
+    try:
+        args = ["read", "--host", relay.host, "--port", str(relay.port), "--client-sap", "1", "--security",
+                "auth-enc", "--auth", auth, "--ek", ek, "--ak", ak, "--dk", dk, "--system-title", CLIENT_TITLE,
+                "--state-dir", str(tmp_path / "read-state"), "--measurement", "voltage_l1", "active_energy_import",
+                "--verbose"]
+        if auth == "lls":
+            args += ["--password", password]
+        r = run_read(bridge_bin, args)
+    finally:
+        relay.close()
+    assert r.returncode == 0, r.stderr
+    assert "voltage_l1" in r.stdout and " TX 7E A0 " in r.stderr, r.stdout + r.stderr  # frames traced
+    assert_no_secret(r.stdout + r.stderr, secrets, "read --verbose")
+    to_meter, from_meter = relay.stream("to-meter"), relay.stream("from-meter")
+    if auth == "lls":
+        assert password.encode() in to_meter  # the wire does carry it: decode below must hide it
+
+    # `decode` of the trace and of the raw streams: without keys, and with EK/AK (the dedicated key inside the
+    # ciphered InitiateRequest is then deciphered, and must stay hidden).
+    for name, text in (("the read trace", r.stderr), ("the bytes to the meter", to_meter.hex()),
+                       ("the bytes from the meter", from_meter.hex())):
+        for keys in ([], ["--ek", ek, "--ak", ak]):
+            for form in ([], ["--json"]):
+                d = subprocess.run([str(bridge_bin), "decode", *keys, *form, "-"], input=text, capture_output=True,
+                                   text=True, timeout=20)
+                assert d.returncode in (0, 1), d.stderr  # 1: a ded-ciphered APDU without the dedicated key
+                assert_no_secret(d.stdout + d.stderr, secrets, f"decode {' '.join(keys[:1] + form)} of {name}")
+                if name == "the bytes to the meter" and not form:
+                    assert "AARQ" in d.stdout, d.stdout
+                    if auth == "lls":
+                        assert "password ********** (10 bytes, masked)" in d.stdout, d.stdout
+                    if keys:
+                        assert "dedicated key proposed (hidden)" in d.stdout, d.stdout
+
+    # `run` at VERBOSE=true, its configuration printed and checked.
+    broker = agent_broker()
+    watcher = make_watcher(broker)
+    env = secure_env(broker, sim, tmp_path, "auth-enc", auth, DLMS_EK=ek, DLMS_AK=ak, DLMS_DK=dk,
+                     DLMS_MEASUREMENTS='["voltage_l1", "active_energy_import"]', DLMS_FRAME_COUNTER_OBIS=FRAME_COUNTER)
+    if auth == "lls":
+        env["DLMS_PASSWORD"] = password
+    for flag in ("--print-config", "--check-config"):
+        c = run_agent_once(bridge_bin, env, tmp_path / "once", flag)
+        assert c.returncode == 0, c.stdout + c.stderr
+        assert_no_secret(c.stdout + c.stderr, secrets, flag)
+        if flag == "--print-config":
+            for variable in secrets:
+                assert f"{variable}=********" in c.stdout, c.stdout
+    agent = make_agent(env)
+    watcher.wait_for(lambda w: len(w.telemetry("secure-1")) >= 3, 15, "3 readings of the secured meter")
+    watcher.wait_for(lambda w: w.health("secure-1"), 10, "a health message")
+    log = agent.log()
+    assert " TX 7E A0 " in log and " RX 7E A0 " in log, log[-2000:]  # the frame traces are on
+    assert_no_secret(log, secrets, "the agent's log at VERBOSE=true")
+    published = "\n".join(payload.decode(errors="replace") for _, payload, _ in watcher.snapshot())
+    assert_no_secret(published, secrets, "what the agent published")
+    assert_no_iv_reused(sim)  # `run` started after `read`'s counters: it read the meter's frame counter

@@ -161,3 +161,60 @@ def test_a_call_the_unit_forbade_would_show(agent_broker, make_simulator, make_a
     agent = make_agent({}, config_text=config, prefix=sandbox("@network-io"), wait_ready=False)
     agent.wait_for_log(r"cannot reach the broker at localhost:\d+: Operation not permitted", 15)
     agent.wait_for_log(r"poll failed: socket failed: Operation not permitted .*device_id=tcp", 15)
+
+
+def lease_end(path: pathlib.Path) -> int:
+    """The invocation-counter lease's end (the slot of highest generation; CRC not rechecked here: the agent's
+    own tests do): "DLBICLSE" | generation u64 LE | lease end u32 LE | CRC-32C, two 32-byte slots."""
+    data = path.read_bytes()
+    slots = [data[i:i + 32] for i in (0, 32) if data[i:i + 8] == b"DLBICLSE"]
+    assert slots, f"no lease slot in {path}"
+    best = max(slots, key=lambda s: int.from_bytes(s[8:16], "little"))
+    return int.from_bytes(best[16:20], "little")
+
+
+def test_a_secured_meter_inside_the_sandbox_reads_its_key_files_and_keeps_its_counter_lease(
+        agent_broker, make_watcher, make_simulator, make_agent, tmp_path):
+    """A secured meter (HLS-GMAC, SC 0x30, a dedicated key) with EK, AK and DK from chmod 600 files, as the
+    env file suggests (/etc/dlms-bridge/*.key: read-only under ProtectSystem=strict, which is enough), and
+    the invocation-counter lease beside the spool (the StateDirectory=): inside the unit's seccomp sandbox
+    the keys are read and checked, the lease is created (mode 600) and kept ahead of every counter sent,
+    and a restart in the sandbox resumes above it (the meter never names a counter it expects)."""
+    from test_secure_meter import AK, CLIENT_TITLE, DK, EK, assert_no_iv_reused
+
+    broker = agent_broker()
+    watcher = make_watcher(broker)
+    iv_log = tmp_path / "iv.log"
+    sim = make_simulator("--security", "auth-enc", "--auth", "hls-gmac", "--iv-log", str(iv_log))
+    sim.iv_log = iv_log
+    etc = tmp_path / "etc"  # stands for /etc/dlms-bridge
+    etc.mkdir(mode=0o750)
+    keys = {}
+    for name, value in (("ek", EK), ("ak", AK), ("dk", DK)):
+        path = etc / f"{name}.key"
+        path.write_text(value + "\n")
+        path.chmod(0o600)
+        keys[f"DLMS_{name.upper()}_FILE"] = str(path)
+    spool = tmp_path / "state" / "spool"  # stands for /var/lib/dlms-bridge/spool
+    env = {**broker.client_env(), "DEVICE_ID": "secure-1", "DLMS_HOST": sim.host, "DLMS_PORT": str(sim.port),
+           "DLMS_CLIENT_SAP": "1", "DLMS_SECURITY": "auth-enc", "DLMS_AUTH": "hls-gmac", **keys,
+           "DLMS_SYSTEM_TITLE": CLIENT_TITLE, "DLMS_MEASUREMENTS": '["voltage_l1"]', "POLL_PERIOD_S": "0.3",
+           "DLMS_TIMEOUT_MS": "1000", "HEALTH_INTERVAL_S": "1", "SPOOL_DIR": str(spool)}
+    lease = spool / "secure-1" / "invocation-counter"
+    logs = []
+    for round_ in (1, 2):
+        agent = make_agent(env, prefix=sandbox())
+        watcher.wait_for(lambda w: len(w.telemetry("secure-1")) >= 3 * round_, 15, f"readings (start {round_})")
+        health = watcher.wait_for(lambda w: [h for h in w.health("secure-1") if h["polls"] >= 2], 10,
+                                  "health")[-1]
+        assert health["security_faults"] == 0 and health["failed_polls"] == 0, health
+        assert agent.terminate(timeout=10) == 0, agent.log()[-3000:]
+        logs.append(agent.log())
+        assert lease.exists() and (lease.stat().st_mode & 0o777) == 0o600, lease
+        sent = [int(c) for t, c in (line.split() for line in iv_log.read_text().splitlines()) if t == CLIENT_TITLE]
+        assert sent and lease_end(lease) >= max(sent), (lease_end(lease), max(sent))
+    assert_no_iv_reused(sim)
+    # The second start resumed above the lease: the meter never had to name the counter it expects.
+    assert sim.counters()["exception_responses"] == 0
+    refused = re.findall(rf".*{REFUSED}.*", "\n".join(logs))
+    assert not refused, refused
