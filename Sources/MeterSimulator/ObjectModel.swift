@@ -80,6 +80,21 @@ public struct SimulatedObjectModel: Sendable {
         CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: reactiveEnergyExport, attribute: 2),
     ]
 
+    /// The load profile's columns after the capture-objects change: clock, +A, the phase A voltage, -A (a
+    /// reordered, different layout, so that a client decoding it with the old header would be caught).
+    public static let changedLoadProfileColumns: [CaptureObjectDefinition] = [
+        CaptureObjectDefinition(classId: InterfaceClass.clock.rawValue, obis: clock, attribute: 2),
+        CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: activeEnergyImport, attribute: 2),
+        CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: voltage, attribute: 2),
+        CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: activeEnergyExport, attribute: 2),
+    ]
+
+    /// The load profile's columns for a capture at `instant` (unix seconds, meter time).
+    public func loadProfileColumns(at instant: Int64) -> [CaptureObjectDefinition] {
+        if let change = configuration.captureObjectsChangeAt, instant >= change { return Self.changedLoadProfileColumns }
+        return Self.loadProfileColumns
+    }
+
     /// The event log's columns: clock and the event code.
     public static let eventLogColumns: [CaptureObjectDefinition] = [
         CaptureObjectDefinition(classId: InterfaceClass.clock.rawValue, obis: clock, attribute: 2),
@@ -161,7 +176,15 @@ public struct SimulatedObjectModel: Sendable {
         let s = unixMilliseconds / 1000
         let last = s - ((s % period) + period) % period
         let count = Int64(max(1, configuration.profileRows))
-        return (0..<count).map { last - (count - 1 - $0) * period }
+        var instants = (0..<count).map { last - (count - 1 - $0) * period }
+        // The meter captured nothing while unpowered; a reconfiguration cleared the buffer.
+        if !configuration.profileGaps.isEmpty {
+            instants.removeAll { t in configuration.profileGaps.contains { $0.contains(t) } }
+        }
+        if let change = configuration.captureObjectsChangeAt, s >= change {
+            instants.removeAll { $0 < change }
+        }
+        return instants
     }
 
     /// The event log's instants, oldest first: every 6 hours over the load profile's span.
@@ -178,7 +201,7 @@ public struct SimulatedObjectModel: Sendable {
     public func loadProfileRow(at instant: Int64) -> [DataValue] {
         let ms = instant * 1000
         var row: [DataValue] = [.octetString(dateTime(at: ms).bytes)]
-        for column in Self.loadProfileColumns.dropFirst() {
+        for column in loadProfileColumns(at: instant).dropFirst() {
             row.append(registerValue(column.obis, at: ms) ?? .null)
         }
         return row
@@ -247,7 +270,7 @@ public struct SimulatedObjectModel: Sendable {
 
     func profileAttribute(_ obis: ObisCode, _ index: Int8, access: SelectiveAccess?, at ms: Int64) -> GetDataResult {
         let isLoad = obis == Self.loadProfile
-        let columns = isLoad ? Self.loadProfileColumns : Self.eventLogColumns
+        let columns = isLoad ? loadProfileColumns(at: ms / 1000) : Self.eventLogColumns
         let instants = isLoad ? loadProfileInstants(at: ms) : eventInstants(at: ms)
         if index != 2 && access != nil { return .error(.otherReason) }
         switch index {

@@ -297,6 +297,23 @@ public final class MeterSession {
         return try value(of: r, for: attribute).get()
     }
 
+    /// Writes one attribute (SET-Request-Normal) and returns the meter's verdict: `.success`, or why it
+    /// refused (read-write-denied for a client without the right, ...). A broken link or an undecodable
+    /// answer throws; a meter that did not grant SET throws `.objectUnavailable` naming it.
+    public func writeAttribute(_ attribute: AttributeDescriptor, value: DataValue) throws(MeterError) -> DataAccessResult {
+        guard isAssociated else { throw MeterError(.linkDropped, "not associated with \(settings.endpoint): open the session first") }
+        let request: [UInt8]
+        do { request = try association.setRequest(attribute, value: value) } catch {
+            throw MeterError(.objectUnavailable,
+                "cannot write \(attribute): \(error.description) (the meter did not grant SET to client SAP \(settings.clientSAP))",
+                accessResult: .readWriteDenied)
+        }
+        let response = try transact(request)
+        do { return try association.handleSetResponse(response) } catch {
+            throw MeterError(.protocolError, "the meter's answer to the SET of \(attribute) could not be read: \(error.description)")
+        }
+    }
+
     /// Reads a profile generic (load profile, event log) by clock range; falls back to reading the whole
     /// buffer and filtering when the meter did not grant selective access.
     public func readProfile(_ obis: ObisCode, fromUnixMilliseconds from: Int64, toUnixMilliseconds to: Int64) throws(MeterError) -> ProfileReading {
