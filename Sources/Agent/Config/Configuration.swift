@@ -58,6 +58,8 @@ public struct MeterConfiguration: Sendable, Equatable {
     /// `DLMS_CONNECT_PER_POLL`: associate and release at every poll instead of keeping the association.
     public var connectPerPoll: Bool
     public var profile: MeterProfileName
+    /// `DLMS_PROFILES`, `DLMS_PROFILE_BACKFILL`, `DLMS_CLOCK_SYNC`, `DLMS_CLOCK_MAX_DRIFT_S`.
+    public var profileSettings = ProfileSettings()
 
     public init(
         deviceID: String, transport: MeterTransport, clientSAP: UInt8 = 1, serverLogical: UInt16 = 0,
@@ -131,6 +133,8 @@ public struct MQTTConfiguration: Sendable, Equatable {
     public var statusTopic: String
     /// `MQTT_HEALTH_TOPIC`: the periodic health JSON, per meter.
     public var healthTopic: String
+    /// `MQTT_PROFILE_TOPIC`: one message per profile row; template with `{device_id}` and `{name}`.
+    public var profileTopic = "meters/{device_id}/profile/{name}"
     public var tls: TLSConfiguration?
     public var username: String?
     public var password: ConfigSecret?

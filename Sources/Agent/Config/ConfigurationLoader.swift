@@ -233,13 +233,15 @@ public enum ConfigurationLoader {
         guard let profile = MeterProfileName(rawValue: profileText) else {
             throw v.fail("DLMS_METER_PROFILE", "unknown meter profile", "microstar or generic")
         }
-        return MeterConfiguration(
+        var meter = MeterConfiguration(
             deviceID: deviceID, transport: transport, clientSAP: UInt8(clientSAP), serverLogical: UInt16(logical),
             serverPhysical: UInt16(physical), addressSize: addressSize, password: password, measurements: measurements,
             pollPeriodMilliseconds: Int64((period * 1000).rounded()),
             maxConsecutiveErrors: try v.integer("MAX_CONSEC_ERRORS", default: 10, in: 1...1_000_000),
             timeoutMilliseconds: try v.integer("DLMS_TIMEOUT_MS", default: 5000, in: 100...600_000),
             connectPerPoll: try v.bool("DLMS_CONNECT_PER_POLL", default: false), profile: profile)
+        meter.profileSettings = try profileSettings(v)
+        return meter
     }
 
     static func measurementList(_ v: Values, known: Set<String>?) throws(ConfigError) -> [String] {
@@ -331,6 +333,7 @@ public enum ConfigurationLoader {
         let telemetry = try topicTemplate(v, "MQTT_TOPIC", default: "meters/{device_id}/telemetry")
         let status = try topicTemplate(v, "MQTT_STATUS_TOPIC", default: "meters/{device_id}/status")
         let health = try topicTemplate(v, "MQTT_HEALTH_TOPIC", default: "meters/{device_id}/health")
+        let profileTopic = try profileTopicTemplate(v)
 
         let clientTemplate = v["MQTT_CLIENT_ID"]?.value.trimmingBlanksString() ?? "dlms-bridge-{device_id}"
         let clientID = TelemetryPayload.topic(template: clientTemplate, deviceID: meters[0].deviceID)
@@ -348,11 +351,12 @@ public enum ConfigurationLoader {
         default: throw v.fail("MQTT_PROTOCOL", "unknown MQTT version", "3.1.1 or 5")
         }
 
-        let mqtt = MQTTConfiguration(
+        var mqtt = MQTTConfiguration(
             host: host, port: port, clientID: clientID, telemetryTopic: telemetry, statusTopic: status,
             healthTopic: health, tls: tls, username: username, password: password,
             qos: UInt8(try v.integer("MQTT_QOS", default: 1, in: 0...2)), protocolVersion: protocolVersion,
             keepaliveSeconds: try v.integer("MQTT_KEEPALIVE_S", default: 60, in: 5...65535))
+        mqtt.profileTopic = profileTopic
 
         let directory = v["SPOOL_DIR"]?.value.trimmingBlanksString() ?? "/var/lib/dlms-bridge/spool"
         guard !directory.isEmpty else {

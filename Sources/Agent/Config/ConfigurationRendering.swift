@@ -5,7 +5,7 @@ extension AgentConfiguration {
         var g: [(String, String)] = [
             ("MQTT_HOST", mqtt.host), ("MQTT_PORT", String(mqtt.port)), ("MQTT_CLIENT_ID", mqtt.clientID),
             ("MQTT_TOPIC", mqtt.telemetryTopic), ("MQTT_STATUS_TOPIC", mqtt.statusTopic),
-            ("MQTT_HEALTH_TOPIC", mqtt.healthTopic),
+            ("MQTT_HEALTH_TOPIC", mqtt.healthTopic), ("MQTT_PROFILE_TOPIC", mqtt.profileTopic),
         ]
         if let tls = mqtt.tls {
             switch tls.authority {
@@ -48,6 +48,7 @@ extension AgentConfiguration {
                 ("DLMS_CONNECT_PER_POLL", String(meter.connectPerPoll)),
                 ("DLMS_METER_PROFILE", meter.profile.rawValue),
             ]
+            v += meter.profileSettings.variables
             return (meter.deviceID, v)
         }
         return (g, m)
