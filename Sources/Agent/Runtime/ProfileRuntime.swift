@@ -1,7 +1,8 @@
 import Log
 
 // The runtime's side of the profile collection (issue 11): each row becomes one spool record (its payload
-// names the profile, see SpoolEnvelope) and is published like a live reading; the profile's cursor moves
+// names the profile, see SpoolEnvelope) and is published like a live reading, but never ahead of a backlog
+// (so rows first arrive in capture-time order even across outages and restarts); the profile's cursor moves
 // only after its rows are in the spool, so the spool's commit makes both durable together.
 
 extension AgentRuntime {
@@ -61,9 +62,12 @@ extension AgentRuntime {
             let ring = state.withLock { s -> Bool in
                 let first = !s.storeActivity
                 s.storeActivity = true
-                guard s.connected else {
+                // Rows go out in capture-time order: while older records wait for replay (an outage, a
+                // restart), a new row waits behind them instead of overtaking them live.
+                guard s.connected, !s.backlog[index] else {
                     s.backlog[index] = true
-                    return first
+                    s.replayExhausted[index] = false  // a batch read before this row must not end the replay
+                    return true
                 }
                 publishLocked(&s, meter: index, seq: seq, payload: payload)
                 return first
