@@ -165,7 +165,7 @@ final class CursorStore: ReadingStore {
         #expect(health.contains(#""clock":{"drift_ms":-1500}"#))
         // The spool's records carry the profile, so a replay after a restart goes to the profile topic.
         let records = (try? store.pending(after: 0, limit: 10)) ?? []
-        #expect(records.count == 4 && records.filter { $0.payload.first == 0x1E }.count == 3)
+        #expect(records.count == 5 && records.filter { $0.payload.first == 0x1E }.count == 3)  // 2 polls, 3 rows
     }
 
     @Test func aLiveRowWaitsBehindABacklogSoRowsArriveInCaptureOrder() {

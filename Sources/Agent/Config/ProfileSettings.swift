@@ -56,7 +56,8 @@ public struct ProfileSettings: Sendable, Equatable {
     var variables: [(String, String)] {
         let list = profiles.map { p -> String in
             let catalog = ProfileConfiguration.catalog.first { $0.name == p.name }
-            return "\"" + (catalog?.obis == p.obis ? p.name : p.name + "=" + p.obis.fullDescription) + "\""
+            let bare = catalog?.obis == p.obis || p.name == p.obis.fullDescription
+            return "\"" + (bare ? p.name : p.name + "=" + p.obis.fullDescription) + "\""
         }
         return [
             ("DLMS_PROFILES", "[" + list.joined(separator: ", ") + "]"),
