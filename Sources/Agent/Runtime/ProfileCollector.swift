@@ -5,7 +5,7 @@ import MeterLink
 /// MeterLink's one ``ProfileReader`` per profile.
 ///
 /// Per slot it makes at most one profile request (a slice by range, or the oldest-entry probe of a first
-/// start), round robin over the profiles that are due; a profile that has caught up with the meter's now
+/// start; at a new association the header's few requests instead), round robin over the profiles that are due; a profile that has caught up with the meter's now
 /// is next due one capture period after its last row. The position is the spool's cursor (the capture time
 /// of the last row stored), so a restart continues where the stored rows end; in memory only the scan
 /// past empty windows (a long gap) is kept.
@@ -22,6 +22,10 @@ final class ProfileCollector {
     private var notBefore: [Int64]
     /// Per profile: the last failure logged (a repeated failure is counted, not logged again).
     private var lastFailure: [String?]
+    /// Per profile: an empty slice after the cursor asks for the oldest row at the next slot (a buffer that
+    /// wrapped during a long outage is then skipped to in one request, not in empty slices); once per scan.
+    private var probeOldest: [Bool]
+    private var probed: [Bool]
     private var nextProfile = 0
     /// The association whose clock was read, the meter's clock minus the gateway's, its deviation.
     private var clockAssociation = -1
@@ -42,6 +46,8 @@ final class ProfileCollector {
         scanFrom = settings.profiles.map { _ in nil }
         notBefore = settings.profiles.map { _ in Int64.min }
         lastFailure = settings.profiles.map { _ in nil }
+        probeOldest = settings.profiles.map { _ in false }
+        probed = settings.profiles.map { _ in false }
     }
 
     func afterPoll(session: MeterSession, cursor: (String) -> Int64?, now: Int64) -> AfterPollWork {
@@ -142,8 +148,23 @@ final class ProfileCollector {
         let profile = profiles[i]
         let reader = readers[i]
         do {
+            // A new association: its header first (capture objects, period, scalers), alone in this slot.
+            if !reader.hasHeader(for: session) {
+                _ = try reader.header(using: session)
+                lastFailure[i] = nil
+                return ProfileCollection(profile: profile)
+            }
             let from: Int64
-            if let stored {
+            if let stored, probeOldest[i] {
+                probeOldest[i] = false
+                probed[i] = true
+                if let oldest = try reader.oldestCaptureTime(using: session, meterDeviation: deviation),
+                    oldest > max((stored / 1000 + 1) * 1000, scanFrom[i] ?? Int64.min) {
+                    scanFrom[i] = oldest  // the rows before it are gone: the next slice reports the loss window
+                }
+                lastFailure[i] = nil
+                return ProfileCollection(profile: profile)
+            } else if let stored {
                 from = max((stored / 1000 + 1) * 1000, scanFrom[i] ?? Int64.min)
             } else if let start = scanFrom[i] {
                 from = start
@@ -157,7 +178,12 @@ final class ProfileCollector {
             }
             let slice = try reader.readSlice(using: session, from: from, previous: stored, meterNow: meterNow,
                                              meterDeviation: deviation)
-            if slice.rows.isEmpty { scanFrom[i] = slice.nextFrom }
+            if slice.rows.isEmpty {
+                scanFrom[i] = slice.nextFrom
+                if stored != nil && !slice.caughtUp && !probed[i] { probeOldest[i] = true }
+            } else {
+                probed[i] = false
+            }
             if slice.caughtUp {
                 let period = Int64(slice.header.capturePeriodSeconds) * 1000
                 let last = slice.rows.last?.captureTime ?? stored ?? slice.to

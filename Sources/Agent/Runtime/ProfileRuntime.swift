@@ -1,4 +1,5 @@
 import Log
+import Platform
 
 // The runtime's side of the profile collection (issue 11): each row becomes one spool record (its payload
 // names the profile, see SpoolEnvelope) and is published like a live reading, but never ahead of a backlog

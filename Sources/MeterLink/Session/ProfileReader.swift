@@ -41,6 +41,11 @@ public final class ProfileReader {
 
     // MARK: Header
 
+    /// True when the header of the session's current association is already read (no request needed).
+    public func hasHeader(for session: MeterSession) -> Bool {
+        header != nil && headerAssociation == session.counters.associations
+    }
+
     /// The header for the session's current association: read (attributes 3 and 4, then the scalers) when
     /// the association is new, else the cached one.
     public func header(using session: MeterSession) throws(MeterError) -> ProfileHeader {
