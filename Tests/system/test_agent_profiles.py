@@ -226,3 +226,22 @@ def test_clock_drift_is_reported_and_set_corrects_it(agent_broker, make_watcher,
     with GuruxReader.tcp(sim.host, sim.port, client_sap=16) as meter:
         clock = as_ms(meter.read_clock())
     assert abs(clock - time.time() * 1000) < 3000
+
+
+def test_a_profile_the_meter_lacks_is_reported_once_and_the_others_go_on(
+        agent_broker, make_watcher, make_simulator, make_agent, tmp_path):
+    broker = agent_broker()
+    watcher = make_watcher(broker)
+    sim = make_simulator("--capture-period", "1", "--profile-rows", "120")
+    agent = make_agent(agent_env(broker, sim, tmp_path / "spool",
+                                 DLMS_PROFILES='["missing=0-0:98.1.0.255", "load_profile", "event_log"]'))
+    agent.wait_for_log(r"profile missing \(0-0:98\.1\.0\.255\) not read: .*object-undefined", 15)
+    start_ms = time.time() * 1000
+    wait_rows_after(watcher, start_ms + 4000, 20)
+    watcher.wait_for_seqs(DEVICE, 5)
+    assert agent.log().count("profile missing (0-0:98.1.0.255) not read") == 1
+    # The event log captures on events (period 0): said once, and read without error.
+    assert agent.log().count("capture period 0") == 1
+    assert "profile event_log" not in agent.log()
+    health = watcher.health(DEVICE)[-1]["profiles"]
+    assert health["profile_read_failures"] >= 1 and health["rows"] > 0

@@ -196,6 +196,11 @@ final class ProfileCollector {
                                      issues: slice.issues.map { issueNote($0) })
         } catch {
             if !error.keepsAssociation { session.abort() }  // the next poll reconnects
+            // A refusal (no such profile, a header this reader cannot use) is asked again in a minute, not
+            // at every slot: the other profiles and the polls go on meanwhile.
+            if error.keepsAssociation {
+                notBefore[i] = meterNow + max(Self.asynchronousRecheckMilliseconds, pollPeriodMilliseconds)
+            }
             let message = "profile \(profile.name) (\(profile.obis.fullDescription)) not read: \(error.description)"
             let repeated = lastFailure[i] == message
             lastFailure[i] = message
