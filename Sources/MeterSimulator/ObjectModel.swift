@@ -41,8 +41,11 @@ public struct SimulatedObjectModel: Sendable {
     public static let eventLog = ObisCode(0, 0, 99, 98, 0, 255)
     public static let eventCode = ObisCode(0, 0, 96, 11, 0, 255)
 
-    /// Seconds between event log entries.
+    /// Seconds between event log entries by default (``SimulatorConfiguration/eventPeriodSeconds``).
     public static let eventIntervalSeconds: Int64 = 6 * 3600
+
+    /// Seconds between event log entries of this meter.
+    var eventInterval: Int64 { max(1, configuration.eventPeriodSeconds) }
 
     /// A register's scaler and unit as the meter reports them.
     public static func scalerUnit(of obis: ObisCode) -> ScalerUnit? {
@@ -192,8 +195,9 @@ public struct SimulatedObjectModel: Sendable {
         let instants = loadProfileInstants(at: unixMilliseconds)
         guard let first = instants.first, let last = instants.last else { return [] }
         var out: [Int64] = []
-        var t = last - ((last % Self.eventIntervalSeconds) + Self.eventIntervalSeconds) % Self.eventIntervalSeconds
-        while t >= first { out.append(t); t -= Self.eventIntervalSeconds }
+        let interval = eventInterval
+        var t = last - ((last % interval) + interval) % interval
+        while t >= first { out.append(t); t -= interval }
         return out.reversed()
     }
 
@@ -211,7 +215,7 @@ public struct SimulatedObjectModel: Sendable {
     /// parameter change (47).
     public func eventRow(at instant: Int64) -> [DataValue] {
         let codes: [UInt16] = [1, 2, 4, 47]
-        let index = Int((instant / Self.eventIntervalSeconds) % Int64(codes.count))
+        let index = Int((instant / eventInterval) % Int64(codes.count))
         return [.octetString(dateTime(at: instant * 1000).bytes), .longUnsigned(codes[index])]
     }
 

@@ -88,6 +88,8 @@ public struct SimulatorConfiguration: Sendable {
     public var clockDeviationMinutes: Int16
     /// How far the meter's clock runs ahead of true time at start, seconds (negative: behind).
     public var clockOffsetSeconds: Int64
+    /// Seconds between event log entries (default 6 hours).
+    public var eventPeriodSeconds: Int64
     /// Windows of meter time (unix seconds, half-open) in which the load profile captured nothing: the
     /// meter was unpowered. Rows there are simply absent from the buffer.
     public var profileGaps: [Range<Int64>]
@@ -103,7 +105,8 @@ public struct SimulatorConfiguration: Sendable {
         maxPDUSize: UInt16 = 1024, firstBlockNumber: UInt32 = 1, inactivityTimeoutMilliseconds: Int64 = 180_000,
         serialNumber: String = "000019001234", firmwareVersion: String = "MST-SIM 1.0.0",
         profileRows: Int = 96 * 2, capturePeriodSeconds: Int = 900, clockDeviationMinutes: Int16 = 0,
-        clockOffsetSeconds: Int64 = 0, profileGaps: [Range<Int64>] = [], captureObjectsChangeAt: Int64? = nil
+        clockOffsetSeconds: Int64 = 0, profileGaps: [Range<Int64>] = [], captureObjectsChangeAt: Int64? = nil,
+        eventPeriodSeconds: Int64 = SimulatedObjectModel.eventIntervalSeconds
     ) {
         self.serverLogical = serverLogical
         self.serverPhysical = serverPhysical
@@ -125,6 +128,7 @@ public struct SimulatorConfiguration: Sendable {
         self.clockOffsetSeconds = clockOffsetSeconds
         self.profileGaps = profileGaps
         self.captureObjectsChangeAt = captureObjectsChangeAt
+        self.eventPeriodSeconds = eventPeriodSeconds
     }
 
     /// GET, SET (the clock, for password clients), selective access, block transfer with GET, GET-With-List

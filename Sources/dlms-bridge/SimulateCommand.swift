@@ -60,6 +60,7 @@ struct SimulateCommand {
                     + "started, for LENGTH seconds: the load profile has no rows there (repeatable)."),
             .value("capture-objects-change-at", "seconds", "Reconfigure the load profile this many seconds after "
                    + "start: new capture objects (clock, +A, voltage, -A) and a cleared buffer."),
+            .value("event-period", "seconds", "Seconds between event log entries.", default: "21600"),
             .value("clock-offset", "seconds", "The meter's clock runs this many seconds ahead of true time "
                    + "(negative: behind; write it --clock-offset=-30).", default: "0"),
             .value("drop-after-frames", "n", "Fault: drop the link on the Nth frame of a connection."),
@@ -96,6 +97,7 @@ struct SimulateCommand {
     var profileGaps: [(start: Int64, length: Int64)] = []
     var captureObjectsChangeAt: Int64?
     var clockOffset: Int64 = 0
+    var eventPeriod: Int64 = 21_600
     var dropAfterFrames: Int?
     var replyDelayMs: Int = 0
     var corruptEvery: Int?
@@ -147,6 +149,7 @@ struct SimulateCommand {
                 c.profileGaps.append((start, length))
             }
             c.captureObjectsChangeAt = try a.integer("capture-objects-change-at", Int64.self, in: 0...Int64(Int32.max))
+            c.eventPeriod = try a.integer("event-period", Int64.self, default: 21_600, in: 1...86_400 * 366) ?? 21_600
             c.clockOffset = try a.integer("clock-offset", Int64.self, default: 0, in: -86_400 * 3650...86_400 * 3650) ?? 0
             c.dropAfterFrames = try a.integer("drop-after-frames", Int.self, in: 1...Int.max)
             c.replyDelayMs = try a.integer("reply-delay-ms", Int.self, default: 0, in: 0...600_000) ?? 0
@@ -224,7 +227,8 @@ struct SimulateCommand {
                 let start = startedAt + clockOffset + gap.start
                 return start..<(start + gap.length)
             },
-            captureObjectsChangeAt: captureObjectsChangeAt.map { startedAt + clockOffset + $0 })
+            captureObjectsChangeAt: captureObjectsChangeAt.map { startedAt + clockOffset + $0 },
+            eventPeriodSeconds: eventPeriod)
 
         // Signals go to one thread (sigtimedwait); block them before any other thread starts.
         SignalThread.blockSignals()

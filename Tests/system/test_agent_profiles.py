@@ -232,8 +232,8 @@ def test_a_profile_the_meter_lacks_is_reported_once_and_the_others_go_on(
         agent_broker, make_watcher, make_simulator, make_agent, tmp_path):
     broker = agent_broker()
     watcher = make_watcher(broker)
-    sim = make_simulator("--capture-period", "1", "--profile-rows", "120")
-    agent = make_agent(agent_env(broker, sim, tmp_path / "spool",
+    sim = make_simulator("--capture-period", "1", "--profile-rows", "120", "--event-period", "2")
+    agent = make_agent(agent_env(broker, sim, tmp_path / "spool", DLMS_PROFILE_BACKFILL="12s",
                                  DLMS_PROFILES='["missing=0-0:98.1.0.255", "load_profile", "event_log"]'))
     agent.wait_for_log(r"profile missing \(0-0:98\.1\.0\.255\) not read: .*object-undefined", 15)
     start_ms = time.time() * 1000
@@ -243,5 +243,11 @@ def test_a_profile_the_meter_lacks_is_reported_once_and_the_others_go_on(
     # The event log captures on events (period 0): said once, and read without error.
     assert agent.log().count("capture period 0") == 1
     assert "profile event_log" not in agent.log()
+    # Its rows (an event every 2 s in the backfill) come with their event code.
+    events = first_arrivals(profile_messages(watcher, f"meters/{DEVICE}/profile/event_log"))
+    assert len(events) >= 4, events
+    assert all(m["obis"] == "0-0:99.98.0.255" and list(m["values"]) == ["0-0:96.11.0"] for m in events), events[:2]
+    assert {m["values"]["0-0:96.11.0"]["value"] for m in events} <= {1, 2, 4, 47}
+    assert all(b["capture_time"] - a["capture_time"] == 2000 for a, b in zip(events, events[1:]))
     health = watcher.health(DEVICE)[-1]["profiles"]
     assert health["profile_read_failures"] >= 1 and health["rows"] > 0
