@@ -36,13 +36,13 @@ let package = Package(
         // The meter link: TCP and termios transports, IEC 62056-21 mode E, the meter session, the catalog.
         .target(
             name: "MeterLink",
-            dependencies: ["HDLC", "COSEM", "CLibc", "Platform"],
+            dependencies: ["HDLC", "COSEM", "DLMSCrypto", "CLibc", "Platform"],
             swiftSettings: strict
         ),
         // The simulated Microstar meter (demo and test peer), server side of the same core.
         .target(
             name: "MeterSimulator",
-            dependencies: ["HDLC", "COSEM", "CLibc", "Platform", "MeterLink"],
+            dependencies: ["HDLC", "COSEM", "DLMSCrypto", "CLibc", "Platform", "MeterLink"],
             swiftSettings: strict
         ),
         // libmosquitto, seen only by Uplink.
@@ -96,7 +96,7 @@ let package = Package(
                 "COSEM", "HDLC", "DLMSCrypto", .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
-        .testTarget(name: "MeterLinkTests", dependencies: ["MeterLink", "MeterSimulator", "HDLC", "COSEM"]),
+        .testTarget(name: "MeterLinkTests", dependencies: ["MeterLink", "MeterSimulator", "HDLC", "COSEM", "DLMSCrypto"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "LogTests", dependencies: ["Log"]),
         .testTarget(name: "SpoolTests", dependencies: ["Spool", "Platform"]),

@@ -48,7 +48,8 @@ def spooled(spool: pathlib.Path) -> int:
             n = int.from_bytes(data[offset:offset + 4], "little")
             if n == 0 or offset + 24 + n > len(data):
                 break
-            count += 1
+            seq = int.from_bytes(data[offset + 4:offset + 12], "little")
+            count += seq != 0  # seq 0: the segment's seal, not a reading
             offset += 24 + n
     return count
 

@@ -55,24 +55,43 @@ def payload(device: str, seq: int, ts: int) -> bytes:
         "description": "Voltage L1"}}}, separators=(",", ":")).encode()
 
 
-def write_backlog(spool_root: pathlib.Path, device: str, count: int) -> None:
+SEAL_RECORD = 24 + 4 + 6 * 8  # a segment's seal: a record with seq 0 and a 52-byte payload (docs/spool.md)
+
+
+def record(seq: int, ts: int, body: bytes) -> bytes:
+    head = struct.pack("<IQQ", len(body), seq, ts) + body
+    return head + struct.pack("<I", crc32c(head))
+
+
+def write_backlog(spool_root: pathlib.Path, device: str, count: int, seals: bool = True) -> None:
+    """`count` readings in the spool's format, each full segment sealed as the agent seals it when it rolls
+    (`seals=False`: as the agent wrote them before seals existed, so every segment is scanned at start)."""
     directory = spool_root / device
     directory.mkdir(parents=True)
     now = int(time.time() * 1000) - count * 1000
     segment = None
     size = 0
+    first = last = last_ts = 0
+
+    def seal() -> None:
+        if seals:
+            body = b"SEAL" + struct.pack("<QQQQqQ", first, first, last, last - first + 1, last_ts, size)
+            segment.write(record(0, 0, body))
+
     for seq in range(1, count + 1):
-        body = payload(device, seq, now + seq * 1000)
-        head = struct.pack("<IQQ", len(body), seq, now + seq * 1000) + body
-        record = head + struct.pack("<I", crc32c(head))
-        if segment is None or size + len(record) > SEGMENT_BYTES:
+        ts = now + seq * 1000
+        rec = record(seq, ts, payload(device, seq, ts))
+        if segment is None or size + len(rec) + (SEAL_RECORD if seals else 0) > SEGMENT_BYTES:
             if segment:
+                seal()
                 segment.close()
             segment = open(directory / f"{seq:016x}.seg", "wb")
             segment.write(b"DLBSPL01" + struct.pack("<Q", seq))
             size = 16
-        segment.write(record)
-        size += len(record)
+            first = seq
+        segment.write(rec)
+        size += len(rec)
+        last, last_ts = seq, ts
     segment.close()
 
 

@@ -125,6 +125,23 @@ public struct ClientAssociation: Sendable {
         return .accepted(granted: granted, serverMaxReceivePDUSize: initiate.serverMaxReceivePDUSize)
     }
 
+    /// Opens the association from a ciphered AARE that `CipheringContext` deciphered (and, for HLS-GMAC, after
+    /// pass 3/4 verified): the InitiateResponse travelled inside a glo-initiate-response, so
+    /// `handleAssociationResponse` never saw it in clear.
+    public mutating func acceptDeciphered(_ initiate: InitiateResponse) -> AssociationOutcome {
+        pending = .none
+        reassembler = nil
+        state = .associated(granted: initiate.negotiatedConformance, serverMaxReceivePDUSize: initiate.serverMaxReceivePDUSize)
+        return .accepted(granted: initiate.negotiatedConformance, serverMaxReceivePDUSize: initiate.serverMaxReceivePDUSize)
+    }
+
+    /// Marks the AARQ as sent without building it here (a ciphered AARQ is built by `CipheringContext`).
+    public mutating func markRequested() {
+        state = .requested
+        pending = .none
+        reassembler = nil
+    }
+
     /// The conformance the meter granted; nil before an accepted AARE.
     public var grantedConformance: Conformance? {
         if case let .associated(granted, _) = state { return granted }

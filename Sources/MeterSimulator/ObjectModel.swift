@@ -3,11 +3,14 @@ import COSEM
 /// The simulated meter's COSEM objects: every object of the standard measurement catalog, with plausible
 /// values that are pure functions of the time the caller passes in (so a test can predict them).
 ///
-/// - Instantaneous values wander along triangle waves: voltage around 230 V (scaler -1, unit 35 V), current
-///   around 5 A (scaler -3, unit 33 A), frequency around 50 Hz (scaler -2, unit 44 Hz), powers consistent
-///   with them (W, var, VA).
-/// - Energies (Wh, varh) grow at a steady rate from a fixed base, so they only ever increase, and the
-///   load profile's columns at a capture instant equal the registers read at that instant.
+/// - A three-phase meter. Instantaneous values wander along triangle waves: voltages around 230 V (scaler -1,
+///   unit 35 V), currents around 5, 4 and 3 A on L1, L2, L3 (scaler -3, unit 33 A), frequency around 50 Hz
+///   (scaler -2, unit 44 Hz). Each phase's apparent power is its V x I, active power 0.96 of it (the power
+///   factor, scaler -3, unit 255), reactive power 0.28 of it; the totals are the sums of the phases, the
+///   neutral current the magnitude of the three currents' phasor sum.
+/// - Energies (Wh, varh, VAh) grow at a steady rate from a fixed base, so they only ever increase; the tariff
+///   registers (rate 1 two thirds, rate 2 the rest) add up to the total, the net register is import minus
+///   export, and the load profile's columns at a capture instant equal the registers read at that instant.
 /// - The load profile (1-0:99.1.0.255) captures clock, +A, -A, +R, -R every ``SimulatorConfiguration/capturePeriodSeconds``
 ///   with ``SimulatorConfiguration/profileRows`` rows back from now; it is far longer than one PDU, so it
 ///   needs block transfer. The event log (0-0:99.98.0.255) has one event every 6 hours over the same span.
@@ -40,6 +43,50 @@ public struct SimulatedObjectModel: Sendable {
     public static let loadProfile = ObisCode(1, 0, 99, 1, 0, 255)
     public static let eventLog = ObisCode(0, 0, 99, 98, 0, 255)
     public static let eventCode = ObisCode(0, 0, 96, 11, 0, 255)
+    // Three-phase objects: index 0, 1, 2 for L1, L2, L3.
+    public static let voltages = [voltage, ObisCode(1, 1, 52, 7, 0), ObisCode(1, 1, 72, 7, 0)]
+    public static let currents = [current, ObisCode(1, 1, 51, 7, 0), ObisCode(1, 1, 71, 7, 0)]
+    public static let neutralCurrent = ObisCode(1, 1, 91, 7, 0)
+    public static let powerFactor = ObisCode(1, 1, 13, 7, 0)
+    public static let powerFactors = [ObisCode(1, 1, 33, 7, 0), ObisCode(1, 1, 53, 7, 0), ObisCode(1, 1, 73, 7, 0)]
+    public static let activePowersImport = [ObisCode(1, 1, 21, 7, 0), ObisCode(1, 1, 41, 7, 0), ObisCode(1, 1, 61, 7, 0)]
+    public static let activePowersExport = [ObisCode(1, 1, 22, 7, 0), ObisCode(1, 1, 42, 7, 0), ObisCode(1, 1, 62, 7, 0)]
+    public static let reactivePowersImport = [ObisCode(1, 1, 23, 7, 0), ObisCode(1, 1, 43, 7, 0), ObisCode(1, 1, 63, 7, 0)]
+    public static let apparentPowers = [ObisCode(1, 1, 29, 7, 0), ObisCode(1, 1, 49, 7, 0), ObisCode(1, 1, 69, 7, 0)]
+    public static let activeEnergyImportTariffs = [ObisCode(1, 1, 1, 8, 1), ObisCode(1, 1, 1, 8, 2)]
+    public static let activeEnergyExportTariffs = [ObisCode(1, 1, 2, 8, 1), ObisCode(1, 1, 2, 8, 2)]
+    public static let activeEnergyNet = ObisCode(1, 1, 16, 8, 0)
+    public static let apparentEnergyImport = ObisCode(1, 1, 9, 8, 0)
+
+    public static let associationLN = AssociationLN.current
+
+    /// Every register (class 3) the meter has.
+    public static let registers: [ObisCode] =
+        voltages + currents + [neutralCurrent, frequency, powerFactor] + powerFactors
+        + [activePowerImport, activePowerExport] + activePowersImport + activePowersExport
+        + [reactivePowerImport, reactivePowerExport] + reactivePowersImport + [apparentPower] + apparentPowers
+        + [activeEnergyImport, activeEnergyExport] + activeEnergyImportTariffs + activeEnergyExportTariffs
+        + [activeEnergyNet, reactiveEnergyImport, reactiveEnergyExport, apparentEnergyImport]
+
+    /// The object list of the Association LN (0-0:40.0.0.255, attribute 2): every object the meter serves,
+    /// each with its class and its attributes listed read-only.
+    public static let objectList: [(entry: ObjectListEntry, attributes: Int8)] = {
+        var out: [(entry: ObjectListEntry, attributes: Int8)] = [
+            (ObjectListEntry(classId: InterfaceClass.clock.rawValue, version: 0, obis: clock), 9),
+            (ObjectListEntry(classId: AssociationLN.classId, version: 1, obis: associationLN), 2),
+            (ObjectListEntry(classId: InterfaceClass.data.rawValue, version: 0, obis: serialNumber), 2),
+            (ObjectListEntry(classId: InterfaceClass.data.rawValue, version: 0, obis: firmwareVersion), 2),
+            (ObjectListEntry(classId: InterfaceClass.data.rawValue, version: 0, obis: eventCode), 2),
+        ]
+        for r in registers { out.append((ObjectListEntry(classId: InterfaceClass.register.rawValue, version: 0, obis: r), 3)) }
+        for d in [maxDemandImport, maxDemandExport] {
+            out.append((ObjectListEntry(classId: InterfaceClass.extendedRegister.rawValue, version: 0, obis: d), 5))
+        }
+        for p in [loadProfile, eventLog] {
+            out.append((ObjectListEntry(classId: InterfaceClass.profileGeneric.rawValue, version: 1, obis: p), 8))
+        }
+        return out
+    }()
 
     /// Seconds between event log entries by default (``SimulatorConfiguration/eventPeriodSeconds``).
     public static let eventIntervalSeconds: Int64 = 6 * 3600
@@ -50,15 +97,22 @@ public struct SimulatedObjectModel: Sendable {
     /// A register's scaler and unit as the meter reports them.
     public static func scalerUnit(of obis: ObisCode) -> ScalerUnit? {
         switch obis {
-        case voltage: return ScalerUnit(scaler: -1, unit: .volt)
-        case current: return ScalerUnit(scaler: -3, unit: .ampere)
+        case _ where voltages.contains(obis): return ScalerUnit(scaler: -1, unit: .volt)
+        case _ where currents.contains(obis), neutralCurrent: return ScalerUnit(scaler: -3, unit: .ampere)
         case frequency: return ScalerUnit(scaler: -2, unit: .hertz)
+        case _ where obis == powerFactor || powerFactors.contains(obis): return ScalerUnit(scaler: -3, unit: .count)
         case activePowerImport, activePowerExport, maxDemandImport, maxDemandExport:
             return ScalerUnit(scaler: 0, unit: .watt)
+        case _ where activePowersImport.contains(obis) || activePowersExport.contains(obis):
+            return ScalerUnit(scaler: 0, unit: .watt)
         case reactivePowerImport, reactivePowerExport: return ScalerUnit(scaler: 0, unit: .var)
-        case apparentPower: return ScalerUnit(scaler: 0, unit: .voltAmpere)
-        case activeEnergyImport, activeEnergyExport: return ScalerUnit(scaler: 0, unit: .wattHour)
+        case _ where reactivePowersImport.contains(obis): return ScalerUnit(scaler: 0, unit: .var)
+        case _ where obis == apparentPower || apparentPowers.contains(obis): return ScalerUnit(scaler: 0, unit: .voltAmpere)
+        case activeEnergyImport, activeEnergyExport, activeEnergyNet: return ScalerUnit(scaler: 0, unit: .wattHour)
+        case _ where activeEnergyImportTariffs.contains(obis) || activeEnergyExportTariffs.contains(obis):
+            return ScalerUnit(scaler: 0, unit: .wattHour)
         case reactiveEnergyImport, reactiveEnergyExport: return ScalerUnit(scaler: 0, unit: .varHour)
+        case apparentEnergyImport: return ScalerUnit(scaler: 0, unit: .voltAmpereHour)
         default: return nil
         }
     }
@@ -117,29 +171,77 @@ public struct SimulatedObjectModel: Sendable {
         return (up * 4 * amplitude) / period - amplitude
     }
 
+    /// Phase `n` (0, 1, 2): voltage in 0.1 V and current in mA at second `s`. L1 is the Microstar set's.
+    static func phase(_ n: Int, at s: Int64) -> (voltage: Int64, current: Int64) {
+        let shift = Int64(n)
+        let voltage = 2300 + triangle(s + shift * 200, period: 600, amplitude: 40)
+        let base: [Int64] = [5000, 4000, 3000]
+        let swing: [Int64] = [1500, 1200, 900]
+        return (voltage, base[n] + triangle(s + shift * 300, period: 900, amplitude: swing[n]))
+    }
+
+    /// Phase `n`'s apparent, active and reactive power (VA, W, var) at second `s`.
+    static func phasePower(_ n: Int, at s: Int64) -> (apparent: Int64, active: Int64, reactive: Int64) {
+        let (v, i) = phase(n, at: s)
+        let apparent = v * i / 10_000
+        return (apparent, apparent * 96 / 100, apparent * 28 / 100)
+    }
+
+    /// The integer square root (floor), for the neutral current.
+    static func squareRoot(_ x: Int64) -> Int64 {
+        guard x > 1 else { return max(0, x) }
+        var r = x
+        var next = (r + x / r) / 2
+        while next < r { r = next; next = (r + x / r) / 2 }
+        return r
+    }
+
     /// The raw integer value of a register at `unixMilliseconds` (before the scaler).
     public func rawValue(of obis: ObisCode, at unixMilliseconds: Int64) -> Int64? {
         let s = unixMilliseconds / 1000
         let elapsed = max(0, s - Self.baseSeconds)
-        let voltage = 2300 + Self.triangle(s, period: 600, amplitude: 40)  // 0.1 V
-        let current = 5000 + Self.triangle(s, period: 900, amplitude: 1500)  // mA
-        let apparent = voltage * current / 10_000  // VA
-        let active = apparent * 96 / 100
-        let reactive = apparent * 28 / 100
+        let powers = (0..<3).map { Self.phasePower($0, at: s) }
+        let exportTotal = max(0, Self.triangle(s, period: 3600, amplitude: 300))
+        // Energies: a base plus a steady average rate (W, var or VA) times the elapsed time; the rates are the
+        // averages of the powers above.
+        let importEnergy = 1_000_000 + elapsed * 2650 / 3600
+        let exportEnergy = 20_000 + elapsed * 75 / 3600
+        if let n = Self.voltages.firstIndex(of: obis) { return Self.phase(n, at: s).voltage }
+        if let n = Self.currents.firstIndex(of: obis) { return Self.phase(n, at: s).current }
+        if let n = Self.apparentPowers.firstIndex(of: obis) { return powers[n].apparent }
+        if let n = Self.activePowersImport.firstIndex(of: obis) { return powers[n].active }
+        if let n = Self.reactivePowersImport.firstIndex(of: obis) { return powers[n].reactive }
+        if let n = Self.activePowersExport.firstIndex(of: obis) {
+            // The export split 1/2, 1/4, the rest: the phases add up to the total.
+            let l1 = exportTotal / 2, l2 = exportTotal / 4
+            return [l1, l2, exportTotal - l1 - l2][n]
+        }
+        if Self.powerFactors.contains(obis) || obis == Self.powerFactor { return 960 }
+        if let n = Self.activeEnergyImportTariffs.firstIndex(of: obis) {
+            let t1 = importEnergy * 2 / 3
+            return n == 0 ? t1 : importEnergy - t1
+        }
+        if let n = Self.activeEnergyExportTariffs.firstIndex(of: obis) {
+            let t1 = exportEnergy * 2 / 3
+            return n == 0 ? t1 : exportEnergy - t1
+        }
         switch obis {
-        case Self.voltage: return voltage
-        case Self.current: return current
         case Self.frequency: return 5000 + Self.triangle(s, period: 120, amplitude: 5)
-        case Self.activePowerImport: return active
-        case Self.activePowerExport: return max(0, Self.triangle(s, period: 3600, amplitude: 300))
-        case Self.reactivePowerImport: return reactive
+        case Self.activePowerImport: return powers.reduce(0) { $0 + $1.active }
+        case Self.activePowerExport: return exportTotal
+        case Self.reactivePowerImport: return powers.reduce(0) { $0 + $1.reactive }
         case Self.reactivePowerExport: return max(0, Self.triangle(s, period: 1800, amplitude: 40))
-        case Self.apparentPower: return apparent
-        // Energies: a base plus a steady average rate (W or var) times the elapsed time.
-        case Self.activeEnergyImport: return 1_000_000 + elapsed * 1150 / 3600
-        case Self.activeEnergyExport: return 20_000 + elapsed * 75 / 3600
-        case Self.reactiveEnergyImport: return 300_000 + elapsed * 320 / 3600
+        case Self.apparentPower: return powers.reduce(0) { $0 + $1.apparent }
+        case Self.neutralCurrent:
+            // |Ia + Ib + Ic| with the phases 120 degrees apart.
+            let i = (0..<3).map { Self.phase($0, at: s).current }
+            return Self.squareRoot(i[0] * i[0] + i[1] * i[1] + i[2] * i[2] - i[0] * i[1] - i[1] * i[2] - i[2] * i[0])
+        case Self.activeEnergyImport: return importEnergy
+        case Self.activeEnergyExport: return exportEnergy
+        case Self.activeEnergyNet: return importEnergy - exportEnergy
+        case Self.reactiveEnergyImport: return 300_000 + elapsed * 773 / 3600
         case Self.reactiveEnergyExport: return 5_000 + elapsed * 10 / 3600
+        case Self.apparentEnergyImport: return 1_200_000 + elapsed * 2760 / 3600
         case Self.maxDemandImport: return 2500 + (s / 86_400 % 7) * 150
         case Self.maxDemandExport: return 600 + (s / 86_400 % 5) * 40
         default: return nil
@@ -149,12 +251,12 @@ public struct SimulatedObjectModel: Sendable {
     /// The A-XDR value of a register's attribute 2.
     func registerValue(_ obis: ObisCode, at ms: Int64) -> DataValue? {
         guard let raw = rawValue(of: obis, at: ms) else { return nil }
-        switch obis {
-        case Self.voltage, Self.frequency: return .longUnsigned(UInt16(clamping: raw))
-        case Self.activePowerImport, Self.activePowerExport, Self.reactivePowerImport, Self.reactivePowerExport,
-             Self.apparentPower, Self.maxDemandImport, Self.maxDemandExport:
-            return .doubleLong(Int32(clamping: raw))
-        default: return .doubleLongUnsigned(UInt32(truncatingIfNeeded: raw))
+        guard let unit = Self.scalerUnit(of: obis)?.unit else { return .doubleLongUnsigned(UInt32(truncatingIfNeeded: raw)) }
+        switch unit {
+        case .volt, .hertz: return .longUnsigned(UInt16(clamping: raw))
+        case .count: return .long(Int16(clamping: raw))
+        case .watt, .var, .voltAmpere: return .doubleLong(Int32(clamping: raw))
+        default: return obis == Self.activeEnergyNet ? .doubleLong(Int32(clamping: raw)) : .doubleLongUnsigned(UInt32(truncatingIfNeeded: raw))
         }
     }
 
@@ -234,6 +336,15 @@ public struct SimulatedObjectModel: Sendable {
         -> GetDataResult
     {
         let obis = attribute.obis
+        if obis == Self.associationLN {
+            guard attribute.classId == AssociationLN.classId else { return .error(.objectClassInconsistent) }
+            guard access == nil else { return .error(.otherReason) }
+            switch attribute.attribute {
+            case 1: return .data(.octetString(obis.bytes))
+            case 2: return .data(.array(Self.objectList.map { $0.entry.dataValue(attributes: $0.attributes) }))
+            default: return .error(.objectUndefined)
+            }
+        }
         guard let interfaceClass = Self.interfaceClass(of: obis) else { return .error(.objectUndefined) }
         guard attribute.classId == interfaceClass.rawValue else { return .error(.objectClassInconsistent) }
         let ms = unixMilliseconds

@@ -1,4 +1,5 @@
 import COSEM
+import MeterLink
 import HDLC
 
 /// What the meter core wants done after it was fed bytes or asked for its timeouts.
@@ -41,7 +42,7 @@ public struct SimulatedMeter: Sendable {
     /// Record frames in ``MeterOutput/trace``.
     public var tracing: Bool
     /// What this connection did so far (see ``takeCounters()``).
-    public private(set) var counters = SimulatorCounters()
+    public internal(set) var counters = SimulatorCounters()
     /// The meter's clock minus the caller's time, in milliseconds: the clock-offset switch, changed by a SET
     /// of the clock (the server shares it between connections, as one meter has one clock).
     public var clockOffsetMilliseconds: Int64
@@ -52,7 +53,7 @@ public struct SimulatedMeter: Sendable {
         case associated(clientSAP: UInt8, granted: Conformance, maxPDUSize: Int)
     }
 
-    public private(set) var association: AssociationState = .none
+    public internal(set) var association: AssociationState = .none
     var link: HDLCLink?
     var deframer = Deframer()
     var lastFrameAt: Int64?
@@ -62,6 +63,10 @@ public struct SimulatedMeter: Sendable {
     var pendingBlocks: [GetResponse] = []
     var lastBlockNumber: UInt32 = 0
     var discardedSoFar = 0
+    /// The ciphering of a secured association (nil in clear).
+    var secure: SecureServerSession?
+    /// Wrapper bytes not yet a whole PDU.
+    var wrapperPending: [UInt8] = []
 
     public init(configuration: SimulatorConfiguration, faults: SimulatorFaults = .none, tracing: Bool = false) {
         self.configuration = configuration
@@ -107,15 +112,18 @@ public struct SimulatedMeter: Sendable {
         if isLinkConnected { counters.linksClosed += 1 }
         link = nil
         association = .none
+        secure = nil
         pendingBlocks = []
         lastFrameAt = nil
         framesInConnection = 0
         repliesInConnection = 0
+        wrapperPending = []
         deframer.reset()
     }
 
     /// Feeds bytes from the client.
     public mutating func receive(_ bytes: [UInt8], now: Int64) -> MeterOutput {
+        if configuration.framing == .wrapper { return receiveWrapped(bytes, now: now) }
         var out = MeterOutput()
         var frames: [(HDLCFrame, [UInt8])] = []
         deframer.feed(bytes) { frame, raw in frames.append((frame, [UInt8](raw))) }
@@ -176,6 +184,7 @@ public struct SimulatedMeter: Sendable {
         if link == nil || isSNRM || link?.configuration.peerAddress.map({ !$0.isSameStation(as: source) }) == true {
             if isSNRM {
                 association = .none
+                secure = nil
                 pendingBlocks = []
             }
             link = HDLCLink(.server(destination, parameters: configuration.linkParameters))
@@ -193,6 +202,7 @@ public struct SimulatedMeter: Sendable {
             case .disconnected:
                 if wasConnected { counters.linksClosed += 1 }
                 association = .none
+                secure = nil
                 pendingBlocks = []
             case let .apdu(apdu):
                 guard let response = respond(to: apdu, clientSAP: source.sap, now: now, into: &out) else { continue }
@@ -239,12 +249,39 @@ public struct SimulatedMeter: Sendable {
     /// The response APDU to a request APDU, or nil for none.
     mutating func respond(to apdu: [UInt8], clientSAP: UInt8, now: Int64, into out: inout MeterOutput) -> [UInt8]? {
         guard let tag = apdu.first else { return nil }
+        if let security = configuration.security {
+            if tag == 0x60, security.securedClients.contains(clientSAP) {
+                association = .none
+                secure = nil
+                pendingBlocks = []
+                guard let request = try? AARQ.decode(apdu) else {
+                    counters.associationsRejected += 1
+                    return AARE(result: .rejectedPermanent, diagnostic: .noReasonGiven, userInformation: nil).encode()
+                }
+                return associateSecured(request, clientSAP: clientSAP, security: security, into: &out)
+            }
+            if CipheringTags.isCiphered(tag) {
+                return respondSecured(to: apdu, clientSAP: clientSAP, security: security, now: now, into: &out)
+            }
+            if tag == 0xC0, secure != nil {
+                counters.exceptionResponses += 1
+                note(&out, "a GET in clear inside a secured association: exception-response service-not-allowed")
+                return ExceptionResponse(stateError: 1, serviceError: 1).encoded
+            }
+        }
+        return respondPlain(to: apdu, clientSAP: clientSAP, now: now, into: &out)
+    }
+
+    /// The response to a request in clear (or deciphered), or nil for none.
+    mutating func respondPlain(to apdu: [UInt8], clientSAP: UInt8, now: Int64, into out: inout MeterOutput) -> [UInt8]? {
+        guard let tag = apdu.first else { return nil }
         switch tag {
         case 0x60:
             return associate(apdu, clientSAP: clientSAP, into: &out)
         case 0x62:
             counters.releases += 1
             association = .none
+            secure = nil
             pendingBlocks = []
             return RLRE(reason: 0).encode()
         case 0xC0:
@@ -336,6 +373,10 @@ public struct SimulatedMeter: Sendable {
             counters.unavailableAnswers += 1
             counters.dataAccessErrors += 1
             return .error(.objectUnavailable)
+        }
+        if let security = configuration.security, attribute.obis == security.frameCounter, attribute.classId == 1,
+            attribute.attribute == 2 {
+            return .data(.doubleLongUnsigned(security.state.lastClientCounter ?? 0))
         }
         let result = model.get(attribute, access: access, at: now + clockOffsetMilliseconds)
         if case .error = result { counters.dataAccessErrors += 1 }

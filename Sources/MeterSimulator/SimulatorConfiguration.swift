@@ -1,4 +1,5 @@
 import COSEM
+import MeterLink
 import HDLC
 
 /// Which server address widths the simulated meter answers to. A real meter often answers only one form
@@ -96,6 +97,10 @@ public struct SimulatorConfiguration: Sendable {
     /// From this instant (unix seconds, meter time) on, the load profile was reconfigured: it captures
     /// ``SimulatedObjectModel/changedLoadProfileColumns`` and its buffer holds only rows captured since.
     public var captureObjectsChangeAt: Int64?
+    /// A secured meter (suite 0 ciphering, LLS or HLS-GMAC) for the clients it names; nil: no ciphering.
+    public var security: SimulatorSecurity?
+    /// HDLC, or the IEC 62056-47 wrapper (TCP: wPort = client SAP, the meter's wPort = `serverLogical`).
+    public var framing: MeterFraming = .hdlc
 
     public init(
         serverLogical: UInt16 = 0, serverPhysical: UInt16 = 1, addressWidths: AcceptedAddressWidths = .any,
@@ -142,7 +147,7 @@ public struct SimulatorConfiguration: Sendable {
 
     /// True when `sap` may open a link.
     public func knows(clientSAP sap: UInt8) -> Bool {
-        publicClients.contains(sap) || passwordClients.contains(sap)
+        publicClients.contains(sap) || passwordClients.contains(sap) || (security?.securedClients.contains(sap) ?? false)
     }
 }
 
@@ -164,6 +169,14 @@ public struct SimulatorFaults: Sendable, Equatable {
     public var silent: Bool
     /// Objects answered with data-access-result object-unavailable (11).
     public var unavailableObjects: Set<ObisCode>
+    /// Secured meter: alter the authentication tag of every protected reply.
+    public var wrongTag = false
+    /// Secured meter: send an earlier protected reply again instead of the answer (a replay).
+    public var replayReply = false
+    /// Secured meter: protect replies with the previous reply's invocation counter (stale, not increasing).
+    public var staleCounter = false
+    /// Secured meter: answer HLS-GMAC pass 3 with a wrong f(CtoS) (an impostor).
+    public var wrongFCtoS = false
 
     public init(
         dropAfterFrames: Int? = nil, replyDelayMilliseconds: Int = 0, corruptEveryNthReply: Int? = nil,
@@ -191,6 +204,10 @@ public struct SimulatorFaults: Sendable, Equatable {
         if !strayBytes.isEmpty { parts.append("stray-bytes=\(hexString(strayBytes).replacingSpaces)") }
         if rejectPassword { parts.append("reject-password") }
         if silent { parts.append("silent") }
+        if wrongTag { parts.append("wrong-tag") }
+        if replayReply { parts.append("replay-reply") }
+        if staleCounter { parts.append("stale-counter") }
+        if wrongFCtoS { parts.append("wrong-f-ctos") }
         for obis in unavailableObjects.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
             parts.append("unavailable=\(obis.fullDescription)")
         }
@@ -334,6 +351,10 @@ extension SimulatorFaults {
                 strayBytes = bytes
             case "reject-password": rejectPassword = true
             case "silent": silent = true
+            case "wrong-tag": wrongTag = true
+            case "replay-reply": replayReply = true
+            case "stale-counter": staleCounter = true
+            case "wrong-f-ctos": wrongFCtoS = true
             case "unavailable":
                 guard let value, let obis = try? ObisCode(parsing: value) else {
                     throw SimulatorError("fault unavailable needs an OBIS code, e.g. unavailable=1-1:32.7.0")
@@ -341,7 +362,8 @@ extension SimulatorFaults {
                 unavailableObjects.insert(obis)
             default:
                 throw SimulatorError("unknown fault \"\(word)\": use drop-after-frames=N, reply-delay-ms=D, corrupt-every=N, "
-                    + "stray-bytes=HEX, reject-password, silent, unavailable=OBIS or none")
+                    + "stray-bytes=HEX, reject-password, silent, unavailable=OBIS, wrong-tag, replay-reply, stale-counter, "
+                    + "wrong-f-ctos or none")
             }
         }
     }

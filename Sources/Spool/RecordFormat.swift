@@ -50,6 +50,49 @@ enum RecordFormat {
         )
     }
 
+    /// What a sealed segment holds, written as its last record when the spool rolls to the next segment, so
+    /// that a start reads a segment's header and seal instead of every record in it (start-up stays bounded
+    /// however deep the backlog). The seal is a record in the usual framing with seq 0 (no reading has seq
+    /// 0), so its own CRC covers it and readers that skip seq 0 need nothing else.
+    struct Seal: Equatable {
+        var base: UInt64
+        var firstSeq: UInt64
+        var lastSeq: UInt64
+        var records: UInt64
+        var lastTimestamp: Int64
+        /// Where the seal starts: the segment's size without it.
+        var bodyEnd: UInt64
+    }
+
+    static let sealMagic: [UInt8] = Array("SEAL".utf8)
+    static let sealPayloadSize = 4 + 6 * 8
+    static let sealRecordSize = overhead + sealPayloadSize
+
+    static func encodeSeal(_ seal: Seal) -> [UInt8] {
+        var payload = sealMagic
+        payload.appendLE(seal.base)
+        payload.appendLE(seal.firstSeq)
+        payload.appendLE(seal.lastSeq)
+        payload.appendLE(seal.records)
+        payload.appendLE(UInt64(bitPattern: seal.lastTimestamp))
+        payload.appendLE(seal.bodyEnd)
+        return encode(seq: 0, timestamp: 0, payload: payload)
+    }
+
+    /// The seal at `offset` of `bytes`, or nil when the bytes there are not a whole, valid seal.
+    static func decodeSeal(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Seal? {
+        guard let r = decode(bytes, at: offset, maxPayload: sealPayloadSize), r.seq == 0,
+            r.payload.count == sealPayloadSize,
+            bytes[r.payload.lowerBound..<r.payload.lowerBound + 4].elementsEqual(sealMagic)
+        else { return nil }
+        let p = r.payload.lowerBound + 4
+        return Seal(
+            base: bytes.loadLE(UInt64.self, at: p), firstSeq: bytes.loadLE(UInt64.self, at: p + 8),
+            lastSeq: bytes.loadLE(UInt64.self, at: p + 16), records: bytes.loadLE(UInt64.self, at: p + 24),
+            lastTimestamp: Int64(bitPattern: bytes.loadLE(UInt64.self, at: p + 32)),
+            bodyEnd: bytes.loadLE(UInt64.self, at: p + 40))
+    }
+
     static func segmentName(base: UInt64) -> String {
         let hex = String(base, radix: 16)
         return String(repeating: "0", count: max(0, 16 - hex.utf8.count)) + hex + ".seg"

@@ -10,6 +10,9 @@ struct Segment {
     var firstSeq: UInt64?
     var lastSeq: UInt64?
     var lastTimestamp: Int64
+    /// False for a sealed segment taken from its seal at open: its records are checked when replay reads
+    /// them (damage found then loses the rest of the segment, as a scan at open would have).
+    var verified = true
 }
 
 /// The spool's logic without locking (`Spool` wraps it in a lock). Not thread-safe.
@@ -115,6 +118,12 @@ struct SpoolCore {
         for (index, base) in bases.enumerated() {
             let path = directory + "/" + RecordFormat.segmentName(base: base)
             let isLast = index == bases.count - 1
+            // A sealed segment is known from its header and seal; the newest one (and any without a valid
+            // seal) is scanned record by record.
+            if !isLast, let segment = try sealedSegment(path: path, base: base, after: &previous) {
+                found.append(segment)
+                continue
+            }
             if var segment = try scanSegment(path: path, base: base, after: &previous, isLast: isLast) {
                 if segment.records == 0 && !isLast {
                     if !readOnly { try removeFile(path) }
@@ -156,6 +165,38 @@ struct SpoolCore {
         advanceLowWater()
     }
 
+    /// The segment as its seal describes it, reading only its header and seal; nil (scan it instead) when
+    /// it has no valid seal or the seal does not fit what came before.
+    private mutating func sealedSegment(path: String, base: UInt64, after previous: inout UInt64) throws(SpoolError)
+        -> Segment?
+    {
+        let header = RecordFormat.segmentHeader(base: base)
+        let sealSize = RecordFormat.sealRecordSize
+        let head: [UInt8]
+        let tail: [UInt8]
+        let size: Int64
+        do {
+            let fd = try FileIO.openFile(path, O_RDONLY)
+            defer { FileIO.closeFile(fd) }
+            size = try FileIO.fileSize(fd, path: path)
+            guard size >= Int64(header.count + RecordFormat.overhead + sealSize) else { return nil }
+            head = try FileIO.readAt(fd, count: header.count, at: 0, path: path)
+            tail = try FileIO.readAt(fd, count: sealSize, at: size - Int64(sealSize), path: path)
+        } catch {
+            throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
+        }
+        guard head == header, let seal = tail.withUnsafeBytes({ RecordFormat.decodeSeal($0, at: 0) }),
+            seal.base == base, seal.bodyEnd == UInt64(size) - UInt64(sealSize),
+            seal.firstSeq >= base, seal.firstSeq > previous, seal.lastSeq >= seal.firstSeq,
+            seal.records == seal.lastSeq - seal.firstSeq + 1
+        else { return nil }
+        if previous > 0 && seal.firstSeq > previous + 1 { holes.append(previous + 1...seal.firstSeq - 1) }
+        previous = seal.lastSeq
+        stats.segmentsTakenFromSeals += 1
+        return Segment(base: base, path: path, size: size, records: Int(seal.records), firstSeq: seal.firstSeq,
+                       lastSeq: seal.lastSeq, lastTimestamp: seal.lastTimestamp, verified: false)
+    }
+
     /// Reads one segment, verifies every record, truncates it at the first bad one. Nil when the segment
     /// is unusable and was removed.
     private mutating func scanSegment(path: String, base: UInt64, after previous: inout UInt64, isLast: Bool)
@@ -187,9 +228,13 @@ struct SpoolCore {
         }
         var offset = header.count
         bytes.withUnsafeBytes { raw in
-            while let r = RecordFormat.decode(raw, at: offset, maxPayload: config.maxPayloadBytes),
-                r.seq > previous, r.seq >= base
-            {
+            while let r = RecordFormat.decode(raw, at: offset, maxPayload: config.maxPayloadBytes) {
+                if r.seq == 0 {
+                    // A seal (the segment rolled, then a restart appended to it again): not a reading.
+                    offset += r.size
+                    continue
+                }
+                guard r.seq > previous, r.seq >= base else { break }
                 if segment.firstSeq == nil { segment.firstSeq = r.seq }
                 // A gap: readings dropped from memory, lost to damage, or skipped after a reboot.
                 if previous > 0 && r.seq > previous + 1 { holes.append(previous + 1...r.seq - 1) }
@@ -296,8 +341,12 @@ struct SpoolCore {
     private mutating func writeRecord(_ record: SpoolRecord) throws(SpoolError) {
         if readOnly, let problem = stats.problem { throw problem }
         let bytes = RecordFormat.encode(seq: record.seq, timestamp: record.timestamp, payload: record.payload)
-        if let active = segments.last, active.records > 0, active.size + Int64(bytes.count) > Int64(config.segmentBytes) {
+        // Room is kept for the seal, so that a sealed segment stays within segmentBytes (the cap counts files).
+        if let active = segments.last, active.records > 0,
+            active.size + Int64(bytes.count + RecordFormat.sealRecordSize) > Int64(config.segmentBytes)
+        {
             if uncommittedRecords > 0 { try syncActive() }
+            sealActive()
             try createSegment(base: record.seq)
         }
         let index = segments.count - 1
@@ -317,6 +366,29 @@ struct SpoolCore {
         stats.bytesWritten += UInt64(bytes.count)
         uncommittedRecords += 1
         if dirtySince == nil { dirtySince = .now() }
+    }
+
+    /// Ends the active segment with its seal, after its records are durable (a seal on flash never announces
+    /// records that are not). Only a segment without holes is sealed; any failure leaves it unsealed, which
+    /// costs a scan at the next start and nothing else.
+    private mutating func sealActive() {
+        guard let index = segments.indices.last, let first = segments[index].firstSeq,
+            let last = segments[index].lastSeq, UInt64(segments[index].records) == last - first + 1
+        else { return }
+        let segment = segments[index]
+        let seal = RecordFormat.encodeSeal(RecordFormat.Seal(
+            base: segment.base, firstSeq: first, lastSeq: last, records: UInt64(segment.records),
+            lastTimestamp: segment.lastTimestamp, bodyEnd: UInt64(segment.size)))
+        do {
+            try FileIO.pwriteAll(activeFD, seal, at: segment.size, path: segment.path)
+            try FileIO.syncData(activeFD, path: segment.path)
+        } catch {
+            try? FileIO.truncate(activeFD, to: segment.size, path: segment.path)
+            return
+        }
+        segments[index].size += Int64(seal.count)
+        stats.bytesWritten += UInt64(seal.count)
+        stats.syncs += 1
     }
 
     /// Creates `<base>.seg` with its header, makes its directory entry durable, and makes it active.
@@ -608,11 +680,14 @@ struct SpoolCore {
         let from = max(after, lowWater)
         var startOffset: Int64? = nil
         if let c = cursor, c.after == from { startOffset = c.offset }
-        for segment in segments where out.count < limit {
+        for (index, segment) in segments.enumerated() where out.count < limit {
             guard let last = segment.lastSeq, last > from else { continue }
             var offset = Int64(RecordFormat.segmentHeaderSize)
+            // The last reading before `offset` in this segment (for a segment taken from its seal).
+            var lastDecoded: UInt64? = nil
             if let c = cursor, let s = startOffset, c.base == segment.base {
                 offset = s
+                lastDecoded = c.after
                 startOffset = nil
             }
             let isActive = segment.base == segments.last?.base && activeFD >= 0
@@ -645,12 +720,20 @@ struct SpoolCore {
                         let r = RecordFormat.decode(raw, at: consumed, maxPayload: config.maxPayloadBytes)
                     {
                         consumed += r.size
-                        if r.seq > from && !acked.contains(r.seq) {
+                        if r.seq != 0 { lastDecoded = r.seq }
+                        // lowWater, not just `from`: a hole found in a sealed segment may have moved it.
+                        if r.seq > from && r.seq > lowWater && !acked.contains(r.seq) {
                             out.append(SpoolRecord(seq: r.seq, timestamp: r.timestamp, payload: Array(raw[r.payload])))
                         }
                     }
                 }
                 if consumed == 0 {
+                    if !segment.verified {
+                        // Taken from its seal at open, read for the first time now: damage loses the rest of
+                        // the segment, exactly as a scan at open would have decided.
+                        try truncateSealed(at: index, offset: offset, lastGood: lastDecoded)
+                        break
+                    }
                     // Damaged after it was verified at open (flash failing under us): skip the segment's rest.
                     stats.problem = .io(path: segment.path, underlying: SystemError("read(\(segment.path))", code: EIO))
                     break
@@ -659,10 +742,48 @@ struct SpoolCore {
                 if out.count > before, let lastOut = out.last { cursor = (lastOut.seq, segment.base, offset) }
             }
         }
-        for record in memory where out.count < limit && record.seq > from && !acked.contains(record.seq) {
+        for record in memory where out.count < limit && record.seq > max(from, lowWater) && !acked.contains(record.seq) {
             out.append(record)
         }
         return out
+    }
+
+    /// Damage found by replay in a segment taken from its seal: cut the file at the first bad record (the
+    /// seal goes with it, so the next open scans it), and the readings after it, which exist nowhere now,
+    /// become a hole counted as lost in recovery. The seal vouched for contiguous seqs, so they are known.
+    private mutating func truncateSealed(at index: Int, offset: Int64, lastGood: UInt64?) throws(SpoolError) {
+        let segment = segments[index]
+        guard let first = segment.firstSeq, let last = segment.lastSeq else { return }
+        let good = lastGood.map { max($0, first - 1) } ?? first - 1
+        if !readOnly {
+            do {
+                let fd = try FileIO.openFile(segment.path, O_RDWR)
+                defer { FileIO.closeFile(fd) }
+                try FileIO.truncate(fd, to: offset, path: segment.path)
+                try FileIO.syncData(fd, path: segment.path)
+                stats.syncs += 1
+            } catch {
+                throw Self.classify(error, path: segment.path, directory: directory, budget: config.memoryBudgetBytes)
+            }
+        }
+        stats.bytesTruncatedInRecovery += segment.size - offset
+        segments[index].size = offset
+        segments[index].verified = true
+        segments[index].records = Int(good + 1 - first)
+        segments[index].lastSeq = good >= first ? good : nil
+        if segments[index].lastSeq == nil { segments[index].firstSeq = nil }
+        // Readings at or below the low-water mark were delivered already: not lost.
+        if max(good, lowWater) < last {
+            let lost = max(good, lowWater) + 1...last
+            var count = UInt64(lost.count)
+            for s in acked where lost.contains(s) { count -= 1 }
+            acked = acked.filter { !lost.contains($0) }
+            stats.lostInRecovery += count
+            addHole(lost)
+            advanceLowWater()
+            stateDirty = true
+        }
+        if cursor?.base == segment.base { cursor = nil }
     }
 
     // MARK: Stats and closing

@@ -56,6 +56,8 @@ public struct SpoolStats: Sendable, Equatable {
     /// torn tail's records cannot be counted, only its bytes).
     public var lostInRecovery: UInt64 = 0
     public var bytesTruncatedInRecovery: Int64 = 0
+    /// Sealed segments known at open from their header and seal alone (not read record by record).
+    public var segmentsTakenFromSeals: Int = 0
     /// The current degraded-mode problem, nil when healthy.
     public var problem: SpoolError?
 

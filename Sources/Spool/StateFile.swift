@@ -84,6 +84,14 @@ struct StateFile {
             created = true
         }
         var bytes = try FileIO.readAt(fd, count: 2 * slotSize, at: 0, path: path)
+        if writable && bytes.count < 2 * slotSize {
+            // Both slots take their space now, while there is space: on a file system that later fills up
+            // (the spool's segments grow until it does), the first write to a slot never written would
+            // need a new block and fail, and acknowledgements could no longer be made durable. Zeros are
+            // an empty slot, not a damaged one.
+            let missing = [UInt8](repeating: 0, count: 2 * slotSize - bytes.count)
+            try FileIO.pwriteAll(fd, missing, at: Int64(bytes.count), path: path)
+        }
         // A cut file still holds a valid slot when the cut falls after the slot's CRC: read what is there.
         bytes += [UInt8](repeating: 0, count: 2 * slotSize - bytes.count)
         var best: (UInt64, PersistedState)?

@@ -14,6 +14,7 @@ enum DLMSBridge {
         COMMANDS:
           run       the agent: poll meters, spool readings on flash, publish them to the broker
           read      one-shot read of a meter (TCP or optical probe), table or JSON
+          discover  list the objects a meter offers, and write a [meter] section for run
           decode    explain a frame or APDU pasted from a log
           simulate  a simulated Microstar meter (TCP or pseudo-terminal), the demo and test peer
           bench     time the codec's hot paths on this machine
@@ -34,6 +35,7 @@ enum DLMSBridge {
         switch args[1] {
         case "run": RunCommand.main(rest)
         case "read": ReadCommand.main(rest)
+        case "discover": DiscoverCommand.main(rest)
         case "simulate": SimulateCommand.main(rest)
         case "decode": DecodeCommand.main(Array(rest))
         case "bench": BenchCommand.main(Array(rest))
@@ -45,7 +47,7 @@ enum DLMSBridge {
             print(version)
             exit(0)
         default:
-            stderrLine("dlms-bridge: unknown command '\(args[1])'; the commands are run, read, decode, simulate, bench")
+            stderrLine("dlms-bridge: unknown command '\(args[1])'; the commands are run, read, discover, decode, simulate, bench")
             stderrLine("See 'dlms-bridge --help'.")
             exit(2)
         }

@@ -20,72 +20,36 @@ struct ReadCommand {
             Times for --from/--to: now, -90m, -24h, -7d (write --from=-24h), an ISO date-time in UTC (2026-11-21T00:00Z), or Unix ms.
             Exit status: 0 all read, 1 some measurements failed, 2 bad usage, 3 the meter could not be read at all.
             """,
-        options: [
-            .value("host", "host", "Meter host name or address (TCP, HDLC on the socket)."),
-            .value("port", "port", "Meter TCP port.", default: "3333"),
-            .value("serial", "device", "Serial device of an optical probe, instead of --host."),
-            .flag("mode-e", "Open the optical port with IEC 62056-21 mode E first."),
-            .value("baud", "rate", "Serial rate for direct HDLC; with mode E the highest rate accepted.", default: "9600"),
-            .value("client-sap", "sap", "Client SAP: 1 (Microstar, password), 16 (public), 32 (management)."),
-            .value("server-logical", "n", "Server logical address (Microstar: 0, or 1)."),
-            .value("server-physical", "n", "Server physical address (Microstar: 1, or the serial's last 4 digits)."),
-            .value("address-size", "size", "Server address bytes: 1, 2, 4 or auto.", default: "auto"),
-            .value("password", "password", "LLS password (never printed)."),
-            .value("meter-profile", "name", "Meter family defaults: microstar or generic.", default: "microstar"),
-            .value("timeout-ms", "ms", "Answer timeout per frame, milliseconds.", default: "2000"),
+        options: MeterOptions.options + [
             .values("measurement", "key", "Measurement keys (see --list)."),
             .values("define", "key=OBIS:class[:description]", "Custom measurements; repeatable."),
             .value("profile", "obis", "Read this profile generic (e.g. 1-0:99.1.0.255) by range instead of measurements."),
             .value("from", "time", "Profile range start.", default: "-24h"),
             .value("to", "time", "Profile range end.", default: "now"),
             .flag("json", "Print JSON instead of a table."),
-            .flag("verbose", "Show every frame in hex with timestamps (passwords masked)."),
             .flag("list", "List the known measurement keys and exit."),
         ])
 
-    var host: String?
-    var port: UInt16 = 3333
-    var serial: String?
-    var modeE = false
-    var baud: Int = 9600
-    var clientSAP: UInt8?
-    var serverLogical: UInt16?
-    var serverPhysical: UInt16?
-    var addressSize = "auto"
-    var password: String?
-    var meterProfile = "microstar"
-    var timeoutMs: Int64 = 2000
+    /// Where the meter is and how to associate (shared with `discover`).
+    var meter = MeterOptions()
     var measurements: [String] = []
     var definitions: [String] = []
     var profile: String?
     var from = "-24h"
     var to = "now"
     var json = false
-    var verbose = false
     var list = false
 
     static func main(_ arguments: ArraySlice<String>) -> Never {
         runCommand(spec, arguments) { a throws(UsageError) in
             var c = ReadCommand()
-            c.host = a.string("host")
-            c.port = try a.integer("port", UInt16.self, default: 3333, in: 1...65535) ?? 3333
-            c.serial = a.string("serial")
-            c.modeE = a.flag("mode-e")
-            c.baud = try a.integer("baud", Int.self, default: 9600, in: 300...115_200) ?? 9600
-            c.clientSAP = try a.integer("client-sap", UInt8.self, in: 1...127)
-            c.serverLogical = try a.integer("server-logical", UInt16.self, in: 0...16383)
-            c.serverPhysical = try a.integer("server-physical", UInt16.self, in: 0...16383)
-            c.addressSize = a.string("address-size", default: "auto")
-            c.password = a.string("password")
-            c.meterProfile = a.string("meter-profile", default: "microstar")
-            c.timeoutMs = try a.integer("timeout-ms", Int64.self, default: 2000, in: 10...600_000) ?? 2000
+            c.meter = try MeterOptions(a)
             c.measurements = a.strings("measurement")
             c.definitions = a.strings("define")
             c.profile = a.string("profile")
             c.from = a.string("from", default: "-24h")
             c.to = a.string("to", default: "now")
             c.json = a.flag("json")
-            c.verbose = a.flag("verbose")
             c.list = a.flag("list")
             c.run()
         }
@@ -102,39 +66,8 @@ struct ReadCommand {
             }
             return
         }
-        guard let profileSettings = MeterProfile.named(meterProfile) else {
-            fail("--meter-profile \(meterProfile) is not known: use microstar or generic", code: 2)
-        }
-        let endpoint: MeterEndpoint
-        if let serial {
-            endpoint = .serial(path: serial, baudRate: baud, modeE: modeE)
-        } else if let host {
-            endpoint = .tcp(host: host, port: port)
-        } else {
-            fail("say where the meter is: --host H [--port P] for TCP, or --serial /dev/ttyUSB0 for an optical probe", code: 2)
-        }
-        guard let size = AddressSizeSetting(parsing: addressSize) else {
-            fail("--address-size \(addressSize) is not valid: use 1, 2, 4 or auto", code: 2)
-        }
-        var settings = MeterSettings(endpoint: endpoint, profile: profileSettings, password: Secret(password ?? ""))
-        if let clientSAP { settings.clientSAP = clientSAP }
-        if let serverLogical { settings.serverLogical = serverLogical }
-        if let serverPhysical { settings.serverPhysical = serverPhysical }
-        settings.addressSize = size
-        settings.responseTimeoutMilliseconds = timeoutMs
-
-        var trace: FrameTrace? = nil
-        if verbose {
-            trace = { (direction: FrameDirection, text: String) in
-                stderrLine(UTCTime.iso8601(milliseconds: WallClock.milliseconds()) + " " + direction.rawValue + " " + text)
-            }
-        }
-        let session = MeterSession(settings: settings, trace: trace)
+        let session = meter.openSession()
         defer { session.close() }
-        do { try session.open() } catch { fail(error.description, code: 3) }
-        if verbose, let w = session.resolvedWidth, let bytes = w.byteCount {
-            stderrLine("associated with \(endpoint) (server address of \(bytes) byte(s))")
-        }
 
         if let profile {
             let obis: ObisCode

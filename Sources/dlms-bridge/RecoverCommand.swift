@@ -11,7 +11,7 @@ import CLibc
 /// again, then drops the store without closing it (as a crash would), reopens it and drains a third time:
 /// the third drain must equal the second (recovery is idempotent). One line per meter on stdout:
 ///
-///     recovered <dir> <device> open_us=N lost=N truncated=N capped=N d1=SEQ:HASH,... a=SEQ:HASH d2=... d3=...
+///     recovered <dir> <device> open_us=N sealed=N lost=N truncated=N capped=N capped_by_append=N d1=SEQ:HASH,... a=SEQ:HASH d2=... d3=...
 ///
 /// or `failed <dir> <device> <why>`. HASH is FNV-1a 64 of the payload, so the checker can tell a corrupt
 /// reading from the one it recorded without the payloads crossing the pipe. Exit status 1 if any failed.
@@ -63,14 +63,16 @@ struct RecoverCommand {
             Array("{\"recovery_check\":\(seq)}".utf8)
         }
         do { try store!.spool.commit() } catch { throw StoreFailure("commit: \(error.description)") }
+        // The append may take the spool over its cap, which then drops the oldest segment, as in `run`.
+        let cappedByAppend = store!.spool.stats.droppedByCap - stats.droppedByCap
         let second = try drain(store!)
         let appended = second.last.map { $0.seq == seq ? entry($0) : "missing" } ?? "missing"
         store = nil  // no close(): the reopen below recovers as after a crash
         let reopened = try RunCommand.openStore(settings, meter: meter)
         let third = try drain(reopened)
         reopened.close()
-        return "recovered \(settings.directory) \(meter.deviceID) open_us=\(openMicroseconds) lost=\(stats.lostInRecovery) "
-            + "truncated=\(stats.bytesTruncatedInRecovery) capped=\(stats.droppedByCap) d1=\(list(first)) a=\(appended) d2=\(list(second)) d3=\(list(third))"
+        return "recovered \(settings.directory) \(meter.deviceID) open_us=\(openMicroseconds) sealed=\(stats.segmentsTakenFromSeals) lost=\(stats.lostInRecovery) "
+            + "truncated=\(stats.bytesTruncatedInRecovery) capped=\(stats.droppedByCap) capped_by_append=\(cappedByAppend) d1=\(list(first)) a=\(appended) d2=\(list(second)) d3=\(list(third))"
     }
 
     /// Everything pending, in the order `run`'s replay reads it.

@@ -99,7 +99,17 @@ struct RunCommand {
             if case let .serial(device, baud, modeE) = m.transport, serialUsers[device, default: 0] > 1 {
                 line = lines.line(path: device, baudRate: baud, modeE: modeE)
             }
-            do { reader = try MeterLinkReader(meter: m, catalog: catalog, logger: meterLogger, trace: trace, line: line) } catch {
+            // A secured meter's invocation counter lease lives beside its spool: opened (and proven writable) now.
+            var lease: SpoolCounterLease? = nil
+            if m.security != nil {
+                do { lease = try SpoolCounterLease(root: config.spool.directory, deviceID: m.deviceID) } catch {
+                    fail("meter \(m.deviceID): \(error.description)", code: 1)
+                }
+            }
+            do {
+                reader = try MeterLinkReader(meter: m, catalog: catalog, logger: meterLogger, trace: trace, line: line,
+                                             counterLease: lease)
+            } catch {
                 fail("invalid configuration for meter \(m.deviceID): \(error.description)", code: ConfigError.exitStatus)
             }
             let store: SpoolReadingStore
@@ -128,8 +138,14 @@ struct RunCommand {
 
         let notifier = SystemdNotifier(environment: environment)
         let watchdog = notifier.flatMap { n in SystemdNotifier.watchdogInterval(environment: environment).map { (n, $0) } }
-        let runtime = AgentRuntime(configuration: config, meters: meters, publisher: UplinkPublisher(client: client),
-                                   logger: Logger(label: "dlms-bridge.agent"), watchdog: watchdog)
+        let publisher = UplinkPublisher(client: client)
+        // Home Assistant discovery: on with HA_DISCOVERY; off, it still clears the configs an earlier run left.
+        let announcer = HomeAssistantAnnouncer(
+            configuration: config, catalog: catalog, softwareVersion: DLMSBridge.version, publisher: publisher,
+            stateDirectory: config.spool.directory, logger: Logger(label: "dlms-bridge.homeassistant"))
+        let runtime = AgentRuntime(configuration: config, meters: meters, publisher: publisher,
+                                   logger: Logger(label: "dlms-bridge.agent"), watchdog: watchdog,
+                                   homeAssistant: announcer.isActive ? announcer : nil)
         let pump = UplinkEventPump(client: client, runtime: runtime, logger: Logger(label: "dlms-bridge.uplink"))
         let signals = BlockingQueue<AgentSignal>()
         let signalThread: SignalThread

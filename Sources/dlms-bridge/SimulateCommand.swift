@@ -23,7 +23,15 @@ struct SimulateCommand {
               clock            print `clock offset_ms=N` (the meter clock minus true time)
               stop             stop the simulator
             Fault words: drop-after-frames=N reply-delay-ms=D corrupt-every=N
-            stray-bytes=HEX reject-password silent unavailable=OBIS (repeatable).
+            stray-bytes=HEX reject-password silent unavailable=OBIS (repeatable);
+            secured meter (--security): wrong-tag replay-reply stale-counter wrong-f-ctos.
+
+            A secured meter (--security auth|enc|auth-enc) requires ciphering from the
+            client SAPs of --secured-clients (default 1): --auth none|lls|hls-gmac,
+            --ek/--ak (hex), --system-title (the meter's). Its frame counter (last
+            counter accepted from a client) is attribute 2 of 0-0:43.1.0.255, readable
+            by the public client 16. --iv-log FILE appends every IV a client used
+            (`TITLE COUNTER` a line), so that a test can check none repeats.
 
             Examples:
               dlms-bridge simulate --port 3333
@@ -34,6 +42,8 @@ struct SimulateCommand {
             .value("host", "address", "Address to listen on.", default: "127.0.0.1"),
             .value("port", "port", "TCP port (0 = any free port; the bound one is printed).", default: "3333"),
             .value("serial", "pty", "`pty`: serve on a new pseudo-terminal instead of TCP."),
+            .value("transport", "framing", "hdlc, or wrapper (IEC 62056-47 on TCP; the meter's wPort is "
+                   + "--server-logical).", default: "hdlc"),
             .flag("mode-e", "On the pty, open each session with IEC 62056-21 mode E."),
             .value("mode-e-baud", "rate", "Rate offered in the mode E identification.", default: "9600"),
             .flag("mode-e-echo", "Echo the opening bytes like an optical head does."),
@@ -70,11 +80,25 @@ struct SimulateCommand {
             .flag("reject-password", "Fault: reject every password (diagnostic 13)."),
             .flag("silent", "Fault: a dead meter that answers nothing."),
             .values("unavailable", "obis", "Fault: answer object-unavailable for these OBIS codes."),
+            .value("security", "level", "Secured meter: none, auth, enc or auth-enc.", default: "none"),
+            .value("auth", "mechanism", "Secured meter: what clients authenticate with: none, lls or hls-gmac.",
+                   default: "hls-gmac"),
+            .value("ek", "hex", "Secured meter: encryption key.", default: "000102030405060708090A0B0C0D0E0F"),
+            .value("ak", "hex", "Secured meter: authentication key.", default: "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"),
+            .value("system-title", "hex", "Secured meter: the meter's system title.", default: "4D4D4D0000000001"),
+            .value("secured-clients", "list", "Secured meter: client SAPs that must cipher.", default: "1"),
+            .value("iv-log", "path", "Secured meter: append every IV a client used to this file."),
+            .flag("no-general-protection", "Secured meter: do not grant general protection (glo- tags only, no DB/DC)."),
+            .flag("wrong-tag", "Fault (secured): alter the tag of every protected reply."),
+            .flag("replay-reply", "Fault (secured): send an earlier protected reply again."),
+            .flag("stale-counter", "Fault (secured): protect replies with a counter that does not increase."),
+            .flag("wrong-f-ctos", "Fault (secured): answer HLS pass 3 with a wrong f(CtoS)."),
         ])
 
     var host = "127.0.0.1"
     var port: UInt16 = 3333
     var serial: String?
+    var framing = MeterFraming.hdlc
     var modeE = false
     var modeEBaud: Int = 9600
     var modeEEcho = false
@@ -105,6 +129,15 @@ struct SimulateCommand {
     var rejectPassword = false
     var silent = false
     var unavailable: [String] = []
+    var security = "none"
+    var auth = "hls-gmac"
+    var ek = "000102030405060708090A0B0C0D0E0F"
+    var ak = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+    var systemTitle = "4D4D4D0000000001"
+    var securedClients: Set<UInt8> = [1]
+    var ivLog: String?
+    var noGeneralProtection = false
+    var securityFaults: [String] = []
 
     static func main(_ arguments: ArraySlice<String>) -> Never {
         runCommand(spec, arguments) { a throws(UsageError) in
@@ -112,6 +145,10 @@ struct SimulateCommand {
             c.host = a.string("host", default: "127.0.0.1")
             c.port = try a.integer("port", UInt16.self, default: 3333) ?? 3333
             c.serial = a.string("serial")
+            guard let framing = MeterFraming(rawValue: a.string("transport", default: "hdlc")) else {
+                throw UsageError(message: "--transport takes hdlc or wrapper")
+            }
+            c.framing = framing
             c.modeE = a.flag("mode-e")
             c.modeEBaud = try a.integer("mode-e-baud", Int.self, default: 9600) ?? 9600
             c.modeEEcho = a.flag("mode-e-echo")
@@ -158,6 +195,26 @@ struct SimulateCommand {
             c.rejectPassword = a.flag("reject-password")
             c.silent = a.flag("silent")
             c.unavailable = a.strings("unavailable")
+            c.security = a.string("security", default: "none")
+            c.auth = a.string("auth", default: "hls-gmac")
+            c.ek = a.string("ek", default: c.ek)
+            c.ak = a.string("ak", default: c.ak)
+            c.systemTitle = a.string("system-title", default: c.systemTitle)
+            if let list = a.string("secured-clients") {
+                var saps: Set<UInt8> = []
+                for part in list.split(separator: ",") {
+                    guard let n = UInt8(part), n > 0, n < 128 else {
+                        throw UsageError(message: "--secured-clients takes client SAPs separated by commas, e.g. 1,32")
+                    }
+                    saps.insert(n)
+                }
+                c.securedClients = saps
+            }
+            c.ivLog = a.string("iv-log")
+            c.noGeneralProtection = a.flag("no-general-protection")
+            for flag in ["wrong-tag", "replay-reply", "stale-counter", "wrong-f-ctos"] where a.flag(flag) {
+                c.securityFaults.append(flag)
+            }
             try c.validate()
             c.run()
         }
@@ -168,6 +225,7 @@ struct SimulateCommand {
             throw UsageError(message: "--serial takes `pty` (the simulator creates a pseudo-terminal and prints its path)")
         }
         if modeE && serial == nil { throw UsageError(message: "--mode-e needs --serial pty") }
+        if framing == .wrapper && serial != nil { throw UsageError(message: "--transport wrapper runs on TCP only") }
         if ModeE.baudCode(forRate: modeEBaud) == nil {
             throw UsageError(message: "--mode-e-baud must be one of \(ModeE.baudRates.map(String.init).joined(separator: ", "))")
         }
@@ -193,6 +251,29 @@ struct SimulateCommand {
             stderrLine("dlms-bridge simulate: note: a Microstar password has 8 or 10 characters; this one has \(password.utf8.count)")
         }
         _ = try faultSwitches()
+        _ = try simulatorSecurity()
+    }
+
+    /// The secured meter's settings, nil with `--security none`.
+    func simulatorSecurity() throws(UsageError) -> SimulatorSecurity? {
+        guard let level = SecurityLevel(rawValue: security) else {
+            throw UsageError(message: "--security takes none, auth, enc or auth-enc")
+        }
+        guard let sc = level.securityControl else { return nil }
+        guard let authentication = SecureAuthentication(rawValue: auth) else {
+            throw UsageError(message: "--auth takes none, lls or hls-gmac")
+        }
+        guard let e = SecurityKey(hex: ek), let a = SecurityKey(hex: ak) else {
+            throw UsageError(message: "--ek and --ak take 32 hex digits")
+        }
+        guard let title = SystemTitle(hex: systemTitle) else {
+            throw UsageError(message: "--system-title takes 16 hex digits")
+        }
+        var secured = SimulatorSecurity(security: sc, authentication: authentication,
+                                        keys: SecurityKeys(encryption: e, authentication: a), serverSystemTitle: title,
+                                        securedClients: securedClients, ivLogPath: ivLog)
+        secured.grantsGeneralProtection = !noGeneralProtection
+        return secured
     }
 
     func faultSwitches() throws(UsageError) -> SimulatorFaults {
@@ -204,6 +285,7 @@ struct SimulateCommand {
         if rejectPassword { words.append("reject-password") }
         if silent { words.append("silent") }
         words += unavailable.map { "unavailable=\($0)" }
+        words += securityFaults
         do { return try SimulatorFaults(parsing: words) } catch { throw UsageError(message: error.description) }
     }
 
@@ -211,7 +293,7 @@ struct SimulateCommand {
         // One connection per simulated meter a gateway polls: a thousand need more than the default 1,024.
         OpenFileLimit.raise()
         let startedAt = WallClock.milliseconds() / 1000
-        let configuration = SimulatorConfiguration(
+        var configuration = SimulatorConfiguration(
             serverLogical: serverLogical, serverPhysical: serverPhysical,
             addressWidths: AcceptedAddressWidths(parsing: addressSize) ?? .any,
             password: Array(password.utf8),
@@ -229,6 +311,8 @@ struct SimulateCommand {
             },
             captureObjectsChangeAt: captureObjectsChangeAt.map { startedAt + clockOffset + $0 },
             eventPeriodSeconds: eventPeriod)
+        configuration.security = (try? simulatorSecurity()) ?? nil
+        configuration.framing = framing
 
         // Signals go to one thread (sigtimedwait); block them before any other thread starts.
         SignalThread.blockSignals()
@@ -261,7 +345,8 @@ struct SimulateCommand {
         }
         let served = addresses.isEmpty ? "\(serverPhysical)" : addresses.map { "\($0)" }.joined(separator: ",")
         stderrLine("dlms-bridge simulate: server \(serverLogical)/\(served) (address size \(addressSize)), "
-            + "serial \(serialNumber), faults: \(server.faults.summary)")
+            + "serial \(serialNumber), faults: \(server.faults.summary)"
+            + (configuration.security.map { ", secured: SC \($0.security), \($0.authentication.rawValue), title \($0.serverSystemTitle)" } ?? ""))
 
         let until = duration.map { Deadline.after(milliseconds: Int64($0 * 1000)) }
         var control = ControlChannel()

@@ -337,7 +337,7 @@ private func tlsFiles() throws -> (dir: String, ca: String, cert: String, key: S
         let gatewayInSection = error([:], file: "[meter a]\nDLMS_HOST=h\nMQTT_HOST=b\n")
         #expect(gatewayInSection?.description == "MQTT_HOST (from meters.conf line 3 [meter a]): it is a gateway-wide "
             + "setting; expected it before the first [meter] section (meter sections hold DEVICE_ID, DLMS_*, "
-            + "POLL_PERIOD_S and MAX_CONSEC_ERRORS)")
+            + "POLL_PERIOD_S, MAX_CONSEC_ERRORS and MAX_POWER_W)")
         #expect(error([:], file: "[meter a]\nDLMS_HOST=h\n[meter a]\nDLMS_HOST=i\n")?.problem == "two meters have this id")
         #expect(error([:], file: "[gateway]\n")?.problem == "unknown section")
         #expect(error([:], file: "[meter a\n")?.problem == "the section header is not closed")

@@ -30,7 +30,7 @@ import Testing
         let bytes = HealthPayload.render(
             r.snapshot, spool: SpoolDepth(pendingReadings: 3, bytes: 612, droppedReadings: 0),
             timestampMilliseconds: 1_728_564_123_456, uptimeSeconds: 600)
-        #expect(String(decoding: bytes, as: UTF8.self) == #"{"device_id":"microstar-001","ts":1728564123456,"state":"up","polls":2,"failed_polls":1,"consecutive_errors":0,"skipped_slots":0,"measurement_errors":0,"crc_errors":1,"retransmissions":1,"association_failures":0,"last_rtt_ms":41.2,"last_success_ts":1728564120000,"last_error":"no answer within 5000 ms","spool":{"pending":3,"bytes":612,"dropped":0},"uptime_s":600}"#)
+        #expect(String(decoding: bytes, as: UTF8.self) == #"{"device_id":"microstar-001","ts":1728564123456,"state":"up","polls":2,"failed_polls":1,"consecutive_errors":0,"skipped_slots":0,"backoff_polls":0,"measurement_errors":0,"crc_errors":1,"retransmissions":1,"association_failures":0,"security_faults":0,"implausible_readings":0,"last_rtt_ms":41.2,"last_success_ts":1728564120000,"last_error":"no answer within 5000 ms","spool":{"pending":3,"bytes":612,"dropped":0},"uptime_s":600}"#)
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
         #expect(parsed["state"] as? String == "up")
     }

@@ -209,6 +209,23 @@ private func tick(_ k: UInt64 = 0) -> Tick { Tick(index: k, scheduled: Monotonic
         #expect(pub.telemetry.isEmpty && stores[0].unacknowledged.isEmpty)
     }
 
+    @Test func slotsLeftToTheBackOffAreNotErrorsInARow() {
+        let failed = PollResult(outcome: .failed(message: "no answer from 10.0.0.1:3333 within 5000 ms"))
+        let waiting = PollResult(outcome: .backingOff(message: "meter not retried yet (back-off, next attempt in 1 s)"))
+        let reader = FakeReader(fallback: failed)
+        reader.script.withLock { $0 = [failed, waiting, waiting] }
+        let (r, _, _, _) = runtime(readers: [reader])
+        for k in 0..<3 { r.pollOnce(meter: 0, tick: tick(UInt64(k))) }
+        var h = r.health[0].snapshot
+        // One attempt failed, two slots were left alone: degraded, not down (MAX_CONSEC_ERRORS is 2 here).
+        #expect(h.state == .degraded && h.consecutiveErrors == 1)
+        #expect(h.failedPolls == 3 && h.backoffPolls == 2 && h.polls == 3)
+        #expect(h.lastError == "no answer from 10.0.0.1:3333 within 5000 ms")
+        r.pollOnce(meter: 0, tick: tick(3))
+        h = r.health[0].snapshot
+        #expect(h.state == .down && h.consecutiveErrors == 2)
+    }
+
     @Test func partialPollsPublishWhatWasReadAndListTheRest() throws {
         let reader = FakeReader(fallback: FakeReader.ok(23000, failures: [MeasurementFailure(name: "current_l1", obis: ObisCode(1, 1, 31, 7, 0), reason: "object undefined")]))
         let (r, _, _, pub) = runtime(readers: [reader])

@@ -26,7 +26,8 @@ import tty
 from gurux_dlms import GXDLMSClient, GXDLMSException, GXReplyData
 from gurux_dlms.GXByteBuffer import GXByteBuffer
 from gurux_dlms.GXDateTime import GXDateTime
-from gurux_dlms.enums import Authentication, InterfaceType
+from gurux_dlms.enums import Authentication, InterfaceType, Security
+from gurux_dlms.secure import GXDLMSSecureClient
 from gurux_dlms.objects import (
     GXDLMSClock,
     GXDLMSData,
@@ -118,12 +119,25 @@ class GuruxReader:
     """gurux's client on a byte pipe: connect (SNRM/UA, AARQ/AARE), read objects, close (RLRQ, DISC)."""
 
     def __init__(self, pipe, client_sap: int = 16, server_logical: int = 0, server_physical: int = 1,
-                 password: str | None = None, address_size: int = 0, timeout: float = 5.0):
+                 password: str | None = None, address_size: int = 0, timeout: float = 5.0,
+                 security: int | None = None, hls_gmac: bool = False, ek: bytes | None = None,
+                 ak: bytes | None = None, system_title: bytes | None = None, invocation_counter: int = 1):
+        """`security` (0x10, 0x20, 0x30) makes a secured client (suite 0) with keys `ek`/`ak` and this client's
+        `system_title`; `hls_gmac` authenticates with HLS-GMAC instead of the password."""
         self.pipe = pipe
         self.timeout = timeout
-        auth = Authentication.LOW if password else Authentication.NONE
+        auth = Authentication.HIGH_GMAC if hls_gmac else Authentication.LOW if password else Authentication.NONE
         server = GXDLMSClient.getServerAddress(server_logical, server_physical, address_size)
-        self.client = GXDLMSClient(True, client_sap, server, auth, password, InterfaceType.HDLC)
+        if security is None:
+            self.client = GXDLMSClient(True, client_sap, server, auth, password, InterfaceType.HDLC)
+        else:
+            self.client = GXDLMSSecureClient(True, client_sap, server, auth, password, InterfaceType.HDLC)
+            cipher = self.client.ciphering
+            cipher.security = Security(security)
+            cipher.systemTitle = system_title
+            cipher.blockCipherKey = ek
+            cipher.authenticationKey = ak
+            cipher.invocationCounter = invocation_counter
         if address_size:
             self.client.serverAddressSize = address_size
         self.round_trips = 0
@@ -178,6 +192,11 @@ class GuruxReader:
         reply.clear()
         self._block(self.client.aarqRequest(), reply)
         self.client.parseAareResponse(reply.data)
+        if self.client.isAuthenticationRequired:
+            # HLS-GMAC pass 3 (f(StoC) in an ACTION), then pass 4: gurux checks the meter's f(CtoS).
+            reply.clear()
+            self._block(self.client.getApplicationAssociationRequest(), reply)
+            self.client.parseApplicationAssociationResponse(reply.data)
 
     def close(self) -> None:
         try:

@@ -18,7 +18,8 @@ import Testing
             var offset = RecordFormat.segmentHeaderSize
             bytes.withUnsafeBytes { raw in
                 while let r = RecordFormat.decode(raw, at: offset, maxPayload: maxPayload) {
-                    records.append((r.seq, offset, offset + r.size))
+                    // Seq 0 is a segment's seal, not a reading.
+                    if r.seq != 0 { records.append((r.seq, offset, offset + r.size)) }
                     offset += r.size
                 }
             }

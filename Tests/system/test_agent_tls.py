@@ -59,7 +59,7 @@ def test_mutual_tls_delivers_the_seed_payload_status_and_health(agent_broker, ma
     assert health["device_id"] == "microstar-001"
     assert health["state"] == "up"
     for counter in ("polls", "failed_polls", "consecutive_errors", "crc_errors", "retransmissions",
-                    "association_failures", "last_rtt_ms", "uptime_s"):
+                    "association_failures", "security_faults", "last_rtt_ms", "uptime_s"):
         assert counter in health, (counter, health)
     assert set(health["spool"]) >= {"pending", "bytes", "dropped"}
     assert health["failed_polls"] == 0 and health["last_rtt_ms"] > 0

@@ -25,11 +25,15 @@ REGISTERS = {
     "voltage_l1": ("1.1.32.7.0.255", 35, 0.1, (220.0, 240.0)),
     "current_l1": ("1.1.31.7.0.255", 33, 0.001, (3.0, 7.0)),
     "frequency": ("1.1.14.7.0.255", 44, 0.01, (49.9, 50.1)),
-    "active_power_import": ("1.1.1.7.0.255", 27, 1.0, (500, 2000)),
+    "voltage_l2": ("1.1.52.7.0.255", 35, 0.1, (220.0, 240.0)),
+    "voltage_l3": ("1.1.72.7.0.255", 35, 0.1, (220.0, 240.0)),
+    "current_l2": ("1.1.51.7.0.255", 33, 0.001, (2.5, 5.5)),
+    "current_l3": ("1.1.71.7.0.255", 33, 0.001, (2.0, 4.0)),
+    "active_power_import": ("1.1.1.7.0.255", 27, 1.0, (1500, 4000)),
     "active_power_export": ("1.1.2.7.0.255", 27, 1.0, (0, 400)),
-    "reactive_power_import": ("1.1.3.7.0.255", 29, 1.0, (100, 600)),
+    "reactive_power_import": ("1.1.3.7.0.255", 29, 1.0, (400, 1200)),
     "reactive_power_export": ("1.1.4.7.0.255", 29, 1.0, (0, 100)),
-    "apparent_power": ("1.1.9.7.0.255", 28, 1.0, (500, 2000)),
+    "apparent_power": ("1.1.9.7.0.255", 28, 1.0, (1500, 4000)),
     "active_energy_import": ("1.1.1.8.0.255", 30, 1.0, (1e6, 4e9)),
     "active_energy_export": ("1.1.2.8.0.255", 30, 1.0, (2e4, 4e9)),
     "reactive_energy_import": ("1.1.3.8.0.255", 32, 1.0, (3e5, 4e9)),
@@ -58,8 +62,9 @@ def check_registers(meter: GuruxReader) -> dict:
         assert got_scaler == pytest.approx(scaler), f"{key}: scaler {got_scaler}"
         assert low <= value <= high, f"{key}: {value} outside {low}..{high}"
         values[key] = value
-    # Consistency: apparent power is V x I, active power below it.
-    assert values["apparent_power"] == pytest.approx(values["voltage_l1"] * values["current_l1"], rel=0.02)
+    # Consistency: apparent power is the sum of the phases' V x I, active power below it.
+    phases = [("voltage_l1", "current_l1"), ("voltage_l2", "current_l2"), ("voltage_l3", "current_l3")]
+    assert values["apparent_power"] == pytest.approx(sum(values[v] * values[i] for v, i in phases), rel=0.02)
     assert values["active_power_import"] < values["apparent_power"]
     return values
 

@@ -102,7 +102,9 @@ def test_the_agent_works_inside_its_units_seccomp_sandbox(agent_broker, make_wat
     serial = make_simulator("--serial-number", "000019004321", serial=True, mode_e=True)
     settings = {**broker.client_env(), "SPOOL_DIR": str(tmp_path / "spool"), "HEALTH_INTERVAL_S": "1",
                 "DLMS_PASSWORD": "22222222", "DLMS_MEASUREMENTS": '["voltage_l1", "current_l1"]',
-                "POLL_PERIOD_S": "0.5", "DLMS_TIMEOUT_MS": "1000"}
+                "POLL_PERIOD_S": "0.5", "DLMS_TIMEOUT_MS": "1000",
+                # Home Assistant discovery too: its list of published configs is written (rename, fsync) in SPOOL_DIR.
+                "HA_DISCOVERY": "true"}
     config = "\n".join([*(f"{k}={v}" for k, v in settings.items()),
                         "", "[meter tcp]", f"DLMS_HOST={tcp.host}", f"DLMS_PORT={tcp.port}",
                         "", "[meter optical]", f"DLMS_SERIAL_DEVICE={serial.pty}", "DLMS_MODE_E=true"]) + "\n"

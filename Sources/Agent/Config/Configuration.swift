@@ -1,3 +1,5 @@
+import MeterLink
+
 /// A password or other secret. Printing it, interpolating it or logging it shows `********`; only `reveal()`
 /// gives the text, at the one place that hands it to the meter or the broker.
 public struct ConfigSecret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -47,8 +49,11 @@ public struct MeterConfiguration: Sendable, Equatable {
     public var addressSize: AddressSize
     /// `DLMS_PASSWORD`: low-level security when set, no authentication when not.
     public var password: ConfigSecret?
-    /// `DLMS_MEASUREMENTS`: names from the meter catalog, in payload order.
+    /// `DLMS_MEASUREMENTS`: names from the meter catalog or `customMeasurements`, in payload order.
     public var measurements: [String]
+    /// `DLMS_DEFINE`: measurements of this meter beyond the catalog (`key=OBIS:class[:description]`, as
+    /// `read --define` takes them and `discover --config` writes them).
+    public var customMeasurements: [Measurement]
     /// `POLL_PERIOD_S` in milliseconds.
     public var pollPeriodMilliseconds: Int64
     /// `MAX_CONSEC_ERRORS`: failed polls in a row before the meter is reported down and its link reset.
@@ -60,14 +65,24 @@ public struct MeterConfiguration: Sendable, Equatable {
     public var profile: MeterProfileName
     /// `DLMS_PROFILES`, `DLMS_PROFILE_BACKFILL`, `DLMS_CLOCK_SYNC`, `DLMS_CLOCK_MAX_DRIFT_S`.
     public var profileSettings = ProfileSettings()
+    /// `DLMS_SECURITY` and what goes with it; nil: APDUs in clear.
+    public var security: MeterSecurityConfiguration?
+    /// `DLMS_TRANSPORT`: HDLC, or the IEC 62056-47 wrapper (TCP only).
+    public var framing: MeterFraming = .hdlc
+    /// `MAX_POWER_W`: the most power the installation can draw or feed (W). An energy register that grows
+    /// faster than this between two polls is flagged as implausible; nil checks only that registers never go
+    /// backwards.
+    public var maxPowerWatts: Double?
 
     public init(
         deviceID: String, transport: MeterTransport, clientSAP: UInt8 = 1, serverLogical: UInt16 = 0,
         serverPhysical: UInt16 = 1, addressSize: AddressSize = .auto, password: ConfigSecret? = nil,
         measurements: [String] = ["voltage_l1", "current_l1"], pollPeriodMilliseconds: Int64 = 5000,
         maxConsecutiveErrors: Int = 10, timeoutMilliseconds: Int = 5000, connectPerPoll: Bool = false,
-        profile: MeterProfileName = .microstar
+        profile: MeterProfileName = .microstar, security: MeterSecurityConfiguration? = nil,
+        maxPowerWatts: Double? = nil, customMeasurements: [Measurement] = []
     ) {
+        self.customMeasurements = customMeasurements
         self.deviceID = deviceID
         self.transport = transport
         self.clientSAP = clientSAP
@@ -81,6 +96,8 @@ public struct MeterConfiguration: Sendable, Equatable {
         self.timeoutMilliseconds = timeoutMilliseconds
         self.connectPerPoll = connectPerPoll
         self.profile = profile
+        self.security = security
+        self.maxPowerWatts = maxPowerWatts
     }
 }
 
@@ -135,6 +152,9 @@ public struct MQTTConfiguration: Sendable, Equatable {
     public var healthTopic: String
     /// `MQTT_PROFILE_TOPIC`: one message per profile row; template with `{device_id}` and `{name}`.
     public var profileTopic = "meters/{device_id}/profile/{name}"
+    /// `MQTT_AVAILABILITY_TOPIC`: the meter's own availability (`online` unless the meter is down), retained,
+    /// published with Home Assistant discovery.
+    public var availabilityTopic: String
     public var tls: TLSConfiguration?
     public var username: String?
     public var password: ConfigSecret?
@@ -147,7 +167,8 @@ public struct MQTTConfiguration: Sendable, Equatable {
     public init(
         host: String = "localhost", port: UInt16 = 1883, clientID: String = "dlms-bridge",
         telemetryTopic: String = "meters/{device_id}/telemetry", statusTopic: String = "meters/{device_id}/status",
-        healthTopic: String = "meters/{device_id}/health", tls: TLSConfiguration? = nil, username: String? = nil,
+        healthTopic: String = "meters/{device_id}/health",
+        availabilityTopic: String = "meters/{device_id}/availability", tls: TLSConfiguration? = nil, username: String? = nil,
         password: ConfigSecret? = nil, qos: UInt8 = 1, protocolVersion: MQTTVersion = .v311,
         keepaliveSeconds: Int = 60
     ) {
@@ -157,6 +178,7 @@ public struct MQTTConfiguration: Sendable, Equatable {
         self.telemetryTopic = telemetryTopic
         self.statusTopic = statusTopic
         self.healthTopic = healthTopic
+        self.availabilityTopic = availabilityTopic
         self.tls = tls
         self.username = username
         self.password = password
@@ -191,6 +213,19 @@ public struct SpoolSettings: Sendable, Equatable {
     }
 }
 
+/// Home Assistant MQTT discovery (`HA_DISCOVERY`, `HA_DISCOVERY_PREFIX`).
+public struct HomeAssistantSettings: Sendable, Equatable {
+    /// `HA_DISCOVERY`: publish discovery configs (retained) at every connect. Off by default.
+    public var enabled: Bool
+    /// `HA_DISCOVERY_PREFIX`: Home Assistant's discovery prefix, `homeassistant` unless changed there.
+    public var prefix: String
+
+    public init(enabled: Bool = false, prefix: String = "homeassistant") {
+        self.enabled = enabled
+        self.prefix = prefix
+    }
+}
+
 /// Everything `dlms-bridge run` needs, validated.
 public struct AgentConfiguration: Sendable, Equatable {
     public var meters: [MeterConfiguration]
@@ -202,11 +237,14 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var unitCodes: UnitCodeMapping
     /// `VERBOSE`: debug logging (frames in hex, with the password bytes masked).
     public var verbose: Bool
+    /// Home Assistant discovery.
+    public var homeAssistant: HomeAssistantSettings
 
     public init(
         meters: [MeterConfiguration], mqtt: MQTTConfiguration = MQTTConfiguration(),
         spool: SpoolSettings = SpoolSettings(), healthIntervalMilliseconds: Int64 = 60_000,
-        unitCodes: UnitCodeMapping = .standard, verbose: Bool = false
+        unitCodes: UnitCodeMapping = .standard, verbose: Bool = false,
+        homeAssistant: HomeAssistantSettings = HomeAssistantSettings()
     ) {
         self.meters = meters
         self.mqtt = mqtt
@@ -214,5 +252,6 @@ public struct AgentConfiguration: Sendable, Equatable {
         self.healthIntervalMilliseconds = healthIntervalMilliseconds
         self.unitCodes = unitCodes
         self.verbose = verbose
+        self.homeAssistant = homeAssistant
     }
 }

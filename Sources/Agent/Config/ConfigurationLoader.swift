@@ -1,3 +1,6 @@
+import COSEM
+import MeterLink
+
 /// The text of a configuration file and the name to cite in error messages.
 public struct ConfigText: Sendable, Equatable {
     public var name: String
@@ -113,7 +116,7 @@ public enum ConfigurationLoader {
                         throw ConfigError(
                             variable: key, value: nil, origin: origin, problem: "it is a gateway-wide setting",
                             expected: "it before the first [meter] section (meter sections hold DEVICE_ID, DLMS_*, "
-                                + "POLL_PERIOD_S and MAX_CONSEC_ERRORS)")
+                                + "POLL_PERIOD_S, MAX_CONSEC_ERRORS and MAX_POWER_W)")
                     }
                     current!.values[key] = Setting(value: entry.value, origin: origin)
                 } else {
@@ -178,8 +181,17 @@ public enum ConfigurationLoader {
         let deviceID = idSetting.value.trimmingBlanksString()
         try checkName(deviceID, "DEVICE_ID", idSetting)
 
+        let framingText = v["DLMS_TRANSPORT"]?.value.trimmingBlanksString().lowercased() ?? "hdlc"
+        guard let framing = MeterFraming(rawValue: framingText) else {
+            throw v.fail("DLMS_TRANSPORT", "unknown transport",
+                "hdlc (HDLC on TCP or a serial line) or wrapper (the IEC 62056-47 wrapper on TCP, port 4059)")
+        }
         let transport: MeterTransport
         if let serial = v["DLMS_SERIAL_DEVICE"], !serial.value.isEmpty {
+            if framing == .wrapper {
+                throw v.fail("DLMS_TRANSPORT", "the wrapper runs on TCP only and DLMS_SERIAL_DEVICE is set",
+                    "hdlc on a serial line, or DLMS_HOST (and no DLMS_SERIAL_DEVICE) for the wrapper")
+            }
             guard serial.value.hasPrefix("/") else {
                 throw v.fail(
                     "DLMS_SERIAL_DEVICE", "it is not an absolute path",
@@ -201,7 +213,8 @@ public enum ConfigurationLoader {
             }
             let host = hostSetting.value.trimmingBlanksString()
             try checkHost(host, "DLMS_HOST", v)
-            transport = .tcp(host: host, port: UInt16(try v.integer("DLMS_PORT", default: 3333, in: 1...65535)))
+            let defaultPort = framing == .wrapper ? Int(WrapperHeader.defaultPort) : 3333
+            transport = .tcp(host: host, port: UInt16(try v.integer("DLMS_PORT", default: defaultPort, in: 1...65535)))
         }
 
         let sizeText = v["DLMS_ADDRESS_SIZE"]?.value.trimmingBlanksString().lowercased() ?? "auto"
@@ -227,21 +240,48 @@ public enum ConfigurationLoader {
             password = ConfigSecret(p.value)
         }
 
-        let measurements = try measurementList(v, known: knownMeasurements)
+        let custom = try customMeasurements(v)
+        let measurements = try measurementList(
+            v, known: knownMeasurements.map { $0.union(custom.map { $0.key }) })
         let period = try v.double("POLL_PERIOD_S", default: 5.0, in: 0.1...86_400)
         let profileText = v["DLMS_METER_PROFILE"]?.value.trimmingBlanksString().lowercased() ?? "microstar"
         guard let profile = MeterProfileName(rawValue: profileText) else {
             throw v.fail("DLMS_METER_PROFILE", "unknown meter profile", "microstar or generic")
         }
-        var meter = MeterConfiguration(
+        var maxPower: Double? = nil
+        if v["MAX_POWER_W"].map({ !$0.value.trimmingBlanksString().isEmpty }) ?? false {
+            maxPower = try v.double(
+                "MAX_POWER_W", default: 0, in: 1...100_000_000,
+                expected: "the most power the installation can draw or feed, in watts, e.g. 17000 (3 x 25 A at 230 V)")
+        }
+        var configuration = MeterConfiguration(
             deviceID: deviceID, transport: transport, clientSAP: UInt8(clientSAP), serverLogical: UInt16(logical),
             serverPhysical: UInt16(physical), addressSize: addressSize, password: password, measurements: measurements,
             pollPeriodMilliseconds: Int64((period * 1000).rounded()),
             maxConsecutiveErrors: try v.integer("MAX_CONSEC_ERRORS", default: 10, in: 1...1_000_000),
             timeoutMilliseconds: try v.integer("DLMS_TIMEOUT_MS", default: 5000, in: 100...600_000),
-            connectPerPoll: try v.bool("DLMS_CONNECT_PER_POLL", default: false), profile: profile)
-        meter.profileSettings = try profileSettings(v)
-        return meter
+            connectPerPoll: try v.bool("DLMS_CONNECT_PER_POLL", default: false), profile: profile,
+            security: try security(v, password: password), maxPowerWatts: maxPower, customMeasurements: custom)
+        configuration.framing = framing
+        configuration.profileSettings = try profileSettings(v)
+        return configuration
+    }
+
+    /// `DLMS_DEFINE`: a JSON list of `key=OBIS:class[:description]` definitions.
+    static func customMeasurements(_ v: Values) throws(ConfigError) -> [Measurement] {
+        guard let setting = v["DLMS_DEFINE"], !setting.value.trimmingBlanksString().isEmpty else { return [] }
+        let expected = "a JSON list of definitions key=OBIS:class[:description], e.g. "
+            + "[\"voltage_l2=1-0:52.7.0:register:Phase B voltage\"] (what dlms-bridge discover --config writes)"
+        guard let texts = parseJSONStringList(setting.value.trimmingBlanksString()), !texts.isEmpty else {
+            throw v.fail("DLMS_DEFINE", "it is not a JSON list of strings", expected)
+        }
+        var out: [Measurement] = []
+        for text in texts {
+            do { out.append(try MeasurementCatalog.parseDefinition(text)) } catch {
+                throw v.fail("DLMS_DEFINE", error.message, expected)
+            }
+        }
+        return out
     }
 
     static func measurementList(_ v: Values, known: Set<String>?) throws(ConfigError) -> [String] {
@@ -334,6 +374,7 @@ public enum ConfigurationLoader {
         let status = try topicTemplate(v, "MQTT_STATUS_TOPIC", default: "meters/{device_id}/status")
         let health = try topicTemplate(v, "MQTT_HEALTH_TOPIC", default: "meters/{device_id}/health")
         let profileTopic = try profileTopicTemplate(v)
+        let availability = try topicTemplate(v, "MQTT_AVAILABILITY_TOPIC", default: "meters/{device_id}/availability")
 
         let clientTemplate = v["MQTT_CLIENT_ID"]?.value.trimmingBlanksString() ?? "dlms-bridge-{device_id}"
         let clientID = TelemetryPayload.topic(template: clientTemplate, deviceID: meters[0].deviceID)
@@ -353,7 +394,7 @@ public enum ConfigurationLoader {
 
         var mqtt = MQTTConfiguration(
             host: host, port: port, clientID: clientID, telemetryTopic: telemetry, statusTopic: status,
-            healthTopic: health, tls: tls, username: username, password: password,
+            healthTopic: health, availabilityTopic: availability, tls: tls, username: username, password: password,
             qos: UInt8(try v.integer("MQTT_QOS", default: 1, in: 0...2)), protocolVersion: protocolVersion,
             keepaliveSeconds: try v.integer("MQTT_KEEPALIVE_S", default: 60, in: 5...65535))
         mqtt.profileTopic = profileTopic
@@ -389,9 +430,17 @@ public enum ConfigurationLoader {
             throw v.fail("UNIT_CODES", "unknown unit code table",
                 "standard (IEC 62056-6-2 codes, volt = 35) or prototype (the Python prototype's codes, volt = 32)")
         }
+        let prefix = v["HA_DISCOVERY_PREFIX"]?.value.trimmingBlanksString() ?? "homeassistant"
+        guard !prefix.isEmpty, prefix.utf8.count <= 256, !prefix.hasPrefix("/"), !prefix.hasSuffix("/"),
+            !prefix.utf8.contains(where: { $0 == 0x2B || $0 == 0x23 || $0 <= 0x20 || $0 == 0x7B || $0 == 0x7D })
+        else {
+            throw v.fail("HA_DISCOVERY_PREFIX", "it is empty, starts or ends with /, or has a wildcard, a space or a brace",
+                "Home Assistant's discovery prefix, homeassistant unless changed in its MQTT settings")
+        }
+        let homeAssistant = HomeAssistantSettings(enabled: try v.bool("HA_DISCOVERY", default: false), prefix: prefix)
         return AgentConfiguration(
             meters: meters, mqtt: mqtt, spool: spool, healthIntervalMilliseconds: Int64((healthSeconds * 1000).rounded()),
-            unitCodes: unitCodes, verbose: try v.bool("VERBOSE", default: false))
+            unitCodes: unitCodes, verbose: try v.bool("VERBOSE", default: false), homeAssistant: homeAssistant)
     }
 
     static func optionalFile(_ v: Values, _ name: String) throws(ConfigError) -> String? {
@@ -468,9 +517,11 @@ struct Values {
         return n
     }
 
-    func double(_ name: String, default value: Double, in range: ClosedRange<Double>) throws(ConfigError) -> Double {
+    func double(_ name: String, default value: Double, in range: ClosedRange<Double>, expected what: String? = nil)
+        throws(ConfigError) -> Double
+    {
         guard let s = self[name] else { return value }
-        let expected = "a number of seconds from \(range.lowerBound) to \(range.upperBound), e.g. 5.0"
+        let expected = what ?? "a number of seconds from \(range.lowerBound) to \(range.upperBound), e.g. 5.0"
         let text = s.value.trimmingBlanksString()
         // Double("nan"), "inf" and hex floats parse; none of them is a period.
         guard text.utf8.allSatisfy({ isDigit($0) || $0 == 0x2E || $0 == 0x2D || $0 == 0x2B || $0 == 0x65 || $0 == 0x45 }),

@@ -1,3 +1,6 @@
+import COSEM
+import MeterLink
+
 extension AgentConfiguration {
     /// The effective settings as `NAME=value` pairs, gateway first, then one group per meter; secrets as
     /// `********`. For `--print-config`: the output is itself a valid configuration file (minus the secrets).
@@ -25,7 +28,8 @@ extension AgentConfiguration {
             ("SPOOL_COMMIT_INTERVAL_MS", String(spool.commitIntervalMilliseconds)),
             ("REPLAY_RATE", String(spool.replayPerSecond)),
             ("HEALTH_INTERVAL_S", seconds(healthIntervalMilliseconds)), ("UNIT_CODES", unitCodes.rawValue),
-            ("VERBOSE", String(verbose)),
+            ("VERBOSE", String(verbose)), ("MQTT_AVAILABILITY_TOPIC", mqtt.availabilityTopic),
+            ("HA_DISCOVERY", String(homeAssistant.enabled)), ("HA_DISCOVERY_PREFIX", homeAssistant.prefix),
         ]
         let m = meters.map { meter -> (deviceID: String, values: [(String, String)]) in
             var v: [(String, String)] = [("DEVICE_ID", meter.deviceID)]
@@ -48,6 +52,27 @@ extension AgentConfiguration {
                 ("DLMS_CONNECT_PER_POLL", String(meter.connectPerPoll)),
                 ("DLMS_METER_PROFILE", meter.profile.rawValue),
             ]
+            if meter.framing != .hdlc { v.append(("DLMS_TRANSPORT", meter.framing.rawValue)) }
+            if let security = meter.security {
+                v += [("DLMS_SECURITY", security.level.rawValue), ("DLMS_AUTH", security.authentication.rawValue)]
+                for name in ["DLMS_EK", "DLMS_AK", "DLMS_DK"] {
+                    if let path = security.keyFiles[name + "_FILE"] {
+                        v.append((name + "_FILE", path))
+                    } else if name != "DLMS_DK" || security.keys.dedicated != nil {
+                        v.append((name, ConfigSecret.mask))
+                    }
+                }
+                v.append(("DLMS_SYSTEM_TITLE", security.clientSystemTitle.description))
+                if let obis = security.frameCounter { v.append(("DLMS_FRAME_COUNTER_OBIS", obis.fullDescription)) }
+            }
+            if let w = meter.maxPowerWatts { v.append(("MAX_POWER_W", String(w))) }
+            if !meter.customMeasurements.isEmpty {
+                var json = JSONWriter()
+                json.beginArray()
+                for m in meter.customMeasurements { json.string(m.definitionText) }
+                json.endArray()
+                v.append(("DLMS_DEFINE", json.output))
+            }
             v += meter.profileSettings.variables
             return (meter.deviceID, v)
         }

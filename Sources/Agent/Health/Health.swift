@@ -17,17 +17,22 @@ public struct LinkCounters: Sendable, Equatable {
     public var crcErrors: UInt64
     public var retransmissions: UInt64
     public var associationFailures: UInt64
+    /// Protected replies refused (tag, replayed or stale counter), failed HLS, invocation-counter errors.
+    public var securityFaults: UInt64
 
-    public init(crcErrors: UInt64 = 0, retransmissions: UInt64 = 0, associationFailures: UInt64 = 0) {
+    public init(crcErrors: UInt64 = 0, retransmissions: UInt64 = 0, associationFailures: UInt64 = 0,
+                securityFaults: UInt64 = 0) {
         self.crcErrors = crcErrors
         self.retransmissions = retransmissions
         self.associationFailures = associationFailures
+        self.securityFaults = securityFaults
     }
 
     static func += (lhs: inout LinkCounters, rhs: LinkCounters) {
         lhs.crcErrors += rhs.crcErrors
         lhs.retransmissions += rhs.retransmissions
         lhs.associationFailures += rhs.associationFailures
+        lhs.securityFaults += rhs.securityFaults
     }
 }
 
@@ -55,6 +60,9 @@ public struct MeterHealthSnapshot: Sendable {
     public var consecutiveErrors: UInt64 = 0
     /// Schedule slots skipped because a poll overran them.
     public var skippedSlots: UInt64 = 0
+    /// Polls not attempted because the meter was in its reconnect back-off (also counted in `failedPolls`:
+    /// the slot has no reading).
+    public var backoffPolls: UInt64 = 0
     /// Measurements that failed within otherwise successful polls.
     public var measurementErrors: UInt64 = 0
     public var link = LinkCounters()
@@ -71,6 +79,8 @@ public struct MeterHealthSnapshot: Sendable {
     public var clockDriftMilliseconds: Int64?
     /// Clock counters (`clock_sets`, `clock_set_refusals`, ...), by name.
     public var clockCounters: [(String, UInt64)] = []
+    /// Energy values published with the `implausible` flag (``EnergyPlausibility``).
+    public var implausibleReadings: UInt64 = 0
 
     public init(deviceID: String) { self.deviceID = deviceID }
 }
@@ -79,6 +89,7 @@ extension MeterHealthSnapshot: Equatable {
     public static func == (a: MeterHealthSnapshot, b: MeterHealthSnapshot) -> Bool {
         a.deviceID == b.deviceID && a.state == b.state && a.polls == b.polls && a.failedPolls == b.failedPolls
             && a.consecutiveErrors == b.consecutiveErrors && a.skippedSlots == b.skippedSlots
+            && a.backoffPolls == b.backoffPolls && a.implausibleReadings == b.implausibleReadings
             && a.measurementErrors == b.measurementErrors && a.link == b.link && a.lastRTTMicroseconds == b.lastRTTMicroseconds
             && a.lastSuccessMilliseconds == b.lastSuccessMilliseconds && a.lastError == b.lastError
             && a.profileRows == b.profileRows && a.profileCounters.elementsEqual(b.profileCounters, by: { $0 == $1 })
@@ -123,6 +134,24 @@ public final class MeterHealthRecorder: Sendable {
         }
     }
 
+    /// Values of a poll flagged as implausible.
+    public func recordImplausible(_ count: Int) {
+        guard count > 0 else { return }
+        state.withLock { $0.implausibleReadings += UInt64(count) }
+    }
+
+    /// A slot left without an attempt because the meter is in its reconnect back-off: no reading, but not a
+    /// failure in a row either (the meter's state stays what the last attempt made it).
+    public func recordBackOff(link: LinkCounters, skippedSlots: UInt64) {
+        state.withLock { h in
+            h.polls += 1
+            h.failedPolls += 1
+            h.backoffPolls += 1
+            h.link += link
+            h.skippedSlots = skippedSlots
+        }
+    }
+
     /// Profile rows stored and the collection's counted events.
     public func recordProfile(rows: UInt64, notes: [ProfileNote]) {
         state.withLock { h in
@@ -161,8 +190,8 @@ public final class MeterHealthRecorder: Sendable {
 ///
 /// ```json
 /// {"device_id":"microstar-001","ts":1728564123456,"state":"up","polls":120,"failed_polls":2,
-///  "consecutive_errors":0,"skipped_slots":0,"measurement_errors":0,"crc_errors":1,"retransmissions":1,
-///  "association_failures":0,"last_rtt_ms":41.2,"last_success_ts":1728564120000,"last_error":null,
+///  "consecutive_errors":0,"skipped_slots":0,"backoff_polls":0,"measurement_errors":0,"crc_errors":1,"retransmissions":1,
+///  "association_failures":0,"security_faults":0,"implausible_readings":0,"last_rtt_ms":41.2,"last_success_ts":1728564120000,"last_error":null,
 ///  "spool":{"pending":0,"bytes":0,"dropped":0},"uptime_s":600}
 /// ```
 public enum HealthPayload {
@@ -179,10 +208,13 @@ public enum HealthPayload {
         json.member("failed_polls", h.failedPolls)
         json.member("consecutive_errors", h.consecutiveErrors)
         json.member("skipped_slots", h.skippedSlots)
+        json.member("backoff_polls", h.backoffPolls)
         json.member("measurement_errors", h.measurementErrors)
         json.member("crc_errors", h.link.crcErrors)
         json.member("retransmissions", h.link.retransmissions)
         json.member("association_failures", h.link.associationFailures)
+        json.member("security_faults", h.link.securityFaults)
+        json.member("implausible_readings", h.implausibleReadings)
         json.key("last_rtt_ms")
         if let rtt = h.lastRTTMicroseconds { json.number(Double(rtt) / 1000) } else { json.null() }
         json.key("last_success_ts")

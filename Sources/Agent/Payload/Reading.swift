@@ -75,6 +75,9 @@ public struct MeasurementReading: Sendable, Equatable {
     public var unitCode: UInt8?
     /// Human-readable text published as `description`.
     public var description: String
+    /// Why the value breaks the plausibility rule (`backwards`, `jump`), published as `implausible`; nil for a
+    /// plausible value (the member is then left out). See ``EnergyPlausibility``.
+    public var implausible: String? = nil
 
     public init(name: String, obis: ObisCode, raw: RawValue, scaler: Int8, unitCode: UInt8?, description: String) {
         self.name = name

@@ -35,6 +35,8 @@ public enum TelemetryPayload {
             json.key("raw_value")
             write(m.raw, into: &json)
             json.member("description", m.description)
+            // Only on a flagged value: the prototype's consumers never see the member otherwise.
+            if let why = m.implausible { json.member("implausible", why) }
             json.endObject()
         }
         json.endObject()
@@ -57,6 +59,13 @@ public enum TelemetryPayload {
     /// The topic for `deviceID` from a template such as `meters/{device_id}/telemetry`.
     public static func topic(template: String, deviceID: String) -> String {
         template.replacingAll("{device_id}", with: deviceID)
+    }
+
+    /// A value as the payload writes it, for log lines.
+    static func text(_ value: PayloadValue) -> String {
+        var json = JSONWriter()
+        write(value, into: &json)
+        return json.output
     }
 
     static func write(_ value: PayloadValue, into json: inout JSONWriter) {

@@ -41,6 +41,8 @@ extension MeterSettings {
         initialBackoffMilliseconds = period
         maxBackoffMilliseconds = max(period, min(60_000, 10 * period))
         downBackoffMilliseconds = maxBackoffMilliseconds
+        security = meter.security?.meterSecurity
+        framing = meter.framing
     }
 }
 
@@ -61,16 +63,20 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
     ///   - trace: frames in hex (VERBOSE), password bytes masked.
     ///   - line: the serial line shared with other meters (`SerialLineRegistry`); the meter then talks only
     ///     in its turn on the line, through its own use of the port.
+    ///   - counterLease: where a secured meter's invocation counter lease is kept (`SpoolCounterLease`).
     public init(meter: MeterConfiguration, catalog: MeasurementCatalog = .standard, logger: Logger,
-                trace: FrameTrace? = nil, line: SharedSerialLine? = nil) throws(MeterError) {
+                trace: FrameTrace? = nil, line: SharedSerialLine? = nil,
+                counterLease: (any InvocationCounterLeaseStore)? = nil) throws(MeterError) {
+        var catalog = catalog
+        for m in meter.customMeasurements { catalog.add(m) }
         self.measurements = try catalog.resolve(meter.measurements)
         let settings = MeterSettings(meter)
         if let line {
-            self.poller = MeterPoller(session: MeterSession(settings: settings, trace: trace) {
+            self.poller = MeterPoller(session: MeterSession(settings: settings, trace: trace, counterLease: counterLease) {
                 _, deadline throws(LinkError) -> any ByteTransport in try line.attach(deadline: deadline)
             })
         } else {
-            self.poller = MeterPoller(session: MeterSession(settings: settings, trace: trace))
+            self.poller = MeterPoller(session: MeterSession(settings: settings, trace: trace, counterLease: counterLease))
         }
         self.line = line
         self.logger = logger
@@ -96,7 +102,8 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
         let link = LinkCounters(
             crcErrors: UInt64(max(0, counters.crcErrors - reported.crcErrors)),
             retransmissions: UInt64(max(0, counters.retransmissions - reported.retransmissions)),
-            associationFailures: UInt64(max(0, counters.associationFailures - reported.associationFailures)))
+            associationFailures: UInt64(max(0, counters.associationFailures - reported.associationFailures)),
+            securityFaults: UInt64(max(0, counters.securityFaults - reported.securityFaults)))
         reported = counters
         let rtt: Int64? = counters.lastRTTMicroseconds > 0 ? counters.lastRTTMicroseconds : nil
         switch outcome {
@@ -123,7 +130,7 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
             return PollResult(outcome: .failed(message: error.description), link: link, rttMicroseconds: nil)
         case let .skipped(retryIn, lastError):
             let last = lastError.map { ": \($0.description)" } ?? ""
-            return PollResult(outcome: .failed(message: "meter not retried yet (back-off, next attempt in \(retryIn / 1000) s)\(last)"),
+            return PollResult(outcome: .backingOff(message: "meter not retried yet (back-off, next attempt in \(retryIn / 1000) s)\(last)"),
                               link: link, rttMicroseconds: nil)
         }
     }

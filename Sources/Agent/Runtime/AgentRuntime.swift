@@ -1,4 +1,5 @@
 import Log
+import MeterLink
 import Platform
 
 /// The agent's loop: poll each meter on its schedule, build the payload with the spool's seq, append it to
@@ -91,15 +92,22 @@ public final class AgentRuntime: Sendable {
     /// Per meter: set when its thread has left its loop (polls done), so that `stop` can bound its wait.
     private let meterThreadDone: [StopSignal]
     private let watchdog: (notifier: SystemdNotifier, intervalMilliseconds: Int64)?
+    /// Home Assistant discovery and availability, when on (or when an earlier run's configs are to be cleared).
+    public let homeAssistant: HomeAssistantAnnouncer?
+    /// Per meter: the plausibility rule's references. Used by the meter's own thread only.
+    private let plausibility: [Locked<EnergyPlausibility>]
 
     public init(
         configuration: AgentConfiguration, meters: [Meter], publisher: any Publisher,
         clock: any ScheduleClock = MonotonicScheduleClock(),
         wallClock: @escaping @Sendable () -> Int64 = { WallClock.milliseconds() },
         logger: Logger = Logger(label: "dlms-bridge.agent"),
-        watchdog: (notifier: SystemdNotifier, intervalMilliseconds: Int64)? = nil
+        watchdog: (notifier: SystemdNotifier, intervalMilliseconds: Int64)? = nil,
+        homeAssistant: HomeAssistantAnnouncer? = nil
     ) {
         self.watchdog = watchdog
+        self.homeAssistant = homeAssistant
+        plausibility = meters.map { Locked(EnergyPlausibility(maxPowerWatts: $0.configuration.maxPowerWatts)) }
         self.configuration = configuration
         self.meters = meters
         self.publisher = publisher
@@ -136,6 +144,7 @@ public final class AgentRuntime: Sendable {
             let wentDown = h.recordFailure(message, link: result.link, skippedSlots: tick.skippedSlots)
             let errors = h.snapshot.consecutiveErrors
             if wentDown {
+                homeAssistant?.meterState(index, online: false)
                 logger.error(
                     "meter down after \(errors) failed polls in a row: \(message)",
                     metadata: ["device_id": "\(id)"])
@@ -145,13 +154,28 @@ public final class AgentRuntime: Sendable {
                 // Already reported down: one line per failed poll would flood the journal.
                 logger.debug("poll failed: \(message)", metadata: ["device_id": "\(id)"])
             }
-        case .reading(let measurements, let failures):
+        case .backingOff(let message):
+            health[index].recordBackOff(link: result.link, skippedSlots: tick.skippedSlots)
+            logger.debug("poll not attempted: \(message)", metadata: ["device_id": "\(id)"])
+        case .reading(var measurements, let failures):
             if health[index].recordSuccess(
                 atMilliseconds: ts, rttMicroseconds: result.rttMicroseconds, failedMeasurements: failures.count,
                 link: result.link, skippedSlots: tick.skippedSlots)
             {
+                homeAssistant?.meterState(index, online: true)
                 logger.notice("meter answers again", metadata: ["device_id": "\(id)"])
             }
+            let flagged = plausibility[index].withLock { $0.flag(&measurements, timestampMilliseconds: ts) }
+            if flagged > 0 {
+                health[index].recordImplausible(flagged)
+                for m in measurements {
+                    guard let why = m.implausible else { continue }
+                    logger.warning(
+                        "implausible energy value published with a flag (\(why)): \(TelemetryPayload.text(m.value))",
+                        metadata: ["device_id": "\(id)", "measurement": "\(m.name)"])
+                }
+            }
+            homeAssistant?.observe(index, measurements: measurements)
             for f in failures {
                 logger.warning("measurement not read: \(f.reason)", metadata: ["device_id": "\(id)", "measurement": "\(f.name)"])
             }
@@ -234,7 +258,7 @@ public final class AgentRuntime: Sendable {
             if unblocked { s.replayBlocked = false }
             return (f, first || unblocked)
         }
-        if let settled { meters[settled.meter].store.acknowledge(settled.seq) }
+        if let settled { meters[settled.meter].store.acknowledge(settled.seq) } else { homeAssistant?.delivered(messageID: id) }
         if ring { housekeepingBell.ring() }
     }
 
@@ -259,7 +283,12 @@ public final class AgentRuntime: Sendable {
                 for i in s.replayCursor.indices { s.rewindReplay(meter: i, before: 1) }
             }
         }
-        if connected { housekeepingBell.ring() }
+        if connected {
+            homeAssistant?.connected()
+            housekeepingBell.ring()
+        } else {
+            homeAssistant?.disconnected()
+        }
     }
 
     // MARK: replay

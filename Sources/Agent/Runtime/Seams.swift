@@ -11,6 +11,10 @@ public struct PollResult: Sendable, Equatable {
         case reading(measurements: [MeasurementReading], failures: [MeasurementFailure])
         /// Nothing was read; `message` tells the operator what happened and what to check.
         case failed(message: String)
+        /// No attempt was made: the meter is in its reconnect back-off after failures (`message` says until
+        /// when, and the last error). Not a failure of its own: a meter goes down after MAX_CONSEC_ERRORS
+        /// attempts that failed, not after slots it was left alone.
+        case backingOff(message: String)
     }
 
     public var outcome: Outcome

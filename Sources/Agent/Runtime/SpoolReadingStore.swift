@@ -1,4 +1,5 @@
 import Log
+import MeterLink
 import Platform
 import Spool
 
@@ -144,5 +145,35 @@ extension SpoolSettings {
             maxBytes: maxBytes, maxAgeMilliseconds: maxAgeSeconds > 0 ? maxAgeSeconds * 1000 : nil,
             commit: commitIntervalMilliseconds == 0
                 ? .everyRecord : CommitPolicy(everyMilliseconds: Int64(commitIntervalMilliseconds)))
+    }
+}
+
+/// A secured meter's invocation counter lease, in the file `invocation-counter` of its spool directory
+/// (the spool's recovery ignores it): the meter link's `InvocationCounterLeaseStore` over `CounterLeaseFile`.
+public final class SpoolCounterLease: InvocationCounterLeaseStore {
+    let file: CounterLeaseFile
+
+    /// Opens the lease of meter `deviceID` under the spool root `root` (`SPOOL_DIR`).
+    public convenience init(root: String, deviceID: String) throws(MeterError) {
+        try self.init(directory: Spool.directory(root: root, deviceID: deviceID))
+    }
+
+    /// Opens the lease file in `directory` (created when absent).
+    public init(directory: String) throws(MeterError) {
+        do { file = try CounterLeaseFile(directory: directory) } catch {
+            throw MeterError(.configuration, "the invocation counter lease in \(directory) cannot be opened: "
+                + "\(error); it must be writable (a counter must never be reused after a restart)")
+        }
+    }
+
+    public var path: String { file.path }
+
+    public func loadLeaseEnd() throws(MeterError) -> UInt32? { file.leaseEnd }
+
+    public func storeLeaseEnd(_ leaseEnd: UInt32) throws(MeterError) {
+        do { try file.store(leaseEnd) } catch {
+            throw MeterError(.security, "the invocation counter lease \(file.path) cannot be written: \(error); "
+                + "nothing is sent until it can (a counter must never be reused after a power cut)")
+        }
     }
 }

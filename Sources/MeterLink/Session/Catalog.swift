@@ -85,13 +85,21 @@ public struct Measurement: Sendable, Hashable {
     /// The unit the object is expected to report (a hint for docs and the simulated meter; readings carry
     /// what the meter actually sends).
     public var expectedUnit: UnitCode?
+    /// What physical quantity the value is: it decides how dashboards (Home Assistant's device and state
+    /// classes) and plausibility checks treat it.
+    public var quantity: Quantity
 
-    public init(key: String, obis: ObisCode, kind: MeasurementKind, description: String, expectedUnit: UnitCode? = nil) {
+    /// A measurement; `quantity` defaults to what the OBIS code says (``Quantity/inferred(from:kind:)``).
+    public init(
+        key: String, obis: ObisCode, kind: MeasurementKind, description: String, expectedUnit: UnitCode? = nil,
+        quantity: Quantity? = nil
+    ) {
         self.key = key
         self.obis = obis
         self.kind = kind
         self.description = description
         self.expectedUnit = expectedUnit
+        self.quantity = quantity ?? Quantity.inferred(from: obis, kind: kind)
     }
 
     /// The value attribute's descriptor.
@@ -108,6 +116,10 @@ public struct Measurement: Sendable, Hashable {
     public var captureTimeAttribute: AttributeDescriptor? {
         kind.captureTimeAttribute.map { kind.interfaceClass.attribute($0, of: obis) }
     }
+
+    /// The measurement as a definition `key=OBIS:class:description` (what ``MeasurementCatalog/parseDefinition(_:)``
+    /// reads back).
+    public var definitionText: String { "\(key)=\(obis.fullDescription):\(kind.rawValue):\(description)" }
 
     /// The OBIS code as the prototype published it: `1-1:32.7.0`, with `.255` only when F is not 255.
     public var obisText: String { obis.description }
@@ -182,48 +194,6 @@ public struct MeasurementCatalog: Sendable {
         let description = parts.count > 1 ? parts[1...].joined(separator: ":") : key
         return Measurement(key: key, obis: obis, kind: kind, description: description)
     }
-
-    /// The standard catalog: the prototype's keys and every object of the Microstar protocol notes.
-    public static let standard = MeasurementCatalog([
-        Measurement(key: "voltage_l1", obis: ObisCode(1, 1, 32, 7, 0), kind: .register,
-                    description: "Phase A instantaneous voltage", expectedUnit: .volt),
-        Measurement(key: "current_l1", obis: ObisCode(1, 1, 31, 7, 0), kind: .register,
-                    description: "Phase A instantaneous current", expectedUnit: .ampere),
-        Measurement(key: "frequency", obis: ObisCode(1, 1, 14, 7, 0), kind: .register,
-                    description: "Supply frequency", expectedUnit: .hertz),
-        Measurement(key: "active_power_import", obis: ObisCode(1, 1, 1, 7, 0), kind: .register,
-                    description: "Active power import (+P)", expectedUnit: .watt),
-        Measurement(key: "active_power_export", obis: ObisCode(1, 1, 2, 7, 0), kind: .register,
-                    description: "Active power export (-P)", expectedUnit: .watt),
-        Measurement(key: "reactive_power_import", obis: ObisCode(1, 1, 3, 7, 0), kind: .register,
-                    description: "Reactive power import (+Q)", expectedUnit: .var),
-        Measurement(key: "reactive_power_export", obis: ObisCode(1, 1, 4, 7, 0), kind: .register,
-                    description: "Reactive power export (-Q)", expectedUnit: .var),
-        Measurement(key: "apparent_power", obis: ObisCode(1, 1, 9, 7, 0), kind: .register,
-                    description: "Apparent power", expectedUnit: .voltAmpere),
-        Measurement(key: "active_energy_import", obis: ObisCode(1, 1, 1, 8, 0), kind: .register,
-                    description: "Active energy import (+A)", expectedUnit: .wattHour),
-        Measurement(key: "active_energy_export", obis: ObisCode(1, 1, 2, 8, 0), kind: .register,
-                    description: "Active energy export (-A)", expectedUnit: .wattHour),
-        Measurement(key: "reactive_energy_import", obis: ObisCode(1, 1, 3, 8, 0), kind: .register,
-                    description: "Reactive energy import (+R)", expectedUnit: .varHour),
-        Measurement(key: "reactive_energy_export", obis: ObisCode(1, 1, 4, 8, 0), kind: .register,
-                    description: "Reactive energy export (-R)", expectedUnit: .varHour),
-        Measurement(key: "max_demand_import", obis: ObisCode(1, 1, 1, 6, 0), kind: .extendedRegister,
-                    description: "Maximum demand, active import (+P)", expectedUnit: .watt),
-        Measurement(key: "max_demand_export", obis: ObisCode(1, 1, 2, 6, 0), kind: .extendedRegister,
-                    description: "Maximum demand, active export (-P)", expectedUnit: .watt),
-        Measurement(key: "clock", obis: ObisCode(0, 0, 1, 0, 0, 255), kind: .clock,
-                    description: "Meter clock"),
-        Measurement(key: "serial_number", obis: ObisCode(0, 0, 96, 1, 0, 255), kind: .data,
-                    description: "Meter serial number"),
-        Measurement(key: "firmware_version", obis: ObisCode(0, 0, 42, 0, 0, 255), kind: .data,
-                    description: "Firmware version"),
-        Measurement(key: "load_profile", obis: ObisCode(1, 0, 99, 1, 0, 255), kind: .profile,
-                    description: "Load profile"),
-        Measurement(key: "event_log", obis: ObisCode(0, 0, 99, 98, 0, 255), kind: .profile,
-                    description: "Event log"),
-    ])
 }
 
 extension String {

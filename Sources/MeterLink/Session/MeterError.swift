@@ -26,6 +26,9 @@ public struct MeterError: Error, CustomStringConvertible, Sendable, Equatable {
         case protocolError
         /// The meter is considered down after MAX_CONSEC_ERRORS failures; retries continue slowly.
         case meterDown
+        /// A protected APDU failed its check (tag, replayed counter, too weak), HLS-GMAC failed, or the
+        /// invocation counter cannot go on: a fault of this meter, counted, never read as data.
+        case security
     }
 
     public var kind: Kind
@@ -34,6 +37,9 @@ public struct MeterError: Error, CustomStringConvertible, Sendable, Equatable {
     public var link: LinkError?
     /// The data-access-result for `.objectUnavailable`.
     public var accessResult: DataAccessResult?
+
+    /// Re-associate at once, within the same poll (the meter named the invocation counter it expects).
+    public var reassociateAtOnce = false
 
     public init(_ kind: Kind, _ message: String, link: LinkError? = nil, accessResult: DataAccessResult? = nil) {
         self.kind = kind

@@ -67,7 +67,8 @@ public final class MeterPoller {
                 // A link that dropped while associated (idle timeout, meter restart) gets one immediate
                 // re-association within the same poll before the poll counts as failed. A timeout does not:
                 // a meter that stopped answering would only time out again.
-                if !attemptedReopen, error.kind == .linkDropped, failedConnects == 0 {
+                // So does a meter that named the invocation counter it expects: the counter jumped ahead.
+                if !attemptedReopen, error.kind == .linkDropped || error.reassociateAtOnce, failedConnects == 0 {
                     attemptedReopen = true
                     continue
                 }

@@ -1,4 +1,5 @@
 import COSEM
+import DLMSCrypto
 import HDLC
 import Platform
 
@@ -20,33 +21,47 @@ public typealias FrameTrace = @Sendable (FrameDirection, String) -> Void
 /// association, then one GET-With-List for every value. `close()` releases and disconnects.
 public final class MeterSession {
     public let settings: MeterSettings
-    public private(set) var counters = MeterCounters()
+    public internal(set) var counters = MeterCounters()
     /// The server address width the meter answered to (known after `open`).
     public private(set) var resolvedWidth: AddressWidth?
     /// The services the meter granted.
-    public private(set) var granted: Conformance?
+    public internal(set) var granted: Conformance?
     /// The negotiated HDLC parameters.
     public private(set) var linkParameters: LinkParameters?
 
-    private let trace: FrameTrace?
+    let trace: FrameTrace?
     private let transportFactory: @Sendable (MeterEndpoint, Deadline) throws(LinkError) -> any ByteTransport
-    private var transport: (any ByteTransport)?
-    private var link: HDLCLink?
-    private var association: ClientAssociation
+    var transport: (any ByteTransport)?
+    var link: HDLCLink?
+    /// With the wrapper: the client wPort of the "link" (the client SAP, or 16 while reading the frame counter).
+    var wrapperClient: UInt8?
+    var association: ClientAssociation
+    /// Where the invocation counter's lease is persisted (secured meters); nil: only in memory.
+    let counterLease: (any InvocationCounterLeaseStore)?
+    /// The AES-GCM engine of this meter's thread, created at the first secured association.
+    var engine: OpenSSLGCM?
+    /// The ciphering state of the open association (secured meters).
+    var cipher: CipheringContext<OpenSSLGCM>?
+    /// The sending counter, kept across associations: it only ever moves forward.
+    var sendCounter: InvocationCounter?
+    /// The meter's counters seen so far, kept across associations: a replayed old reply is refused.
+    var peerGuard = ReplayGuard()
     private var scalerCache: [ObisCode: ScalerUnit] = [:]
-    private var readBuffer = [UInt8](repeating: 0, count: 4096)
-    private var lastActivity = MonotonicInstant.now()
+    var readBuffer = [UInt8](repeating: 0, count: 4096)
+    var lastActivity = MonotonicInstant.now()
     private var deframerBaseline = DeframerCounters()
 
     /// - Parameters:
     ///   - trace: called with every frame in hex (`--verbose`), password bytes masked.
     ///   - transportFactory: opens the transport; tests may substitute one.
+    ///   - counterLease: where a secured meter's invocation counter lease is persisted (beside its spool).
     public init(
-        settings: MeterSettings, trace: FrameTrace? = nil,
+        settings: MeterSettings, trace: FrameTrace? = nil, counterLease: (any InvocationCounterLeaseStore)? = nil,
         transportFactory: @escaping @Sendable (MeterEndpoint, Deadline) throws(LinkError) -> any ByteTransport = MeterSession.openTransport
     ) {
         self.settings = settings
         self.trace = trace
+        self.counterLease = counterLease
         self.transportFactory = transportFactory
         self.association = ClientAssociation(settings: AssociationSettings(
             clientSAP: settings.clientSAP, authentication: settings.authentication,
@@ -57,7 +72,8 @@ public final class MeterSession {
 
     /// True while an association is up.
     public var isAssociated: Bool {
-        if case .associated = association.state, link?.state == .connected, transport?.isOpen == true { return true }
+        let linked = settings.framing == .wrapper ? wrapperClient != nil : link?.state == .connected
+        if case .associated = association.state, linked, transport?.isOpen == true { return true }
         return false
     }
 
@@ -94,8 +110,11 @@ public final class MeterSession {
             throw MeterError.transport(error)
         }
         do {
-            try openLink()
-            try associate()
+            if let security = settings.security, sendCounter == nil {
+                try startCounter(security)
+            }
+            try openLink(clientSAP: settings.clientSAP)
+            if settings.security != nil { try associateSecured() } else { try associate() }
         } catch {
             abort()
             throw error
@@ -103,10 +122,18 @@ public final class MeterSession {
         lastActivity = .now()
     }
 
-    private func openLink() throws(MeterError) {
+    func openLink(clientSAP: UInt8) throws(MeterError) {
+        if settings.framing == .wrapper {
+            // No link layer: the client's wPort is its SAP, the AARQ is the first PDU.
+            guard case .tcp = settings.endpoint else {
+                throw MeterError(.configuration, "the IEC 62056-47 wrapper runs on TCP only: use DLMS_TRANSPORT=hdlc on a serial line")
+            }
+            wrapperClient = clientSAP
+            return
+        }
         let client: HDLCAddress
-        do { client = try HDLCAddress.client(sap: settings.clientSAP) } catch {
-            throw MeterError(.configuration, "client SAP \(settings.clientSAP) cannot be addressed: \(error.description)")
+        do { client = try HDLCAddress.client(sap: clientSAP) } catch {
+            throw MeterError(.configuration, "client SAP \(clientSAP) cannot be addressed: \(error.description)")
         }
         var widths = settings.candidateWidths()
         if widths.isEmpty {
@@ -158,7 +185,7 @@ public final class MeterSession {
             + "(Microstar: 1, or the last four digits of the serial) and DLMS_ADDRESS_SIZE")
     }
 
-    private func associate() throws(MeterError) {
+    func associate() throws(MeterError) {
         association = ClientAssociation(settings: association.settings)
         let response = try transact(association.associationRequest(), masking: settings.password.bytes)
         let outcome: AssociationOutcome
@@ -184,20 +211,29 @@ public final class MeterSession {
                 hint = "\(error.description); check DLMS_CLIENT_SAP and DLMS_PASSWORD"
             }
             // Leave the link cleanly so that the next attempt starts from a known state.
-            _ = try? exchange(link!.disconnect(), until: .disconnected, timeout: 500, retries: 0)
+            disconnectLink(timeout: 500)
             throw MeterError(.associationRejected,
                 "association rejected by \(settings.endpoint) (\(result.name), \(diagnostic.name), diagnostic \(diagnostic.rawValue)): \(hint)")
         }
     }
+
+    /// DISC and its UA (bounded, best effort); nothing with the wrapper, which has no link.
+    func disconnectLink(timeout: Int64) {
+        if let l = link, l.state == .connected {
+            _ = try? exchange(link!.disconnect(), until: .disconnected, timeout: timeout, retries: 0)
+        }
+        wrapperClient = nil
+    }
+
+    /// Forgets what one association learnt (scalers are read again in the next).
+    func resetAssociationCaches() { scalerCache.removeAll() }
 
     /// Releases the association and disconnects the link (bounded, best effort), then closes the transport.
     public func close() {
         if isAssociated {
             _ = try? transact(association.releaseRequest(), timeout: 1000, retries: 0)
         }
-        if let l = link, l.state == .connected {
-            _ = try? exchange(link!.disconnect(), until: .disconnected, timeout: 1000, retries: 0)
-        }
+        disconnectLink(timeout: 1000)
         abort()
     }
 
@@ -210,7 +246,9 @@ public final class MeterSession {
         transport?.close()
         transport = nil
         link = nil
+        wrapperClient = nil
         association.reset()
+        cipher = nil
         granted = nil
     }
 
@@ -396,14 +434,14 @@ public final class MeterSession {
 
     /// Sends a GET and follows block transfer to the end.
     private func complete(_ request: [UInt8]) throws(MeterError) -> GetStep {
-        var response = try transact(request)
+        var response = try transactProtected(request)
         while true {
             let step: GetStep
             do { step = try association.handleGetResponse(response) } catch {
                 throw MeterError(.protocolError, "the meter's answer could not be read: \(error.description)")
             }
             guard case let .send(next) = step else { return step }
-            response = try transact(next)
+            response = try transactProtected(next)
         }
     }
 
@@ -420,11 +458,12 @@ public final class MeterSession {
 
     // MARK: Internals: the line
 
-    private enum Awaited { case connected, disconnected, apdu }
-    private enum Arrival { case connected(LinkParameters), disconnected, apdu([UInt8]) }
+    enum Awaited { case connected, disconnected, apdu }
+    enum Arrival { case connected(LinkParameters), disconnected, apdu([UInt8]) }
 
     /// Sends an APDU and returns the answer APDU (segments and RRs handled by the link).
-    private func transact(_ apdu: [UInt8], masking secret: [UInt8] = [], timeout: Int64? = nil, retries: Int? = nil) throws(MeterError) -> [UInt8] {
+    func transact(_ apdu: [UInt8], masking secret: [UInt8] = [], timeout: Int64? = nil, retries: Int? = nil) throws(MeterError) -> [UInt8] {
+        if settings.framing == .wrapper { return try transactWrapped(apdu, masking: secret, timeout: timeout) }
         guard link != nil else { throw MeterError(.linkDropped, "no link to \(settings.endpoint)") }
         let events: [HDLCLink.Event]
         do { events = try link!.send(apdu: apdu) } catch {
@@ -439,7 +478,7 @@ public final class MeterSession {
     }
 
     /// Writes the link's frames, reads until the awaited event, retransmitting on timeouts.
-    private func exchange(_ initial: [HDLCLink.Event], until awaited: Awaited, timeout: Int64, retries: Int,
+    func exchange(_ initial: [HDLCLink.Event], until awaited: Awaited, timeout: Int64, retries: Int,
                           masking secret: [UInt8] = []) throws(MeterError) -> Arrival {
         guard let transport else { throw MeterError(.linkDropped, "no connection to \(settings.endpoint)") }
         var pending = initial
@@ -494,7 +533,7 @@ public final class MeterSession {
         }
     }
 
-    private func write(_ frame: [UInt8], on transport: any ByteTransport, masking secret: [UInt8]) throws(MeterError) {
+    func write(_ frame: [UInt8], on transport: any ByteTransport, masking secret: [UInt8]) throws(MeterError) {
         if let trace { trace(.transmit, Self.maskedHex(frame, secret: secret)) }
         do {
             try transport.write(frame, deadline: .after(milliseconds: settings.responseTimeoutMilliseconds))

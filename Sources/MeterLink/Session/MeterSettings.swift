@@ -16,6 +16,15 @@ public enum MeterEndpoint: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// How APDUs travel on the transport (`DLMS_TRANSPORT`).
+public enum MeterFraming: String, Sendable, Hashable, CaseIterable {
+    /// IEC 62056-46 HDLC (SNRM/UA, I-frames), on TCP or a serial line.
+    case hdlc
+    /// The IEC 62056-47 wrapper on TCP (default port 4059): an 8-byte header per APDU, client wPort = client SAP,
+    /// server wPort = logical device; no link layer.
+    case wrapper
+}
+
 /// The server address width to use: fixed, or `auto` = the smallest that fits, then the others in turn when
 /// the meter does not answer.
 public enum AddressSizeSetting: Sendable, Hashable, CustomStringConvertible {
@@ -116,6 +125,10 @@ public struct MeterSettings: Sendable {
     public var maxBackoffMilliseconds: Int64
     /// Back-off once the meter is reported down.
     public var downBackoffMilliseconds: Int64
+    /// Ciphering and HLS for a secured meter; nil: APDUs in clear (the public client or LLS).
+    public var security: MeterSecurity?
+    /// HDLC, or the IEC 62056-47 wrapper (TCP only).
+    public var framing: MeterFraming = .hdlc
 
     public init(endpoint: MeterEndpoint, profile: MeterProfile = .microstar, password: Secret = Secret("")) {
         self.endpoint = endpoint
@@ -139,7 +152,7 @@ public struct MeterSettings: Sendable {
         self.downBackoffMilliseconds = 300_000
     }
 
-    /// The AARQ authentication for these settings: LLS when a password is set, none otherwise.
+    /// The AARQ authentication for these settings without ciphering: LLS when a password is set, none otherwise.
     public var authentication: Authentication {
         password.isEmpty ? .none : .lowLevel(password: password.bytes)
     }

@@ -99,6 +99,9 @@ public struct MeterCounters: Sendable, Equatable {
     /// Objects the meter refused (data-access-result).
     public var objectErrors = 0
     public var keepAlives = 0
+    /// Protected replies refused (tag, replayed or stale counter, too weak), failed HLS-GMAC, and
+    /// invocation-counter errors from the meter.
+    public var securityFaults = 0
     public var bytesIn = 0
     public var bytesOut = 0
     /// Round trips of the last poll.
