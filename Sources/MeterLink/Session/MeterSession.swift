@@ -368,7 +368,7 @@ public final class MeterSession {
                 "cannot write \(attribute): \(error.description) (the meter did not grant SET to client SAP \(settings.clientSAP))",
                 accessResult: .readWriteDenied)
         }
-        let response = try transact(request)
+        let response = try transactProtected(request)  // ciphered like a GET on a secured meter
         do { return try association.handleSetResponse(response) } catch {
             throw MeterError(.protocolError, "the meter's answer to the SET of \(attribute) could not be read: \(error.description)")
         }
