@@ -36,63 +36,52 @@ struct MeterOptions {
         .flag("verbose", "Show every frame in hex with timestamps (passwords masked)."),
     ]
 
-    var host: String?
-    var port: UInt16 = 3333
-    var framing = MeterFraming.hdlc
-    var serial: String?
-    var modeE = false
-    var baud: Int = 9600
-    var clientSAP: UInt8?
-    var serverLogical: UInt16?
-    var serverPhysical: UInt16?
-    var addressSize = "auto"
-    var password: String?
-    /// The security flags by the variable each stands for (`DLMS_EK` → value), and the flag's name.
-    var security: [String: String] = [:]
-    var securityFlags: [String: String] = [:]
+    /// Each option that stands for a `[meter]` variable of `run`, and that variable.
+    static let variableFlags: [(flag: String, variable: String)] = [
+        ("host", "DLMS_HOST"), ("port", "DLMS_PORT"), ("transport", "DLMS_TRANSPORT"), ("serial", "DLMS_SERIAL_DEVICE"),
+        ("baud", "DLMS_BAUD"), ("client-sap", "DLMS_CLIENT_SAP"), ("server-logical", "DLMS_SERVER_LOGICAL"),
+        ("server-physical", "DLMS_SERVER_PHYSICAL"), ("address-size", "DLMS_ADDRESS_SIZE"), ("password", "DLMS_PASSWORD"),
+        ("meter-profile", "DLMS_METER_PROFILE"), ("timeout-ms", "DLMS_TIMEOUT_MS"),
+        ("security", "DLMS_SECURITY"), ("auth", "DLMS_AUTH"), ("ek", "DLMS_EK"), ("ak", "DLMS_AK"), ("dk", "DLMS_DK"),
+        ("ek-file", "DLMS_EK_FILE"), ("ak-file", "DLMS_AK_FILE"), ("dk-file", "DLMS_DK_FILE"),
+        ("system-title", "DLMS_SYSTEM_TITLE"), ("frame-counter-obis", "DLMS_FRAME_COUNTER_OBIS"),
+    ]
+
+    /// The options as `[meter]` variables (`DLMS_HOST` → value), and the option each came from.
+    var variables: [String: String] = [:]
+    var origins: [String: String] = [:]
     var stateDirectory: String?
-    var meterProfile = "microstar"
-    var timeoutMs: Int64 = 2000
     var verbose = false
 
     init() {}
 
     init(_ a: ParsedArguments) throws(UsageError) {
-        host = a.string("host")
-        guard let framing = MeterFraming(rawValue: a.string("transport", default: "hdlc")) else {
-            throw UsageError(message: "--transport takes hdlc or wrapper")
+        for (flag, variable) in Self.variableFlags {
+            guard let value = a.string(flag) else { continue }
+            variables[variable] = value
+            origins[variable] = "--" + flag
         }
-        self.framing = framing
-        let defaultPort = framing == .wrapper ? WrapperHeader.defaultPort : 3333
-        port = try a.integer("port", UInt16.self, default: defaultPort, in: 1...65535) ?? defaultPort
-        if framing == .wrapper && a.string("serial") != nil {
-            throw UsageError(message: "--transport wrapper runs on TCP only: use --host, not --serial")
-        }
-        serial = a.string("serial")
-        modeE = a.flag("mode-e")
-        baud = try a.integer("baud", Int.self, default: 9600, in: 300...115_200) ?? 9600
-        clientSAP = try a.integer("client-sap", UInt8.self, in: 1...127)
-        serverLogical = try a.integer("server-logical", UInt16.self, in: 0...16383)
-        serverPhysical = try a.integer("server-physical", UInt16.self, in: 0...16383)
-        addressSize = a.string("address-size", default: "auto")
-        password = a.string("password")
-        for (flag, variable) in Self.securityFlags {
-            if let value = a.string(flag) {
-                security[variable] = value
-                securityFlags[variable] = "--" + flag
-            }
-        }
+        // On the command line the mode E opening is asked for (`run`'s DLMS_MODE_E defaults to true).
+        variables["DLMS_MODE_E"] = a.flag("mode-e") ? "true" : "false"
+        origins["DLMS_MODE_E"] = "--mode-e"
         stateDirectory = a.string("state-dir")
-        meterProfile = a.string("meter-profile", default: "microstar")
-        timeoutMs = try a.integer("timeout-ms", Int64.self, default: 2000, in: 10...600_000) ?? 2000
         verbose = a.flag("verbose")
     }
 
-    static let securityFlags: [(String, String)] = [
-        ("security", "DLMS_SECURITY"), ("auth", "DLMS_AUTH"), ("ek", "DLMS_EK"), ("ak", "DLMS_AK"), ("dk", "DLMS_DK"),
-        ("ek-file", "DLMS_EK_FILE"), ("ak-file", "DLMS_AK_FILE"), ("dk-file", "DLMS_DK_FILE"),
-        ("system-title", "DLMS_SYSTEM_TITLE"), ("frame-counter-obis", "DLMS_FRAME_COUNTER_OBIS"),
-    ]
+    /// The meter as `run` would see a `[meter]` section with these variables: the same parsing, checks and
+    /// error messages (each citing the option it came from). Exits with status 2 and the fix on a bad value.
+    func configuration() -> MeterConfiguration {
+        var all = variables
+        all["DEVICE_ID"] = "command-line"
+        // An interactive command answers sooner than `run`'s DLMS_TIMEOUT_MS default (5000 ms).
+        if all["DLMS_TIMEOUT_MS"] == nil { all["DLMS_TIMEOUT_MS"] = "2000" }
+        if all["DLMS_HOST"] == nil && all["DLMS_SERIAL_DEVICE"] == nil {
+            fail("say where the meter is: --host H [--port P] for TCP, or --serial /dev/ttyUSB0 for an optical probe", code: 2)
+        }
+        do { return try ConfigurationLoader.meter(variables: all, origins: origins) } catch {
+            fail(error.description, code: 2)
+        }
+    }
 
     /// The lease directory of a one-shot command: one per client system title (the IV's other half), so that
     /// reads of any meter with this title never reuse a counter.
@@ -104,46 +93,16 @@ struct MeterOptions {
         return (base ?? ".dlms-bridge") + "/read-" + title.description
     }
 
-    /// The meter link settings; exits with status 2 and the fix on a bad combination.
-    func settings() -> MeterSettings {
-        guard let profileSettings = MeterProfile.named(meterProfile) else {
-            fail("--meter-profile \(meterProfile) is not known: use microstar or generic", code: 2)
-        }
-        let endpoint: MeterEndpoint
-        if let serial {
-            endpoint = .serial(path: serial, baudRate: baud, modeE: modeE)
-        } else if let host {
-            endpoint = .tcp(host: host, port: port)
-        } else {
-            fail("say where the meter is: --host H [--port P] for TCP, or --serial /dev/ttyUSB0 for an optical probe", code: 2)
-        }
-        guard let size = AddressSizeSetting(parsing: addressSize) else {
-            fail("--address-size \(addressSize) is not valid: use 1, 2, 4 or auto", code: 2)
-        }
-        var settings = MeterSettings(endpoint: endpoint, profile: profileSettings, password: Secret(password ?? ""))
-        if let clientSAP { settings.clientSAP = clientSAP }
-        if let serverLogical { settings.serverLogical = serverLogical }
-        if let serverPhysical { settings.serverPhysical = serverPhysical }
-        settings.addressSize = size
-        settings.responseTimeoutMilliseconds = timeoutMs
-        settings.framing = framing
-        return settings
-    }
-
     /// An open, associated session; exits with status 3 and the reason when the meter cannot be reached.
     func openSession() -> MeterSession {
-        var settings = settings()
+        let meter = configuration()
+        let settings = MeterSettings(meter)
         var lease: SpoolCounterLease? = nil
-        do {
-            if let secured = try ConfigurationLoader.security(values: security, origins: securityFlags, password: password) {
-                settings.security = secured.meterSecurity
-                // The counter must never be reused, even by the next command: its lease is kept in a state file.
-                do { lease = try SpoolCounterLease(directory: leaseDirectory(title: secured.clientSystemTitle)) } catch {
-                    fail(error.description + " (set --state-dir to a writable directory)", code: 2)
-                }
+        if let secured = meter.security {
+            // The counter must never be reused, even by the next command: its lease is kept in a state file.
+            do { lease = try SpoolCounterLease(directory: leaseDirectory(title: secured.clientSystemTitle)) } catch {
+                fail(error.description + " (set --state-dir to a writable directory)", code: 2)
             }
-        } catch {
-            fail(error.description, code: 2)
         }
         var trace: FrameTrace? = nil
         if verbose {
@@ -164,29 +123,19 @@ struct MeterOptions {
         return session
     }
 
-    /// The `[meter]` variables that reach the meter as these options do (the password as a placeholder).
+    /// The `[meter]` variables that reach the meter as these options do; secrets are left as comments (the
+    /// password and keys given on the command line are not written: keys belong in files, `DLMS_EK_FILE`).
     func configurationLines() -> [String] {
         var lines: [String] = []
-        if let serial {
-            lines += ["DLMS_SERIAL_DEVICE=\(serial)", "DLMS_BAUD=\(baud)", "DLMS_MODE_E=\(modeE)"]
-        } else if let host {
-            lines += ["DLMS_HOST=\(host)", "DLMS_PORT=\(port)"]
-        }
-        if framing != .hdlc { lines.append("DLMS_TRANSPORT=\(framing.rawValue)") }
-        if let clientSAP { lines.append("DLMS_CLIENT_SAP=\(clientSAP)") }
-        if let serverLogical { lines.append("DLMS_SERVER_LOGICAL=\(serverLogical)") }
-        if let serverPhysical { lines.append("DLMS_SERVER_PHYSICAL=\(serverPhysical)") }
-        if addressSize != "auto" { lines.append("DLMS_ADDRESS_SIZE=\(addressSize)") }
-        if password != nil { lines.append("# DLMS_PASSWORD=...   (the password given to discover; not written here)") }
-        for (_, variable) in Self.securityFlags {
-            guard let value = security[variable] else { continue }
-            if ["DLMS_EK", "DLMS_AK", "DLMS_DK"].contains(variable) {
-                lines.append("# \(variable)=...   (a key given to discover; not written here: use \(variable)_FILE)")
+        for (_, variable) in Self.variableFlags {
+            guard let value = variables[variable] else { continue }
+            if ConfigVariable.secrets.contains(variable) {
+                lines.append("# \(variable)=...   (given on the command line; not written here)")
             } else {
                 lines.append("\(variable)=\(value)")
             }
         }
-        if meterProfile != "microstar" { lines.append("DLMS_METER_PROFILE=\(meterProfile)") }
+        if variables["DLMS_SERIAL_DEVICE"] != nil { lines.append("DLMS_MODE_E=\(variables["DLMS_MODE_E"] ?? "false")") }
         return lines
     }
 }

@@ -7,7 +7,7 @@ import CLibc
 
 /// `dlms-bridge spool-recover` (hidden from --help): the power-loss checker's view of recovery. For each
 /// state directory given (default: SPOOL_DIR) and each configured meter it opens the store exactly as `run`
-/// does (`RunCommand.openStore`), drains what `run` would replay, appends and commits one record, drains
+/// does (`MeterAssembly.openStore`), drains what `run` would replay, appends and commits one record, drains
 /// again, then drops the store without closing it (as a crash would), reopens it and drains a third time:
 /// the third drain must equal the second (recovery is idempotent). One line per meter on stdout:
 ///
@@ -55,7 +55,7 @@ struct RecoverCommand {
 
     private static func recover(_ settings: SpoolSettings, meter: MeterConfiguration) throws(StoreFailure) -> String {
         let started = MonotonicInstant.now()
-        var store: SpoolReadingStore? = try RunCommand.openStore(settings, meter: meter)
+        var store: SpoolReadingStore? = try MeterAssembly.openStore(settings, meter: meter)
         let openMicroseconds = MonotonicInstant.now().microseconds(since: started)
         let stats = store!.spool.stats
         let first = try drain(store!)
@@ -68,7 +68,7 @@ struct RecoverCommand {
         let second = try drain(store!)
         let appended = second.last.map { $0.seq == seq ? entry($0) : "missing" } ?? "missing"
         store = nil  // no close(): the reopen below recovers as after a crash
-        let reopened = try RunCommand.openStore(settings, meter: meter)
+        let reopened = try MeterAssembly.openStore(settings, meter: meter)
         let third = try drain(reopened)
         reopened.close()
         return "recovered \(settings.directory) \(meter.deviceID) open_us=\(openMicroseconds) sealed=\(stats.segmentsTakenFromSeals) lost=\(stats.lostInRecovery) "

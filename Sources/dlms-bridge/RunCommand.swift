@@ -39,13 +39,6 @@ struct RunCommand {
         }
     }
 
-    /// Opens one meter's store: the only way `run` and `spool-recover` open what the agent keeps on flash, so
-    /// the power-loss checker exercises exactly the recovery `run` performs.
-    static func openStore(_ settings: SpoolSettings, meter: MeterConfiguration) throws(StoreFailure) -> SpoolReadingStore {
-        let runtimeDirectory = ConfigurationLoader.processEnvironment()["RUNTIME_DIRECTORY"]
-        return try SpoolReadingStore.open(settings, deviceID: meter.deviceID, volatileDirectory: runtimeDirectory ?? "/dev/shm")
-    }
-
     func run() {
         // Before any thread starts: signals go to the signal thread only.
         SignalThread.blockSignals()
@@ -71,55 +64,10 @@ struct RunCommand {
             fail("cannot run this configuration: \(error.description)", code: ConfigError.exitStatus)
         }
 
-        // Meters: the link and the spool of each.
-        var meters: [AgentRuntime.Meter] = []
-        // Meters that name the same DLMS_SERIAL_DEVICE share one line: the port opened once, polled in turn.
-        let lines = SerialLineRegistry()
-        var serialUsers: [String: Int] = [:]
-        var serialOrder: [String] = []
-        for m in config.meters {
-            guard case let .serial(device, _, _) = m.transport else { continue }
-            if serialUsers[device] == nil { serialOrder.append(device) }
-            serialUsers[device, default: 0] += 1
-        }
-        for device in serialOrder where serialUsers[device, default: 0] > 1 {
-            logger.info("serial line \(device) is shared by \(serialUsers[device, default: 0]) meters: opened once, polled in turn")
-        }
-        for m in config.meters {
-            let meterLogger = Logger(label: "dlms-bridge.meter")
-            var trace: FrameTrace? = nil
-            if config.verbose {
-                let id = m.deviceID
-                trace = { direction, text in
-                    meterLogger.debug("\(direction.rawValue) \(text)", metadata: ["device_id": "\(id)"])
-                }
-            }
-            let reader: MeterLinkReader
-            var line: SharedSerialLine? = nil
-            if case let .serial(device, baud, modeE) = m.transport, serialUsers[device, default: 0] > 1 {
-                line = lines.line(path: device, baudRate: baud, modeE: modeE)
-            }
-            // A secured meter's invocation counter lease lives beside its spool: opened (and proven writable) now.
-            var lease: SpoolCounterLease? = nil
-            if m.security != nil {
-                do { lease = try SpoolCounterLease(root: config.spool.directory, deviceID: m.deviceID) } catch {
-                    fail("meter \(m.deviceID): \(error.description)", code: 1)
-                }
-            }
-            do {
-                reader = try MeterLinkReader(meter: m, catalog: catalog, logger: meterLogger, trace: trace, line: line,
-                                             counterLease: lease)
-            } catch {
-                fail("invalid configuration for meter \(m.deviceID): \(error.description)", code: ConfigError.exitStatus)
-            }
-            let store: SpoolReadingStore
-            do {
-                store = try Self.openStore(config.spool, meter: m)
-            } catch {
-                fail("cannot open the spool of meter \(m.deviceID) under SPOOL_DIR=\(config.spool.directory): \(error.description)",
-                     code: 1)
-            }
-            meters.append(AgentRuntime.Meter(configuration: m, reader: reader, store: store))
+        // Meters: the link and the spool of each (the agent's own wiring, as its tests use it).
+        let meters: [AgentRuntime.Meter]
+        do { meters = try MeterAssembly.meters(config, catalog: catalog, logger: logger) } catch {
+            fail(error.description, code: error.exitStatus)
         }
         if checkConfig {
             print("configuration valid: \(config.meters.count) meter(s), broker \(config.mqtt.host):\(config.mqtt.port)")

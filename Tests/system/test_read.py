@@ -110,3 +110,31 @@ def test_reads_over_a_pseudo_terminal(bridge_bin, make_simulator, mode_e):
     doc = json.loads(out.stdout)
     assert doc["measurements"]["voltage_l1"]["unit_code"] == 35
     assert "value_ms" in doc["measurements"]["clock"]
+
+
+@pytest.mark.parametrize("options,variable,value", [
+    (["--baud", "1000"], "DLMS_BAUD", "1000"),
+    (["--address-size", "2", "--server-physical", "200"], "DLMS_SERVER_PHYSICAL", "200"),
+    (["--timeout-ms", "50"], "DLMS_TIMEOUT_MS", "50"),
+    (["--client-sap", "0"], "DLMS_CLIENT_SAP", "0"),
+    (["--meter-profile", "landis"], "DLMS_METER_PROFILE", "landis"),
+])
+def test_read_refuses_what_run_refuses_with_the_same_message(bridge_bin, tmp_path, options, variable, value):
+    # One meter path: `read` builds the meter from its options through `run`'s own parsing and checks, so a
+    # value one refuses the other refuses too, in the same words, each citing where the value came from.
+    out = subprocess.run([str(bridge_bin), "read", "--serial", "/dev/ttyUSB9", *options],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2, out.stdout + out.stderr
+    flag = options[-2]
+    read_line = next(line for line in out.stderr.splitlines() if f'{variable}="{value}" (from {flag}): ' in line)
+    env = {"PATH": "/usr/bin:/bin", "DEVICE_ID": "m1", "SPOOL_DIR": str(tmp_path / "spool"),
+           "DLMS_SERIAL_DEVICE": "/dev/ttyUSB9", "DLMS_MODE_E": "false"}
+    for flag_name, v in zip(options[::2], options[1::2]):
+        env[{"--baud": "DLMS_BAUD", "--address-size": "DLMS_ADDRESS_SIZE", "--server-physical": "DLMS_SERVER_PHYSICAL",
+             "--timeout-ms": "DLMS_TIMEOUT_MS", "--client-sap": "DLMS_CLIENT_SAP",
+             "--meter-profile": "DLMS_METER_PROFILE"}[flag_name]] = v
+    run = subprocess.run([str(bridge_bin), "run", "--check-config"], capture_output=True, text=True, timeout=30,
+                         env=env, cwd=tmp_path)
+    assert run.returncode == 2, run.stdout + run.stderr
+    run_line = next(line for line in run.stderr.splitlines() if f'{variable}="{value}" (from ' in line)
+    assert read_line.split(f"(from {flag}): ", 1)[1] == run_line.split("): ", 1)[1], (read_line, run_line)

@@ -172,6 +172,16 @@ public enum ConfigurationLoader {
 
     // MARK: one meter
 
+    /// One meter from command-line options (`read`, `discover`): the same parsing, checks and messages as a
+    /// `[meter]` section of `run`, each value cited by the option it came from (`origins`).
+    public static func meter(variables: [String: String], origins: [String: String]) throws(ConfigError)
+        -> MeterConfiguration
+    {
+        var layer: [String: Setting] = [:]
+        for (name, value) in variables { layer[name] = Setting(value: value, origin: origins[name] ?? "the command line") }
+        return try meter(from: Values(layers: [layer]), knownMeasurements: nil)
+    }
+
     static func meter(from v: Values, knownMeasurements: Set<String>?) throws(ConfigError) -> MeterConfiguration {
         guard let idSetting = v["DEVICE_ID"] else {
             throw ConfigError(

@@ -41,16 +41,6 @@ public struct MeterSecurityConfiguration: Sendable, Equatable {
 }
 
 extension ConfigurationLoader {
-    /// The security settings from named values (`dlms-bridge read`'s flags, as the variables they stand for:
-    /// `DLMS_EK` → its value), each cited in errors by `origins[name]` (the flag). `password` is for LLS.
-    public static func security(values: [String: String], origins: [String: String], password: String?)
-        throws(ConfigError) -> MeterSecurityConfiguration?
-    {
-        var layer: [String: Setting] = [:]
-        for (k, v) in values { layer[k] = Setting(value: v, origin: origins[k] ?? "command line") }
-        return try security(Values(layers: [layer]), password: password.flatMap { $0.isEmpty ? nil : ConfigSecret($0) })
-    }
-
     /// The key variables: hex in `NAME`, or a file in `NAME_FILE`.
     static let keyVariables = ["DLMS_EK", "DLMS_AK", "DLMS_DK"]
 
