@@ -159,6 +159,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
     case confirmedServiceError(ConfirmedServiceError)
     case actionRequest(ActionRequest)
     case actionResponse(ActionResponse)
+    case setRequest(SetRequest)
+    case setResponse(SetResponse)
 
     /// The standard name of the APDU (`GET-Response-Normal`).
     public var name: String {
@@ -183,6 +185,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
         case .confirmedServiceError: return "confirmed-service-error"
         case .actionRequest: return "ACTION-Request-Normal"
         case .actionResponse: return "ACTION-Response-Normal"
+        case .setRequest: return "SET-Request-Normal"
+        case .setResponse: return "SET-Response-Normal"
         }
     }
 
@@ -251,6 +255,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
         case let .confirmedServiceError(e): return "confirmed-service-error: " + e.serviceName + ", " + e.errorName
         case let .actionRequest(a): return a.description
         case let .actionResponse(a): return a.description
+        case let .setRequest(s): return s.description
+        case let .setResponse(s): return s.description
         }
     }
 
@@ -298,6 +304,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
         case 0x0E: apdu = .confirmedServiceError(try ConfirmedServiceError.decode(from: &r))
         case 0xC3: apdu = .actionRequest(try ActionRequest.decode(from: &r, limits: limits))
         case 0xC7: apdu = .actionResponse(try ActionResponse.decode(from: &r, limits: limits))
+        case 0xC1: apdu = .setRequest(try SetRequest.decode(from: &r, limits: limits))
+        case 0xC5: apdu = .setResponse(try SetResponse.decode(from: &r))
         default: throw COSEMError.unknownAPDU(tag: first)
         }
         try r.expectEnd()
@@ -318,6 +326,8 @@ public enum APDU: Equatable, Sendable, CustomStringConvertible {
         case let .confirmedServiceError(e): e.encode(into: &out)
         case let .actionRequest(a): return a.encode()
         case let .actionResponse(a): return a.encode()
+        case let .setRequest(s): s.encode(into: &out)
+        case let .setResponse(s): s.encode(into: &out)
         }
         return out
     }

@@ -69,6 +69,7 @@ public struct ClientAssociation: Sendable {
         case none
         case single(InvokeIdAndPriority)
         case list(InvokeIdAndPriority, count: Int)
+        case set(InvokeIdAndPriority)
     }
 
     public let settings: AssociationSettings
@@ -218,6 +219,7 @@ public struct ClientAssociation: Sendable {
         let expected: InvokeIdAndPriority
         switch pending {
         case .none: throw COSEMError.unexpectedAPDU(expected: "no answer (no request pending)", found: bytes.first ?? 0)
+        case .set: throw COSEMError.unexpectedAPDU(expected: "a SET-Response (a SET is pending)", found: bytes.first ?? 0)
         case let .single(i), let .list(i, _): expected = i
         }
         guard let first = bytes.first else {
@@ -288,6 +290,49 @@ public struct ClientAssociation: Sendable {
                 return .result(.data(value))
             }
         }
+    }
+
+    // MARK: SET
+
+    /// A SET-Request-Normal writing `value` to one attribute (e.g. the clock's time); the answer goes to
+    /// `handleSetResponse`. Throws `.serviceNotGranted` when the meter did not grant SET.
+    public mutating func setRequest(_ attribute: AttributeDescriptor, value: DataValue) throws(COSEMError) -> [UInt8] {
+        guard let granted = usableConformance else { throw COSEMError.notAssociated }
+        guard granted.contains(.set) else { throw COSEMError.serviceNotGranted("SET") }
+        let invoke = nextInvoke()
+        pending = .set(invoke)
+        reassembler = nil
+        return SetRequest(invoke: invoke, attribute: attribute, value: value).encode()
+    }
+
+    /// Interprets the answer to a SET: the meter's data-access-result (`.success`, or why it refused).
+    /// Exception-responses, confirmed-service-errors and stale invoke ids throw.
+    public mutating func handleSetResponse(_ bytes: [UInt8]) throws(COSEMError) -> DataAccessResult {
+        guard case let .set(expected) = pending else {
+            throw COSEMError.unexpectedAPDU(expected: "no SET-Response (no SET pending)", found: bytes.first ?? 0)
+        }
+        guard let first = bytes.first else {
+            throw COSEMError.truncated(at: 0, needed: 1, remaining: 0, what: "a SET-Response")
+        }
+        var r = ByteReader(bytes)
+        switch first {
+        case 0xC5: break
+        case 0xD8:
+            pending = .none
+            throw COSEMError.exceptionResponse(try ExceptionResponse.decode(from: &r))
+        case 0x0E:
+            pending = .none
+            throw COSEMError.confirmedServiceError(try ConfirmedServiceError.decode(from: &r))
+        default:
+            throw COSEMError.unexpectedAPDU(expected: "a SET-Response (C5)", found: first)
+        }
+        let response = try SetResponse.decode(from: &r)
+        try r.expectEnd()
+        if response.invoke.invokeId != expected.invokeId {
+            throw COSEMError.invokeIdMismatch(expected: expected.invokeId, received: response.invoke.invokeId)
+        }
+        pending = .none
+        return response.result
     }
 
     // MARK: Release

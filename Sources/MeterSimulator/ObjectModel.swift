@@ -88,8 +88,11 @@ public struct SimulatedObjectModel: Sendable {
         return out
     }()
 
-    /// Seconds between event log entries.
+    /// Seconds between event log entries by default (``SimulatorConfiguration/eventPeriodSeconds``).
     public static let eventIntervalSeconds: Int64 = 6 * 3600
+
+    /// Seconds between event log entries of this meter.
+    var eventInterval: Int64 { max(1, configuration.eventPeriodSeconds) }
 
     /// A register's scaler and unit as the meter reports them.
     public static func scalerUnit(of obis: ObisCode) -> ScalerUnit? {
@@ -133,6 +136,21 @@ public struct SimulatedObjectModel: Sendable {
         CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: reactiveEnergyImport, attribute: 2),
         CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: reactiveEnergyExport, attribute: 2),
     ]
+
+    /// The load profile's columns after the capture-objects change: clock, +A, the phase A voltage, -A (a
+    /// reordered, different layout, so that a client decoding it with the old header would be caught).
+    public static let changedLoadProfileColumns: [CaptureObjectDefinition] = [
+        CaptureObjectDefinition(classId: InterfaceClass.clock.rawValue, obis: clock, attribute: 2),
+        CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: activeEnergyImport, attribute: 2),
+        CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: voltage, attribute: 2),
+        CaptureObjectDefinition(classId: InterfaceClass.register.rawValue, obis: activeEnergyExport, attribute: 2),
+    ]
+
+    /// The load profile's columns for a capture at `instant` (unix seconds, meter time).
+    public func loadProfileColumns(at instant: Int64) -> [CaptureObjectDefinition] {
+        if let change = configuration.captureObjectsChangeAt, instant >= change { return Self.changedLoadProfileColumns }
+        return Self.loadProfileColumns
+    }
 
     /// The event log's columns: clock and the event code.
     public static let eventLogColumns: [CaptureObjectDefinition] = [
@@ -263,7 +281,15 @@ public struct SimulatedObjectModel: Sendable {
         let s = unixMilliseconds / 1000
         let last = s - ((s % period) + period) % period
         let count = Int64(max(1, configuration.profileRows))
-        return (0..<count).map { last - (count - 1 - $0) * period }
+        var instants = (0..<count).map { last - (count - 1 - $0) * period }
+        // The meter captured nothing while unpowered; a reconfiguration cleared the buffer.
+        if !configuration.profileGaps.isEmpty {
+            instants.removeAll { t in configuration.profileGaps.contains { $0.contains(t) } }
+        }
+        if let change = configuration.captureObjectsChangeAt, s >= change {
+            instants.removeAll { $0 < change }
+        }
+        return instants
     }
 
     /// The event log's instants, oldest first: every 6 hours over the load profile's span.
@@ -271,8 +297,9 @@ public struct SimulatedObjectModel: Sendable {
         let instants = loadProfileInstants(at: unixMilliseconds)
         guard let first = instants.first, let last = instants.last else { return [] }
         var out: [Int64] = []
-        var t = last - ((last % Self.eventIntervalSeconds) + Self.eventIntervalSeconds) % Self.eventIntervalSeconds
-        while t >= first { out.append(t); t -= Self.eventIntervalSeconds }
+        let interval = eventInterval
+        var t = last - ((last % interval) + interval) % interval
+        while t >= first { out.append(t); t -= interval }
         return out.reversed()
     }
 
@@ -280,7 +307,7 @@ public struct SimulatedObjectModel: Sendable {
     public func loadProfileRow(at instant: Int64) -> [DataValue] {
         let ms = instant * 1000
         var row: [DataValue] = [.octetString(dateTime(at: ms).bytes)]
-        for column in Self.loadProfileColumns.dropFirst() {
+        for column in loadProfileColumns(at: instant).dropFirst() {
             row.append(registerValue(column.obis, at: ms) ?? .null)
         }
         return row
@@ -290,7 +317,7 @@ public struct SimulatedObjectModel: Sendable {
     /// parameter change (47).
     public func eventRow(at instant: Int64) -> [DataValue] {
         let codes: [UInt16] = [1, 2, 4, 47]
-        let index = Int((instant / Self.eventIntervalSeconds) % Int64(codes.count))
+        let index = Int((instant / eventInterval) % Int64(codes.count))
         return [.octetString(dateTime(at: instant * 1000).bytes), .longUnsigned(codes[index])]
     }
 
@@ -358,7 +385,7 @@ public struct SimulatedObjectModel: Sendable {
 
     func profileAttribute(_ obis: ObisCode, _ index: Int8, access: SelectiveAccess?, at ms: Int64) -> GetDataResult {
         let isLoad = obis == Self.loadProfile
-        let columns = isLoad ? Self.loadProfileColumns : Self.eventLogColumns
+        let columns = isLoad ? loadProfileColumns(at: ms / 1000) : Self.eventLogColumns
         let instants = isLoad ? loadProfileInstants(at: ms) : eventInstants(at: ms)
         if index != 2 && access != nil { return .error(.otherReason) }
         switch index {

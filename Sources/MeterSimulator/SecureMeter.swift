@@ -264,7 +264,7 @@ extension SimulatedMeter {
         if session.awaitingPass3 {
             return hlsPass3(plain, session: session, security: security, into: &out)
         }
-        guard plain.first == 0xC0 else {
+        guard plain.first == 0xC0 || plain.first == 0xC1 else {  // GET, and SET (of the clock)
             counters.exceptionResponses += 1
             note(&out, "deciphered APDU \(hexString([plain.first ?? 0])) not supported: exception-response service-unknown")
             return ExceptionResponse(stateError: 2, serviceError: 2).encoded

@@ -43,6 +43,9 @@ public struct SimulatedMeter: Sendable {
     public var tracing: Bool
     /// What this connection did so far (see ``takeCounters()``).
     public internal(set) var counters = SimulatorCounters()
+    /// The meter's clock minus the caller's time, in milliseconds: the clock-offset switch, changed by a SET
+    /// of the clock (the server shares it between connections, as one meter has one clock).
+    public var clockOffsetMilliseconds: Int64
 
     /// The association state.
     public enum AssociationState: Sendable, Equatable {
@@ -70,6 +73,7 @@ public struct SimulatedMeter: Sendable {
         self.model = SimulatedObjectModel(configuration: configuration)
         self.faults = faults
         self.tracing = tracing
+        self.clockOffsetMilliseconds = configuration.clockOffsetSeconds * 1000
     }
 
     /// Whether the HDLC link is up.
@@ -294,6 +298,27 @@ public struct SimulatedMeter: Sendable {
             }
             counters.getRequests += 1
             return get(request, granted: granted, maxPDU: maxPDU, now: now, into: &out)
+        case 0xC1:
+            guard case let .associated(sap, granted, _) = association else {
+                counters.exceptionResponses += 1
+                note(&out, "SET before an association: exception-response service-not-allowed")
+                return ExceptionResponse(stateError: 1, serviceError: 1).encoded
+            }
+            guard granted.contains(.set) else {
+                counters.exceptionResponses += 1
+                note(&out, "SET not granted: exception-response service-not-allowed")
+                return ExceptionResponse(stateError: 1, serviceError: 2).encoded
+            }
+            let request: SetRequest
+            do { request = try SetRequest.decode(apdu) } catch {
+                counters.exceptionResponses += 1
+                note(&out, "undecodable SET-Request: \(error.description)")
+                return ExceptionResponse(stateError: 2, serviceError: 3).encoded
+            }
+            counters.setRequests += 1
+            let result = set(request, clientSAP: sap, now: now, into: &out)
+            if result != .success { counters.dataAccessErrors += 1 }
+            return SetResponse(invoke: request.invoke, result: result).encode()
         default:
             counters.exceptionResponses += 1
             note(&out, "APDU tag \(hexString([tag])) not supported: exception-response service-unknown")
@@ -353,9 +378,39 @@ public struct SimulatedMeter: Sendable {
             attribute.attribute == 2 {
             return .data(.doubleLongUnsigned(security.state.lastClientCounter ?? 0))
         }
-        let result = model.get(attribute, access: access, at: now)
+        let result = model.get(attribute, access: access, at: now + clockOffsetMilliseconds)
         if case .error = result { counters.dataAccessErrors += 1 }
         return result
+    }
+
+    /// Writes one attribute. Only the clock's time (class 8 attribute 2) is writable, and only by a client
+    /// that authenticated with the password (the public client gets read-write-denied, as on a Microstar).
+    mutating func set(_ request: SetRequest, clientSAP: UInt8, now: Int64, into out: inout MeterOutput) -> DataAccessResult {
+        let attribute = request.attribute
+        guard let interfaceClass = SimulatedObjectModel.interfaceClass(of: attribute.obis) else { return .objectUndefined }
+        guard attribute.classId == interfaceClass.rawValue else { return .objectClassInconsistent }
+        guard request.access == nil else { return .otherReason }
+        guard interfaceClass == .clock, attribute.attribute == 2, configuration.passwordClients.contains(clientSAP) else {
+            note(&out, "SET of \(attribute) by client SAP \(clientSAP) refused: read-write-denied")
+            return .readWriteDenied
+        }
+        let dateTime: CosemDateTime
+        switch request.value {
+        case let .octetString(bytes):
+            guard let parsed = try? CosemDateTime(bytes: bytes) else { return .typeUnmatched }
+            dateTime = parsed
+        case let .dateTime(parsed):
+            dateTime = parsed
+        default:
+            return .typeUnmatched
+        }
+        guard let ms = try? dateTime.unixMilliseconds(assumedDeviation: configuration.clockDeviationMinutes) else {
+            return .typeUnmatched
+        }
+        clockOffsetMilliseconds = ms - now
+        counters.clockSets += 1
+        note(&out, "clock set to \(dateTime.description) by client SAP \(clientSAP): offset now \(clockOffsetMilliseconds) ms")
+        return .success
     }
 
     mutating func get(_ request: GetRequest, granted: Conformance, maxPDU: Int, now: Int64,

@@ -87,6 +87,16 @@ public struct SimulatorConfiguration: Sendable {
     public var capturePeriodSeconds: Int
     /// The clock's deviation from UTC in minutes (standard convention: local = UTC - deviation); 0 = UTC.
     public var clockDeviationMinutes: Int16
+    /// How far the meter's clock runs ahead of true time at start, seconds (negative: behind).
+    public var clockOffsetSeconds: Int64
+    /// Seconds between event log entries (default 6 hours).
+    public var eventPeriodSeconds: Int64
+    /// Windows of meter time (unix seconds, half-open) in which the load profile captured nothing: the
+    /// meter was unpowered. Rows there are simply absent from the buffer.
+    public var profileGaps: [Range<Int64>]
+    /// From this instant (unix seconds, meter time) on, the load profile was reconfigured: it captures
+    /// ``SimulatedObjectModel/changedLoadProfileColumns`` and its buffer holds only rows captured since.
+    public var captureObjectsChangeAt: Int64?
     /// A secured meter (suite 0 ciphering, LLS or HLS-GMAC) for the clients it names; nil: no ciphering.
     public var security: SimulatorSecurity?
     /// HDLC, or the IEC 62056-47 wrapper (TCP: wPort = client SAP, the meter's wPort = `serverLogical`).
@@ -99,7 +109,9 @@ public struct SimulatorConfiguration: Sendable {
         linkParameters: LinkParameters = .defaults, conformance: Conformance = SimulatorConfiguration.fullConformance,
         maxPDUSize: UInt16 = 1024, firstBlockNumber: UInt32 = 1, inactivityTimeoutMilliseconds: Int64 = 180_000,
         serialNumber: String = "000019001234", firmwareVersion: String = "MST-SIM 1.0.0",
-        profileRows: Int = 96 * 2, capturePeriodSeconds: Int = 900, clockDeviationMinutes: Int16 = 0
+        profileRows: Int = 96 * 2, capturePeriodSeconds: Int = 900, clockDeviationMinutes: Int16 = 0,
+        clockOffsetSeconds: Int64 = 0, profileGaps: [Range<Int64>] = [], captureObjectsChangeAt: Int64? = nil,
+        eventPeriodSeconds: Int64 = SimulatedObjectModel.eventIntervalSeconds
     ) {
         self.serverLogical = serverLogical
         self.serverPhysical = serverPhysical
@@ -118,11 +130,16 @@ public struct SimulatorConfiguration: Sendable {
         self.profileRows = profileRows
         self.capturePeriodSeconds = capturePeriodSeconds
         self.clockDeviationMinutes = clockDeviationMinutes
+        self.clockOffsetSeconds = clockOffsetSeconds
+        self.profileGaps = profileGaps
+        self.captureObjectsChangeAt = captureObjectsChangeAt
+        self.eventPeriodSeconds = eventPeriodSeconds
     }
 
-    /// GET, selective access, block transfer with GET, GET-With-List (multiple references), attribute 0 get.
+    /// GET, SET (the clock, for password clients), selective access, block transfer with GET, GET-With-List
+    /// (multiple references), priority management.
     public static let fullConformance: Conformance = [
-        .get, .selectiveAccess, .blockTransferWithGet, .multipleReferences, .priorityManagement,
+        .get, .set, .selectiveAccess, .blockTransferWithGet, .multipleReferences, .priorityManagement,
     ]
 
     /// The same without GET-With-List: a meter that makes the client fall back to single GETs.
@@ -220,6 +237,9 @@ public struct SimulatorCounters: Sendable, Equatable {
     public var associationsRejected = 0
     public var releases = 0
     public var getRequests = 0
+    public var setRequests = 0
+    /// SETs of the clock that were accepted.
+    public var clockSets = 0
     /// GET-Response-With-Datablock APDUs sent.
     public var blocksSent = 0
     /// Attributes answered with a data-access-result instead of data.
@@ -254,6 +274,8 @@ public struct SimulatorCounters: Sendable, Equatable {
         associationsRejected += other.associationsRejected
         releases += other.releases
         getRequests += other.getRequests
+        setRequests += other.setRequests
+        clockSets += other.clockSets
         blocksSent += other.blocksSent
         dataAccessErrors += other.dataAccessErrors
         exceptionResponses += other.exceptionResponses
@@ -276,7 +298,8 @@ public struct SimulatorCounters: Sendable, Equatable {
             ("frames_from_unknown_clients", framesFromUnknownClients), ("discarded_frames", discardedFrames),
             ("links_opened", linksOpened), ("links_closed", linksClosed),
             ("associations_accepted", associationsAccepted), ("associations_rejected", associationsRejected),
-            ("releases", releases), ("get_requests", getRequests), ("blocks_sent", blocksSent),
+            ("releases", releases), ("get_requests", getRequests), ("set_requests", setRequests), ("clock_sets", clockSets),
+            ("blocks_sent", blocksSent),
             ("data_access_errors", dataAccessErrors), ("exception_responses", exceptionResponses),
             ("inactivity_drops", inactivityDrops), ("fault_drops", faultDrops),
             ("delayed_replies", delayedReplies), ("corrupted_replies", corruptedReplies),

@@ -31,6 +31,8 @@ public final class SimulatorServer: @unchecked Sendable {
     struct State {
         var faults: SimulatorFaults
         var counters = SimulatorCounters()
+        /// The one meter clock's offset from true time, shared by all connections (a SET moves it).
+        var clockOffsetMilliseconds: Int64
     }
 
     /// - Parameters:
@@ -41,7 +43,7 @@ public final class SimulatorServer: @unchecked Sendable {
         self.physicalAddresses = physicalAddresses.isEmpty ? [configuration.serverPhysical] : physicalAddresses
         self.verbose = verbose
         self.log = log
-        self.state = Locked(State(faults: faults))
+        self.state = Locked(State(faults: faults, clockOffsetMilliseconds: configuration.clockOffsetSeconds * 1000))
     }
 
     deinit { stop() }
@@ -50,6 +52,12 @@ public final class SimulatorServer: @unchecked Sendable {
     public var faults: SimulatorFaults {
         get { state.withLock { $0.faults } }
         set { state.withLock { $0.faults = newValue } }
+    }
+
+    /// The meter clock's offset from true time in milliseconds (the clock-offset switch, then SETs).
+    public var clockOffsetMilliseconds: Int64 {
+        get { state.withLock { $0.clockOffsetMilliseconds } }
+        set { state.withLock { $0.clockOffsetMilliseconds = newValue } }
     }
 
     /// What all connections did so far.
@@ -211,7 +219,10 @@ public final class SimulatorServer: @unchecked Sendable {
             let latest = faults  // a switch made while this read waited applies to this very frame
             for i in meters.indices {
                 meters[i].faults = latest
+                let offset = clockOffsetMilliseconds
+                meters[i].clockOffsetMilliseconds = offset
                 let out = meters[i].receive(received, now: WallClock.milliseconds())
+                if meters[i].clockOffsetMilliseconds != offset { clockOffsetMilliseconds = meters[i].clockOffsetMilliseconds }
                 if flush(out, transport, &meters[i]) {
                     if !isSerial { return "link dropped (fault)" }
                     if untilLinkCloses { return "link dropped (fault)" }

@@ -91,6 +91,19 @@ public final class Spool: @unchecked Sendable {
         try lock.withLock { () throws(SpoolError) in try core.commit() }
     }
 
+    /// The value of cursor `name` as last set (in this process or, after a restart, as persisted).
+    public func cursor(_ name: String) -> Int64? {
+        lock.withLock { core.cursors.first { $0.name == name }?.value }
+    }
+
+    /// Sets cursor `name` (at most 10 cursors, names of up to 40 bytes; false beyond). It is written with
+    /// the spool's state, crash-safe, and only once the records appended before this call are on flash:
+    /// after a crash the cursor is never ahead of the records (set it after appending what it covers).
+    @discardableResult
+    public func setCursor(_ name: String, _ value: Int64) -> Bool {
+        lock.withLock { core.setCursor(name, value) }
+    }
+
     /// Counters and gauges (depth, seqs, drops, bytes written, syncs, the current problem).
     public var stats: SpoolStats { lock.withLock { core.currentStats() } }
 

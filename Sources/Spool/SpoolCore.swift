@@ -42,6 +42,9 @@ struct SpoolCore {
     var uncommittedRecords = 0
     var dirtySince: MonotonicInstant?
     var stateDirty = false
+    /// Cursors as set by the client, and as last written to the state file.
+    var cursors: [SpoolCursor] = []
+    var persistedCursors: [SpoolCursor] = []
     /// When the oldest acknowledgement not yet written arrived.
     var acksDirtySince: MonotonicInstant?
     var persistedDegraded = false
@@ -134,6 +137,8 @@ struct SpoolCore {
         if !segments.isEmpty && !readOnly { try syncDirectory() }
 
         let state = persisted ?? PersistedState()
+        cursors = state.cursors
+        persistedCursors = state.cursors
         let firstSeq = segments.lazy.compactMap { $0.firstSeq }.first
         let lastRecordSeq = segments.last(where: { $0.lastSeq != nil })?.lastSeq ?? 0
         lowWater = state.lowWater
@@ -469,6 +474,24 @@ struct SpoolCore {
         }
     }
 
+    // MARK: Cursors
+
+    /// Sets cursor `name`; persisted with the state at the next commit that writes it, after the records
+    /// appended before this call are synced. False when the name is too long or there are too many cursors.
+    mutating func setCursor(_ name: String, _ value: Int64) -> Bool {
+        guard name.utf8.count <= StateFile.maxCursorName else { return false }
+        if let i = cursors.firstIndex(where: { $0.name == name }) {
+            guard cursors[i].value != value else { return true }
+            cursors[i].value = value
+        } else {
+            guard cursors.count < StateFile.maxCursors else { return false }
+            cursors.append(SpoolCursor(name: name, value: value))
+        }
+        stateDirty = true
+        if acksDirtySince == nil { acksDirtySince = .now() }
+        return true
+    }
+
     // MARK: Acknowledgement
 
     /// Marks `seq` delivered. False when it is unknown or already acknowledged.
@@ -567,13 +590,21 @@ struct SpoolCore {
         s.degraded = !memory.isEmpty || persistedDegraded && stats.problem != nil
         s.bootID = bootID
         s.seqFloor = seqFloor
+        // Cursors cover the records appended before them: while some are not synced yet (a lease extension
+        // writes the state between commits) or held in memory, the previous cursors are written instead.
+        s.cursors = memory.isEmpty && uncommittedRecords == 0 ? cursors : persistedCursors
         do { try stateFile.write(s) } catch {
             throw Self.classify(error, path: stateFile.path, directory: directory, budget: config.memoryBudgetBytes)
         }
         PowerLossTrace.mark("state \(directory) \(s.lowWater) \(s.leaseEnd) \(s.acked.prefix(StateFile.maxAcks).map { String($0) }.joined(separator: ","))")
         persistedDegraded = s.degraded
+        persistedCursors = s.cursors
         stateDirty = false
         acksDirtySince = nil
+        if s.cursors != cursors {
+            stateDirty = true  // the newer cursors go with the next commit
+            acksDirtySince = .now()
+        }
         stats.syncs += 1
         stats.bytesWritten += UInt64(StateFile.slotSize)
     }

@@ -18,12 +18,29 @@ struct PersistedState: Equatable {
     /// Every seq up to this one was handed out by an earlier process (set at open): a later open continues
     /// after it whatever the boot, because no record on flash may show it (all acknowledged, or lost).
     var seqFloor: UInt64 = 0
+    /// Named positions a client keeps with the spool (the agent: one per meter profile, the capture time of
+    /// the last row appended). Written only with records already synced, so a cursor never runs ahead of
+    /// the records it covers.
+    var cursors: [SpoolCursor] = []
     /// Not stored: set when the other slot was damaged, so a newer lease may have been lost with it.
     var leaseEndMayBeStale = false
 }
 
+/// A named position kept with the spool's state (``Spool/setCursor(_:_:)``).
+public struct SpoolCursor: Sendable, Equatable {
+    public var name: String
+    public var value: Int64
+    public init(name: String, value: Int64) {
+        self.name = name
+        self.value = value
+    }
+}
+
 /// The state file `state`: two 4 KiB slots, each "DLBSTATE" | generation u64 | lowWater u64 | leaseEnd u64
 /// | flags u32 | ack count u32 | boot and mount id (48) | seq floor u64 | acked seqs u64... | CRC-32C u32 over everything before it.
+/// After that CRC, an optional cursor block: "CURS" | count u8 | {name length u8 | name | value i64}... |
+/// CRC-32C u32 over the block. A state file written before cursors existed simply has none; an older
+/// binary reading a newer file stops at the first CRC and ignores the block (downgrades keep working).
 /// An update overwrites the older slot in place and fdatasyncs: a torn write damages only that slot (its
 /// CRC fails) and the other still holds the previous state, so the update is atomic. In-place overwrite of
 /// already-allocated blocks also keeps working on a full file system, where a write-temp-and-rename cannot,
@@ -31,8 +48,17 @@ struct PersistedState: Equatable {
 struct StateFile {
     static let slotSize = 4096
     static let fixedSize = 96
-    static let maxAcks = (slotSize - fixedSize - 4) / 8
+    /// Acks a slot may hold when read (what files written before cursors existed may carry).
+    static let legacyMaxAcks = (slotSize - fixedSize - 4) / 8
+    /// Bytes kept for the cursor block.
+    static let cursorReserve = 512
+    /// Acks written: fewer than before, to leave room for the cursors (the rest are re-sent after a crash).
+    static let maxAcks = (slotSize - fixedSize - 4 - cursorReserve) / 8
+    /// Cursors kept, and the longest name.
+    static let maxCursors = 10
+    static let maxCursorName = 40
     static let magic: [UInt8] = Array("DLBSTATE".utf8)
+    static let cursorMagic: [UInt8] = Array("CURS".utf8)
 
     let path: String
     private(set) var fd: Int32
@@ -117,6 +143,18 @@ struct StateFile {
         out.appendLE(s.seqFloor)
         for a in acks { out.appendLE(a) }
         out.appendLE(CRC32C.checksum(out))
+        if !s.cursors.isEmpty {
+            var block = cursorMagic
+            let kept = s.cursors.prefix(maxCursors).filter { $0.name.utf8.count <= maxCursorName }
+            block.append(UInt8(kept.count))
+            for c in kept {
+                block.append(UInt8(c.name.utf8.count))
+                block += Array(c.name.utf8)
+                block.appendLE(UInt64(bitPattern: c.value))
+            }
+            block.appendLE(CRC32C.checksum(block))
+            out += block
+        }
         out += [UInt8](repeating: 0, count: slotSize - out.count)
         return out
     }
@@ -124,7 +162,7 @@ struct StateFile {
     static func decode(_ b: UnsafeRawBufferPointer) -> (UInt64, PersistedState)? {
         guard b.count >= fixedSize + 4, b.prefix(8).elementsEqual(magic) else { return nil }
         let count = Int(b.loadLE(UInt32.self, at: 36))
-        guard count <= maxAcks else { return nil }
+        guard count <= legacyMaxAcks else { return nil }
         let end = fixedSize + 8 * count
         guard b.loadLE(UInt32.self, at: end) == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<end])) else {
             return nil
@@ -138,6 +176,29 @@ struct StateFile {
         s.bootID = Array(b[40..<88].prefix(while: { $0 != 0 }))
         s.seqFloor = b.loadLE(UInt64.self, at: 88)
         s.acked = (0..<count).map { b.loadLE(UInt64.self, at: fixedSize + 8 * $0) }
+        s.cursors = decodeCursors(UnsafeRawBufferPointer(rebasing: b[(end + 4)...]))
         return (b.loadLE(UInt64.self, at: 8), s)
+    }
+
+    /// The cursor block at the start of `b`, or none when absent or damaged (its own CRC fails).
+    static func decodeCursors(_ b: UnsafeRawBufferPointer) -> [SpoolCursor] {
+        guard b.count >= 9, b.prefix(4).elementsEqual(cursorMagic) else { return [] }
+        let count = Int(b[4])
+        guard count <= maxCursors else { return [] }
+        var at = 5
+        var out: [SpoolCursor] = []
+        for _ in 0..<count {
+            guard at < b.count else { return [] }
+            let n = Int(b[at])
+            guard n <= maxCursorName, at + 1 + n + 8 + 4 <= b.count else { return [] }
+            let name = String(decoding: UnsafeRawBufferPointer(rebasing: b[(at + 1)..<(at + 1 + n)]), as: UTF8.self)
+            let value = Int64(bitPattern: b.loadLE(UInt64.self, at: at + 1 + n))
+            out.append(SpoolCursor(name: name, value: value))
+            at += 1 + n + 8
+        }
+        guard at + 4 <= b.count,
+            b.loadLE(UInt32.self, at: at) == CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<at]))
+        else { return [] }
+        return out
     }
 }

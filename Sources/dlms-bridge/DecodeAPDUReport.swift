@@ -161,6 +161,14 @@ struct APDUReport {
         case let .actionResponse(a):
             w.member("invoke_id", a.invoke.invokeId)
             w.member("action_result", a.result.description)
+        case let .setRequest(s):
+            w.member("invoke_id", s.invoke.invokeId)
+            w.key("attribute"); attributeJSON(&w, s.attribute, s.access)
+            w.member("value", s.value.description)
+        case let .setResponse(s):
+            w.member("invoke_id", s.invoke.invokeId)
+            w.member("result_name", s.result.name)
+            w.member("result_code", s.result.rawValue)
         }
     }
 

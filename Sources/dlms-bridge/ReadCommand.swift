@@ -79,6 +79,7 @@ struct ReadCommand {
             do {
                 let result = try session.readProfile(obis, fromUnixMilliseconds: fromMs, toUnixMilliseconds: toMs)
                 printProfile(obis, result, session.counters)
+                for issue in result.issues { stderrLine("dlms-bridge read: profile \(obis): \(issue.description)") }
             } catch {
                 fail("cannot read profile \(obis): \(error.description)", code: 3)
             }

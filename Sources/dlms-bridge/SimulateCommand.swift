@@ -20,6 +20,7 @@ struct SimulateCommand {
             Control on stdin, one command per line (answers on stdout):
               faults WORD...   replace the fault switches (`faults none` clears)
               counters         print `counters {json}`
+              clock            print `clock offset_ms=N` (the meter clock minus true time)
               stop             stop the simulator
             Fault words: drop-after-frames=N reply-delay-ms=D corrupt-every=N
             stray-bytes=HEX reject-password silent unavailable=OBIS (repeatable);
@@ -65,6 +66,13 @@ struct SimulateCommand {
                    default: "180"),
             .value("profile-rows", "n", "Load profile rows back from now (96 = one day).", default: "192"),
             .value("capture-period", "seconds", "Load profile capture period, seconds.", default: "900"),
+            .values("profile-gap", "start:length", "The meter was unpowered from START seconds after the simulator "
+                    + "started, for LENGTH seconds: the load profile has no rows there (repeatable)."),
+            .value("capture-objects-change-at", "seconds", "Reconfigure the load profile this many seconds after "
+                   + "start: new capture objects (clock, +A, voltage, -A) and a cleared buffer."),
+            .value("event-period", "seconds", "Seconds between event log entries.", default: "21600"),
+            .value("clock-offset", "seconds", "The meter's clock runs this many seconds ahead of true time "
+                   + "(negative: behind; write it --clock-offset=-30).", default: "0"),
             .value("drop-after-frames", "n", "Fault: drop the link on the Nth frame of a connection."),
             .value("reply-delay-ms", "ms", "Fault: delay every reply by this many milliseconds.", default: "0"),
             .value("corrupt-every", "n", "Fault: corrupt the FCS of every Nth reply."),
@@ -110,6 +118,10 @@ struct SimulateCommand {
     var inactivityTimeout: Double = 180
     var profileRows: Int = 192
     var capturePeriod: Int = 900
+    var profileGaps: [(start: Int64, length: Int64)] = []
+    var captureObjectsChangeAt: Int64?
+    var clockOffset: Int64 = 0
+    var eventPeriod: Int64 = 21_600
     var dropAfterFrames: Int?
     var replyDelayMs: Int = 0
     var corruptEvery: Int?
@@ -166,6 +178,16 @@ struct SimulateCommand {
             c.inactivityTimeout = try a.double("inactivity-timeout", default: 180) ?? 180
             c.profileRows = try a.integer("profile-rows", Int.self, default: 192) ?? 192
             c.capturePeriod = try a.integer("capture-period", Int.self, default: 900) ?? 900
+            for gap in a.strings("profile-gap") {
+                let parts = gap.split(separator: ":")
+                guard parts.count == 2, let start = Int64(parts[0]), let length = Int64(parts[1]), start >= 0, length > 0 else {
+                    throw UsageError(message: "--profile-gap takes START:LENGTH in seconds after start, e.g. 10:5")
+                }
+                c.profileGaps.append((start, length))
+            }
+            c.captureObjectsChangeAt = try a.integer("capture-objects-change-at", Int64.self, in: 0...Int64(Int32.max))
+            c.eventPeriod = try a.integer("event-period", Int64.self, default: 21_600, in: 1...86_400 * 366) ?? 21_600
+            c.clockOffset = try a.integer("clock-offset", Int64.self, default: 0, in: -86_400 * 3650...86_400 * 3650) ?? 0
             c.dropAfterFrames = try a.integer("drop-after-frames", Int.self, in: 1...Int.max)
             c.replyDelayMs = try a.integer("reply-delay-ms", Int.self, default: 0, in: 0...600_000) ?? 0
             c.corruptEvery = try a.integer("corrupt-every", Int.self, in: 1...Int.max)
@@ -270,6 +292,7 @@ struct SimulateCommand {
     func run() {
         // One connection per simulated meter a gateway polls: a thousand need more than the default 1,024.
         OpenFileLimit.raise()
+        let startedAt = WallClock.milliseconds() / 1000
         var configuration = SimulatorConfiguration(
             serverLogical: serverLogical, serverPhysical: serverPhysical,
             addressWidths: AcceptedAddressWidths(parsing: addressSize) ?? .any,
@@ -279,7 +302,15 @@ struct SimulateCommand {
             conformance: noGetWithList ? SimulatorConfiguration.withoutGetWithList : SimulatorConfiguration.fullConformance,
             maxPDUSize: maxPDU, firstBlockNumber: firstBlock,
             inactivityTimeoutMilliseconds: Int64(inactivityTimeout * 1000),
-            serialNumber: serialNumber, profileRows: profileRows, capturePeriodSeconds: capturePeriod)
+            serialNumber: serialNumber, profileRows: profileRows, capturePeriodSeconds: capturePeriod,
+            clockOffsetSeconds: clockOffset,
+            // The switches count from the simulator's start, in meter time (true time plus the offset).
+            profileGaps: profileGaps.map { gap in
+                let start = startedAt + clockOffset + gap.start
+                return start..<(start + gap.length)
+            },
+            captureObjectsChangeAt: captureObjectsChangeAt.map { startedAt + clockOffset + $0 },
+            eventPeriodSeconds: eventPeriod)
         configuration.security = (try? simulatorSecurity()) ?? nil
         configuration.framing = framing
 
@@ -341,6 +372,8 @@ struct SimulateCommand {
             }
         case "counters":
             simulatorLine(stdout: "counters \(server.counters.json)")
+        case "clock":
+            simulatorLine(stdout: "clock offset_ms=\(server.clockOffsetMilliseconds)")
         case "stop":
             stop.set()
         default:

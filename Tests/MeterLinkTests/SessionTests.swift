@@ -353,3 +353,104 @@ final class Transitions: @unchecked Sendable {
         #expect(profile.rows.count >= 96)
     }
 }
+
+/// The one profile reader against the simulator over loopback TCP: slices, gaps, a wrapped buffer, a
+/// capture-object change (issue 11).
+@Suite(.serialized) struct ProfileReaderTests {
+    typealias Bench = SessionTests.Bench
+    static let loadProfile = ObisCode(1, 0, 99, 1, 0, 255)
+
+    func opened(_ configuration: SimulatorConfiguration) throws -> (Bench, MeterSession) {
+        let bench = try Bench(configuration)
+        let session = MeterSession(settings: bench.settings())
+        try session.open()
+        return (bench, session)
+    }
+
+    @Test func headerAndBoundedSlicesToNow() throws {
+        let (bench, session) = try opened(SimulatorConfiguration(profileRows: 200, capturePeriodSeconds: 60))
+        defer { session.close() }
+        let reader = ProfileReader(obis: Self.loadProfile, rowsPerSlice: 20)
+        let header = try reader.header(using: session)
+        #expect(header.columns == SimulatedObjectModel.loadProfileColumns)
+        #expect(header.capturePeriodSeconds == 60 && header.clockColumn == 0)
+        #expect(header.scalers[1] == ScalerUnit(scaler: 0, unit: .wattHour))
+        let now = WallClock.milliseconds()
+        var from = now - 100 * 60_000
+        var previous: Int64? = nil
+        var rows: [ProfileRow] = []
+        var slices = 0
+        while true {
+            let before = bench.server.counters.getRequests
+            let slice = try reader.readSlice(using: session, from: from, previous: previous, meterNow: now)
+            // One GET-With-List per slice (header and rows), blocks aside.
+            #expect(bench.server.counters.getRequests - before == 1)
+            #expect(slice.rows.count <= 20)
+            #expect(slice.issues.isEmpty)
+            rows += slice.rows
+            previous = slice.rows.last?.captureTime ?? previous
+            slices += 1
+            if slice.caughtUp { break }
+            from = slice.nextFrom
+        }
+        // 100 minutes in slices of 20 rows (1,199 s each, then the next second): 5, and the last second.
+        #expect(slices == 6)
+        #expect(rows.count == 100 || rows.count == 101)
+        #expect(zip(rows, rows.dropFirst()).allSatisfy { $1.captureTime - $0.captureTime == 60_000 })
+        // Values are the model's at each instant.
+        let model = SimulatedObjectModel(configuration: bench.server.configuration)
+        for r in rows { #expect(r.cells == model.loadProfileRow(at: r.captureTime / 1000)) }
+    }
+
+    @Test func aGapIsReportedAndAWrappedBufferIsALossWindow() throws {
+        let now = WallClock.milliseconds() / 1000
+        let (bench, session) = try opened(SimulatorConfiguration(
+            profileRows: 30, capturePeriodSeconds: 10, profileGaps: [(now - 150)..<(now - 100)]))
+        defer { session.close(); bench.server.stop() }
+        let reader = ProfileReader(obis: Self.loadProfile, rowsPerSlice: 100)
+        let meterNow = now * 1000
+        let start = (now - 200) * 1000
+        let slice = try reader.readSlice(using: session, from: start, previous: nil, meterNow: meterNow)
+        let gaps = slice.issues.filter { $0.counter == "profile_gaps" }
+        #expect(gaps.count == 1)
+        if case let .gap(after, before, missing)? = gaps.first {
+            #expect(before - after == 60_000 && missing == 5)
+        }
+        // A cursor older than the oldest row (the buffer holds 300 s): a loss window, not a gap.
+        let old = try reader.readSlice(using: session, from: (now - 1000) * 1000 + 1000, previous: (now - 1000) * 1000, meterNow: meterNow)
+        guard case let .lossWindow(after, oldest)? = old.issues.first(where: { $0.counter == "profile_loss_windows" }) else {
+            Issue.record("no loss window in \(old.issues)"); return
+        }
+        #expect(after == (now - 1000) * 1000)
+        #expect(oldest == old.rows.first?.captureTime)
+    }
+
+    @Test func aCaptureObjectChangeReadsTheHeaderAgain() throws {
+        let now = WallClock.milliseconds() / 1000
+        let (bench, session) = try opened(SimulatorConfiguration(profileRows: 100, capturePeriodSeconds: 1, captureObjectsChangeAt: now + 2))
+        defer { session.close() }
+        let reader = ProfileReader(obis: Self.loadProfile, rowsPerSlice: 100)
+        #expect(try reader.header(using: session).columns.count == 5)
+        // Wait for the meter's reconfiguration by polling its header (no sleep as synchronisation).
+        let deadline = Deadline.after(milliseconds: 10_000)
+        while try ProfileGeneric.captureObjects(try session.readAttribute(InterfaceClass.profileGeneric.attribute(3, of: Self.loadProfile))).count == 5 {
+            #expect(!deadline.hasPassed, "the simulator did not change its capture objects")
+            if deadline.hasPassed { return }
+        }
+        let slice = try reader.readSlice(using: session, from: (now - 5) * 1000, previous: nil, meterNow: WallClock.milliseconds())
+        #expect(slice.issues.contains(.captureObjectsChanged(oldColumns: 5, newColumns: 4)))
+        #expect(slice.header.columns == SimulatedObjectModel.changedLoadProfileColumns)
+        #expect(!slice.rows.isEmpty && slice.rows.allSatisfy { $0.cells.count == 4 && $0.captureTime >= (now + 2) * 1000 })
+        #expect(slice.header.scalers[2] == ScalerUnit(scaler: -1, unit: .volt))
+        _ = bench
+    }
+
+    @Test func anUnknownProfileIsAnObjectError() throws {
+        let (bench, session) = try opened(SimulatorConfiguration())
+        defer { session.close(); bench.server.stop() }
+        let reader = ProfileReader(obis: ObisCode(0, 0, 98, 1, 0, 255))
+        let error = try #require(throws: MeterError.self) { try reader.header(using: session) }
+        #expect(error.kind == .objectUnavailable && error.keepsAssociation)
+        #expect(session.isAssociated)
+    }
+}

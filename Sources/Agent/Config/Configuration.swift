@@ -63,6 +63,8 @@ public struct MeterConfiguration: Sendable, Equatable {
     /// `DLMS_CONNECT_PER_POLL`: associate and release at every poll instead of keeping the association.
     public var connectPerPoll: Bool
     public var profile: MeterProfileName
+    /// `DLMS_PROFILES`, `DLMS_PROFILE_BACKFILL`, `DLMS_CLOCK_SYNC`, `DLMS_CLOCK_MAX_DRIFT_S`.
+    public var profileSettings = ProfileSettings()
     /// `DLMS_SECURITY` and what goes with it; nil: APDUs in clear.
     public var security: MeterSecurityConfiguration?
     /// `DLMS_TRANSPORT`: HDLC, or the IEC 62056-47 wrapper (TCP only).
@@ -148,6 +150,8 @@ public struct MQTTConfiguration: Sendable, Equatable {
     public var statusTopic: String
     /// `MQTT_HEALTH_TOPIC`: the periodic health JSON, per meter.
     public var healthTopic: String
+    /// `MQTT_PROFILE_TOPIC`: one message per profile row; template with `{device_id}` and `{name}`.
+    public var profileTopic = "meters/{device_id}/profile/{name}"
     /// `MQTT_AVAILABILITY_TOPIC`: the meter's own availability (`online` unless the meter is down), retained,
     /// published with Home Assistant discovery.
     public var availabilityTopic: String

@@ -273,6 +273,7 @@ public enum ConfigurationLoader {
             connectPerPoll: try v.bool("DLMS_CONNECT_PER_POLL", default: false), profile: profile,
             security: try security(v, password: password), maxPowerWatts: maxPower, customMeasurements: custom)
         configuration.framing = framing
+        configuration.profileSettings = try profileSettings(v)
         return configuration
     }
 
@@ -382,6 +383,7 @@ public enum ConfigurationLoader {
         let telemetry = try topicTemplate(v, "MQTT_TOPIC", default: "meters/{device_id}/telemetry")
         let status = try topicTemplate(v, "MQTT_STATUS_TOPIC", default: "meters/{device_id}/status")
         let health = try topicTemplate(v, "MQTT_HEALTH_TOPIC", default: "meters/{device_id}/health")
+        let profileTopic = try profileTopicTemplate(v)
         let availability = try topicTemplate(v, "MQTT_AVAILABILITY_TOPIC", default: "meters/{device_id}/availability")
 
         let clientTemplate = v["MQTT_CLIENT_ID"]?.value.trimmingBlanksString() ?? "dlms-bridge-{device_id}"
@@ -400,11 +402,12 @@ public enum ConfigurationLoader {
         default: throw v.fail("MQTT_PROTOCOL", "unknown MQTT version", "3.1.1 or 5")
         }
 
-        let mqtt = MQTTConfiguration(
+        var mqtt = MQTTConfiguration(
             host: host, port: port, clientID: clientID, telemetryTopic: telemetry, statusTopic: status,
             healthTopic: health, availabilityTopic: availability, tls: tls, username: username, password: password,
             qos: UInt8(try v.integer("MQTT_QOS", default: 1, in: 0...2)), protocolVersion: protocolVersion,
             keepaliveSeconds: try v.integer("MQTT_KEEPALIVE_S", default: 60, in: 5...65535))
+        mqtt.profileTopic = profileTopic
 
         let directory = v["SPOOL_DIR"]?.value.trimmingBlanksString() ?? "/var/lib/dlms-bridge/spool"
         guard !directory.isEmpty else {

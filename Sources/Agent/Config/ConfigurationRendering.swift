@@ -8,7 +8,7 @@ extension AgentConfiguration {
         var g: [(String, String)] = [
             ("MQTT_HOST", mqtt.host), ("MQTT_PORT", String(mqtt.port)), ("MQTT_CLIENT_ID", mqtt.clientID),
             ("MQTT_TOPIC", mqtt.telemetryTopic), ("MQTT_STATUS_TOPIC", mqtt.statusTopic),
-            ("MQTT_HEALTH_TOPIC", mqtt.healthTopic),
+            ("MQTT_HEALTH_TOPIC", mqtt.healthTopic), ("MQTT_PROFILE_TOPIC", mqtt.profileTopic),
         ]
         if let tls = mqtt.tls {
             switch tls.authority {
@@ -73,6 +73,7 @@ extension AgentConfiguration {
                 json.endArray()
                 v.append(("DLMS_DEFINE", json.output))
             }
+            v += meter.profileSettings.variables
             return (meter.deviceID, v)
         }
         return (g, m)

@@ -52,7 +52,7 @@ public struct SpoolDepth: Sendable, Equatable {
 }
 
 /// A meter's counters at one moment.
-public struct MeterHealthSnapshot: Sendable, Equatable {
+public struct MeterHealthSnapshot: Sendable {
     public var deviceID: String
     public var state: MeterState = .starting
     public var polls: UInt64 = 0
@@ -72,10 +72,34 @@ public struct MeterHealthSnapshot: Sendable, Equatable {
     public var lastSuccessMilliseconds: Int64?
     /// The last failure's message, for the operator.
     public var lastError: String?
+    /// Profile rows stored, and the profile collection's counters (`profile_gaps`, ...), by name.
+    public var profileRows: UInt64 = 0
+    public var profileCounters: [(String, UInt64)] = []
+    /// The meter's clock minus the gateway's UTC at the last association, milliseconds (nil: not read).
+    public var clockDriftMilliseconds: Int64?
+    /// Clock counters (`clock_sets`, `clock_set_refusals`, ...), by name.
+    public var clockCounters: [(String, UInt64)] = []
     /// Energy values published with the `implausible` flag (``EnergyPlausibility``).
     public var implausibleReadings: UInt64 = 0
 
     public init(deviceID: String) { self.deviceID = deviceID }
+}
+
+extension MeterHealthSnapshot: Equatable {
+    public static func == (a: MeterHealthSnapshot, b: MeterHealthSnapshot) -> Bool {
+        a.deviceID == b.deviceID && a.state == b.state && a.polls == b.polls && a.failedPolls == b.failedPolls
+            && a.consecutiveErrors == b.consecutiveErrors && a.skippedSlots == b.skippedSlots
+            && a.backoffPolls == b.backoffPolls && a.implausibleReadings == b.implausibleReadings
+            && a.measurementErrors == b.measurementErrors && a.link == b.link && a.lastRTTMicroseconds == b.lastRTTMicroseconds
+            && a.lastSuccessMilliseconds == b.lastSuccessMilliseconds && a.lastError == b.lastError
+            && a.profileRows == b.profileRows && a.profileCounters.elementsEqual(b.profileCounters, by: { $0 == $1 })
+            && a.clockDriftMilliseconds == b.clockDriftMilliseconds
+            && a.clockCounters.elementsEqual(b.clockCounters, by: { $0 == $1 })
+    }
+}
+
+func bump(_ counters: inout [(String, UInt64)], _ name: String) {
+    if let i = counters.firstIndex(where: { $0.0 == name }) { counters[i].1 += 1 } else { counters.append((name, 1)) }
 }
 
 /// Thread-safe counters of one meter: its poll thread writes, the health publisher reads.
@@ -125,6 +149,22 @@ public final class MeterHealthRecorder: Sendable {
             h.backoffPolls += 1
             h.link += link
             h.skippedSlots = skippedSlots
+        }
+    }
+
+    /// Profile rows stored and the collection's counted events.
+    public func recordProfile(rows: UInt64, notes: [ProfileNote]) {
+        state.withLock { h in
+            h.profileRows += rows
+            for n in notes { bump(&h.profileCounters, n.counter) }
+        }
+    }
+
+    /// The clock's drift at an association and its counted events.
+    public func recordClock(driftMilliseconds: Int64?, notes: [ProfileNote]) {
+        state.withLock { h in
+            if let driftMilliseconds { h.clockDriftMilliseconds = driftMilliseconds }
+            for n in notes { bump(&h.clockCounters, n.counter) }
         }
     }
 
@@ -187,6 +227,22 @@ public enum HealthPayload {
         json.member("dropped", spool.droppedReadings)
         json.endObject()
         json.member("uptime_s", uptimeSeconds)
+        // Only for meters that collect profiles or check the clock: the others' message is unchanged.
+        if h.profileRows > 0 || !h.profileCounters.isEmpty {
+            json.key("profiles")
+            json.beginObject()
+            json.member("rows", h.profileRows)
+            for (name, count) in h.profileCounters { json.member(name, count) }
+            json.endObject()
+        }
+        if h.clockDriftMilliseconds != nil || !h.clockCounters.isEmpty {
+            json.key("clock")
+            json.beginObject()
+            json.key("drift_ms")
+            if let d = h.clockDriftMilliseconds { json.integer(d) } else { json.null() }
+            for (name, count) in h.clockCounters { json.member(name, count) }
+            json.endObject()
+        }
         json.endObject()
         return json.bytes
     }

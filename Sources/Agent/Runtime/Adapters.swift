@@ -51,6 +51,7 @@ extension MeterSettings {
 public final class MeterLinkReader: MeterReader, @unchecked Sendable {
     private let poller: MeterPoller
     private let measurements: [Measurement]
+    private let collector: ProfileCollector?
     private let logger: Logger
     private var reported = MeterCounters()
     /// The serial line this meter shares with others (nil: the meter has its transport to itself).
@@ -79,6 +80,14 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
         }
         self.line = line
         self.logger = logger
+        let p = meter.profileSettings
+        collector = p.profiles.isEmpty && p.clockSync == .off
+            ? nil : ProfileCollector(settings: p, pollPeriodMilliseconds: meter.pollPeriodMilliseconds, catalog: catalog)
+    }
+
+    public func afterPoll(cursor: (String) -> Int64?, wallClock: Int64, stop: StopSignal) -> AfterPollWork {
+        guard let collector, !stop.isSet else { return AfterPollWork() }
+        return inTurn { collector.afterPoll(session: poller.session, cursor: cursor, now: wallClock) }
     }
 
     /// Runs `body` in this meter's turn on a shared line, or at once.

@@ -31,8 +31,8 @@ public final class AgentRuntime: Sendable {
     public let health: [MeterHealthRecorder]
     private let publisher: any Publisher
     private let clock: any ScheduleClock
-    private let wallClock: @Sendable () -> Int64
-    private let logger: Logger
+    let wallClock: @Sendable () -> Int64
+    let logger: Logger
     private let startedAt: MonotonicInstant
     /// Set to stop every loop; waits on it end at once.
     public let stopSignal = StopSignal()
@@ -43,14 +43,14 @@ public final class AgentRuntime: Sendable {
 
     /// Wakes housekeeping early (a backlog to replay, something to commit, a stop): it sleeps otherwise until
     /// the next thing due, so an idle gateway does not wake on a timer.
-    private let housekeepingBell = Doorbell()
+    let housekeepingBell = Doorbell()
 
-    private struct InFlight {
+    struct InFlight {
         var meter: Int
         var seq: UInt64
     }
 
-    private struct State {
+    struct State {
         var connected = false
         var inFlight: [Int32: InFlight] = [:]
         /// Per meter: seqs handed to the publisher and not settled.
@@ -87,7 +87,7 @@ public final class AgentRuntime: Sendable {
         var replayBlocked = false
     }
 
-    private let state: Locked<State>
+    let state: Locked<State>
     private let threads = Locked<[PlatformThread]>([])
     /// Per meter: set when its thread has left its loop (polls done), so that `stop` can bound its wait.
     private let meterThreadDone: [StopSignal]
@@ -183,6 +183,10 @@ public final class AgentRuntime: Sendable {
                 deviceID: id, timestampMilliseconds: ts, measurements: measurements, failures: failures)
             store(reading, meter: index)
         }
+        // Then at most one profile request (and the clock, at a new association): see ProfileRuntime.swift.
+        let store = meter.store
+        let work = meter.reader.afterPoll(cursor: { store.cursor($0) }, wallClock: wallClock(), stop: stopSignal)
+        handle(work, meter: index)
     }
 
     private func store(_ reading: MeterReading, meter index: Int) {
@@ -214,10 +218,24 @@ public final class AgentRuntime: Sendable {
     }
 
     // Publishes under the state lock, so a delivery event cannot overtake the bookkeeping of its message id.
-    private func publishLocked(_ s: inout State, meter index: Int, seq: UInt64, payload: [UInt8]) {
-        let topic = TelemetryPayload.topic(template: configuration.mqtt.telemetryTopic, deviceID: meters[index].configuration.deviceID)
+    // A profile row's record names its profile (SpoolEnvelope); any other record is telemetry.
+    func publishLocked(_ s: inout State, meter index: Int, seq: UInt64, payload: [UInt8]) {
+        let id = meters[index].configuration.deviceID
+        let topic: String
+        var message = payload
+        if payload.first == SpoolEnvelope.profileMarker {
+            let opened = SpoolEnvelope.open(payload)
+            if let name = opened.profile {
+                topic = ProfilePayload.topic(template: configuration.mqtt.profileTopic, deviceID: id, name: name)
+                message = Array(opened.message)
+            } else {
+                topic = TelemetryPayload.topic(template: configuration.mqtt.telemetryTopic, deviceID: id)
+            }
+        } else {
+            topic = TelemetryPayload.topic(template: configuration.mqtt.telemetryTopic, deviceID: id)
+        }
         do {
-            let mid = try publisher.publish(topic: topic, payload: payload, qos: nil, retain: false)
+            let mid = try publisher.publish(topic: topic, payload: message, qos: nil, retain: false)
             s.inFlight[mid] = InFlight(meter: index, seq: seq)
             s.inFlightSeqs[index].insert(seq)
         } catch {

@@ -42,6 +42,10 @@ public protocol MeterReader: AnyObject, Sendable {
     func idle(until instant: MonotonicInstant, stop: StopSignal) -> Bool?
     /// Releases the association (RLRQ), sends DISC and closes the transport. Bounded by the timeout.
     func close()
+    /// After a poll, on the meter's thread: reads the meter's clock at a new association, and at most one
+    /// profile request (so a poll is never delayed by more than one request of a backfill). `cursor` gives
+    /// a profile's stored position (``ProfileConfiguration/cursorName``).
+    func afterPoll(cursor: (String) -> Int64?, wallClock: Int64, stop: StopSignal) -> AfterPollWork
 }
 
 extension MeterReader {
@@ -95,4 +99,8 @@ public protocol ReadingStore: AnyObject, Sendable {
     /// Commits and closes.
     func close()
     var depth: SpoolDepth { get }
+    /// A named position kept with the store's state (a profile's cursor), crash-safe.
+    func cursor(_ name: String) -> Int64?
+    /// Sets it after appending the records it covers: it is persisted only once they are.
+    func setCursor(_ name: String, _ value: Int64)
 }

@@ -98,6 +98,14 @@ public final class SpoolReadingStore: ReadingStore {
 
     public func acknowledge(_ seq: UInt64) { spool.acknowledge(seq) }
 
+    public func cursor(_ name: String) -> Int64? { spool.cursor(name) }
+
+    public func setCursor(_ name: String, _ value: Int64) {
+        if !spool.setCursor(name, value) {
+            logger.error("the spool keeps no more cursors (10 at most, names of 40 bytes): \(name) is not persisted")
+        }
+    }
+
     public func pending(after seq: UInt64, limit: Int) throws(StoreFailure) -> [StoredReading] {
         do {
             return try spool.pending(after: seq, limit: limit).map { StoredReading(seq: $0.seq, payload: $0.payload) }

@@ -47,7 +47,6 @@ public final class MeterSession {
     /// The meter's counters seen so far, kept across associations: a replayed old reply is refused.
     var peerGuard = ReplayGuard()
     private var scalerCache: [ObisCode: ScalerUnit] = [:]
-    private var captureObjectCache: [ObisCode: [CaptureObjectDefinition]] = [:]
     var readBuffer = [UInt8](repeating: 0, count: 4096)
     var lastActivity = MonotonicInstant.now()
     private var deframerBaseline = DeframerCounters()
@@ -335,49 +334,55 @@ public final class MeterSession {
         return try value(of: r, for: attribute).get()
     }
 
-    /// Reads a profile generic (load profile, event log) by clock range; falls back to reading the whole
-    /// buffer and filtering when the meter did not grant selective access.
+    /// Reads several attributes, each with its own selective access, in one GET-With-List when the meter
+    /// granted it (one round trip plus blocks), else one GET each. A refused attribute fails alone.
+    public func readList(_ requests: [AttributeRequest]) throws(MeterError) -> [Result<DataValue, MeterError>] {
+        guard isAssociated else { throw MeterError(.linkDropped, "not associated with \(settings.endpoint): open the session first") }
+        guard (granted?.contains(.multipleReferences) ?? false) && requests.count > 1 else {
+            var out: [Result<DataValue, MeterError>] = []
+            for r in requests {
+                do { out.append(.success(try readAttribute(r.attribute, access: r.access))) } catch {
+                    if error.keepsAssociation { out.append(.failure(error)) } else { throw error }
+                }
+            }
+            return out
+        }
+        let request: [UInt8]
+        do { request = try association.getRequest(list: requests) } catch {
+            throw MeterError(.protocolError, "cannot build the list request: \(error.description)")
+        }
+        guard case let .results(results) = try complete(request) else {
+            throw MeterError(.protocolError, "the meter answered a GET-With-List with a single result")
+        }
+        return zip(requests, results).map { value(of: $1, for: $0.attribute) }
+    }
+
+    /// Writes one attribute (SET-Request-Normal) and returns the meter's verdict: `.success`, or why it
+    /// refused (read-write-denied for a client without the right, ...). A broken link or an undecodable
+    /// answer throws; a meter that did not grant SET throws `.objectUnavailable` naming it.
+    public func writeAttribute(_ attribute: AttributeDescriptor, value: DataValue) throws(MeterError) -> DataAccessResult {
+        guard isAssociated else { throw MeterError(.linkDropped, "not associated with \(settings.endpoint): open the session first") }
+        let request: [UInt8]
+        do { request = try association.setRequest(attribute, value: value) } catch {
+            throw MeterError(.objectUnavailable,
+                "cannot write \(attribute): \(error.description) (the meter did not grant SET to client SAP \(settings.clientSAP))",
+                accessResult: .readWriteDenied)
+        }
+        let response = try transactProtected(request)  // ciphered like a GET on a secured meter
+        do { return try association.handleSetResponse(response) } catch {
+            throw MeterError(.protocolError, "the meter's answer to the SET of \(attribute) could not be read: \(error.description)")
+        }
+    }
+
+    /// Reads a profile generic (load profile, event log) by clock range with the one ``ProfileReader``
+    /// (the agent's collection uses it too); the meter's clock is taken as UTC when a row's deviation is
+    /// not specified.
     public func readProfile(_ obis: ObisCode, fromUnixMilliseconds from: Int64, toUnixMilliseconds to: Int64) throws(MeterError) -> ProfileReading {
-        let columns: [CaptureObjectDefinition]
-        if let cached = captureObjectCache[obis] {
-            columns = cached
-        } else {
-            let v = try readAttribute(InterfaceClass.profileGeneric.attribute(3, of: obis))
-            do { columns = try ProfileGeneric.captureObjects(v) } catch {
-                throw MeterError(.protocolError, "capture objects of \(obis) not understood: \(error.description)")
-            }
-            captureObjectCache[obis] = columns
-        }
-        var scalers: [ScalerUnit?] = []
-        for c in columns {
-            guard let kind = MeasurementKind(name: String(c.classId)), let attr = kind.scalerUnitAttribute,
-                c.attribute == 2 else { scalers.append(nil); continue }
-            if let s = scalerCache[c.obis] { scalers.append(s); continue }
-            // A register whose scaler cannot be read keeps its raw value (nil), as in the poll.
-            var s: ScalerUnit?
-            if let value = try? readAttribute(AttributeDescriptor(classId: c.classId, obis: c.obis, attribute: attr)) {
-                s = try? ScalerUnit(value)
-            }
-            if let s { scalerCache[c.obis] = s }
-            scalers.append(s)
-        }
-        let fromDT = CosemDateTime(unixMilliseconds: from)
-        let toDT = CosemDateTime(unixMilliseconds: to)
-        let selective = granted?.contains(.selectiveAccess) ?? false
-        let buffer = try readAttribute(InterfaceClass.profileGeneric.attribute(2, of: obis),
-                                       access: selective ? .byClockRange(from: fromDT, to: toDT) : nil)
-        var rows: [[DataValue]]
-        do { rows = try ProfileGeneric.rows(buffer) } catch {
-            throw MeterError(.protocolError, "buffer of \(obis) not understood: \(error.description)")
-        }
-        if !selective, let clockColumn = columns.firstIndex(where: { $0.classId == 8 }) {
-            rows = rows.filter { row in
-                guard clockColumn < row.count, case let .octetString(b) = row[clockColumn],
-                    let t = try? CosemDateTime(bytes: b).unixMilliseconds(assumedDeviation: 0) else { return false }
-                return t >= from && t <= to
-            }
-        }
-        return ProfileReading(columns: columns, scalers: scalers, rows: rows)
+        // A one-shot read asks for up to a week of quarter hours per request.
+        let reader = ProfileReader(obis: obis, rowsPerSlice: 96 * 7)
+        let r = try reader.readRange(using: self, from: from, to: to)
+        return ProfileReading(columns: r.header.columns, scalers: r.header.scalers, rows: r.rows.map { $0.cells },
+                              issues: r.issues)
     }
 
     /// Reads the clock when the association has been idle for the keep-alive interval, so that the meter's

@@ -77,6 +77,8 @@ public struct ProfileReading: Sendable, Equatable {
     public var scalers: [ScalerUnit?]
     /// The rows, one value per column.
     public var rows: [[DataValue]]
+    /// What was wrong or notable in the meter's answers (gaps, dropped rows, a header change).
+    public var issues: [ProfileIssue] = []
 }
 
 /// What a meter link has done, for the health topic and the `read` command.
