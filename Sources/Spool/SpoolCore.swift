@@ -61,242 +61,6 @@ struct SpoolCore {
     /// The per-boot note of seqs handed out for readings that exist only in memory (nil: disabled).
     var notePath: String?
 
-    // MARK: Opening and recovery
-
-    init(directory: String, config: SpoolConfiguration, bootID: [UInt8]? = nil) throws(SpoolError) {
-        try config.validate()
-        self.directory = directory
-        self.config = config
-        do {
-            try FileIO.makeDirectories(directory)
-            dirFD = try FileIO.openFile(directory, O_RDONLY | O_DIRECTORY)
-        } catch {
-            throw .cannotOpen(directory: directory, underlying: error)
-        }
-        self.bootID = bootID ?? FileIO.instanceID(directory: directory)
-        notePath = config.volatileDirectory.map { FileIO.volatileNotePath(directory: directory, in: $0) }
-        var opened: (StateFile, PersistedState?, created: Bool)
-        do {
-            opened = try StateFile.open(directory: directory)
-        } catch {
-            if error.isReadOnlyFileSystem, let ro = try? StateFile.open(directory: directory, writable: false) {
-                opened = ro
-                readOnly = true
-            } else {
-                FileIO.closeFile(dirFD)
-                throw Self.classify(error, path: directory + "/state", directory: directory, budget: config.memoryBudgetBytes)
-            }
-        }
-        stateFile = opened.0
-        do {
-            try recover(persisted: opened.1)
-            if readOnly {
-                stats.problem = .readOnly(
-                    directory: directory, memoryBudgetBytes: config.memoryBudgetBytes,
-                    underlying: SystemError("open(\(directory)/state)", code: EROFS))
-                return
-            }
-            if opened.created { try syncDirectory() }
-            try openActiveSegment()
-            try persistState()
-            // The floor just persisted covers what the note protected.
-            if let notePath { _ = try? FileIO.removeFile(notePath) }
-        } catch {
-            closeDescriptors()
-            throw error
-        }
-        enforceLimits()
-        deleteAcknowledgedSegments()
-    }
-
-    private mutating func recover(persisted: PersistedState?) throws(SpoolError) {
-        let names: [String]
-        do { names = try FileIO.list(directory) } catch { throw .cannotOpen(directory: directory, underlying: error) }
-        let bases = names.compactMap(RecordFormat.segmentBase(fromName:)).sorted()
-        var previous: UInt64 = 0  // last valid seq seen, across segments
-        var found: [Segment] = []
-        for (index, base) in bases.enumerated() {
-            let path = directory + "/" + RecordFormat.segmentName(base: base)
-            let isLast = index == bases.count - 1
-            // A sealed segment is known from its header and seal; the newest one (and any without a valid
-            // seal) is scanned record by record.
-            if !isLast, let segment = try sealedSegment(path: path, base: base, after: &previous) {
-                found.append(segment)
-                continue
-            }
-            if var segment = try scanSegment(path: path, base: base, after: &previous, isLast: isLast) {
-                if segment.records == 0 && !isLast {
-                    if !readOnly { try removeFile(path) }
-                    continue
-                }
-                segment.path = path
-                found.append(segment)
-            }
-        }
-        segments = found
-        if !segments.isEmpty && !readOnly { try syncDirectory() }
-
-        let state = persisted ?? PersistedState()
-        cursors = state.cursors
-        persistedCursors = state.cursors
-        let firstSeq = segments.lazy.compactMap { $0.firstSeq }.first
-        let lastRecordSeq = segments.last(where: { $0.lastSeq != nil })?.lastSeq ?? 0
-        lowWater = state.lowWater
-        if let firstSeq { lowWater = max(lowWater, firstSeq - 1) } else { lowWater = max(lowWater, lastRecordSeq) }
-        acked = Set(state.acked.filter { s in s > lowWater && s <= lastRecordSeq && !holes.contains { $0.contains(s) } })
-        var maxSeen = max(lastRecordSeq, lowWater, state.seqFloor)
-        if let notePath, let escaped = FileIO.readNote(notePath) { maxSeen = max(maxSeen, escaped) }
-        if let last = segments.last, last.base > 0 { maxSeen = max(maxSeen, last.base - 1) }
-        // After a process crash in the same boot, every record written is in the page cache and the
-        // segments show the last seq handed out. After a reboot, records written since the last commit may
-        // be gone although they were published: continue after the persisted lease so no seq repeats.
-        // Read-only: the previous process may have held readings in memory it could not mark on flash.
-        let sameBoot = !bootID.isEmpty && state.bootID == bootID && !state.degraded && !readOnly
-        if persisted != nil && (state.cleanClose || !sameBoot) {
-            let lease = state.leaseEnd
-            maxSeen = max(maxSeen, state.leaseEndMayBeStale ? lease &+ config.seqLease : lease)
-        }
-        nextSeq = maxSeen + 1
-        seqFloor = maxSeen
-        durableThrough = maxSeen
-        leaseEnd = maxSeen + config.seqLease
-        let lastExisting = max(lastRecordSeq, lowWater)
-        if maxSeen > lastExisting { addHole(lastExisting + 1...maxSeen) }
-        advanceLowWater()
-    }
-
-    /// The segment as its seal describes it, reading only its header and seal; nil (scan it instead) when
-    /// it has no valid seal or the seal does not fit what came before.
-    private mutating func sealedSegment(path: String, base: UInt64, after previous: inout UInt64) throws(SpoolError)
-        -> Segment?
-    {
-        let header = RecordFormat.segmentHeader(base: base)
-        let sealSize = RecordFormat.sealRecordSize
-        let head: [UInt8]
-        let tail: [UInt8]
-        let size: Int64
-        do {
-            let fd = try FileIO.openFile(path, O_RDONLY)
-            defer { FileIO.closeFile(fd) }
-            size = try FileIO.fileSize(fd, path: path)
-            guard size >= Int64(header.count + RecordFormat.overhead + sealSize) else { return nil }
-            head = try FileIO.readAt(fd, count: header.count, at: 0, path: path)
-            tail = try FileIO.readAt(fd, count: sealSize, at: size - Int64(sealSize), path: path)
-        } catch {
-            throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
-        }
-        guard head == header, let seal = tail.withUnsafeBytes({ RecordFormat.decodeSeal($0, at: 0) }),
-            seal.base == base, seal.bodyEnd == UInt64(size) - UInt64(sealSize),
-            seal.firstSeq >= base, seal.firstSeq > previous, seal.lastSeq >= seal.firstSeq,
-            seal.records == seal.lastSeq - seal.firstSeq + 1
-        else { return nil }
-        if previous > 0 && seal.firstSeq > previous + 1 { holes.append(previous + 1...seal.firstSeq - 1) }
-        previous = seal.lastSeq
-        stats.segmentsTakenFromSeals += 1
-        return Segment(base: base, path: path, size: size, records: Int(seal.records), firstSeq: seal.firstSeq,
-                       lastSeq: seal.lastSeq, lastTimestamp: seal.lastTimestamp, verified: false)
-    }
-
-    /// Reads one segment, verifies every record, truncates it at the first bad one. Nil when the segment
-    /// is unusable and was removed.
-    private mutating func scanSegment(path: String, base: UInt64, after previous: inout UInt64, isLast: Bool)
-        throws(SpoolError) -> Segment?
-    {
-        let fd: Int32
-        let bytes: [UInt8]
-        do {
-            fd = try FileIO.openFile(path, readOnly ? O_RDONLY : O_RDWR)
-            defer { FileIO.closeFile(fd) }
-            let size = try FileIO.fileSize(fd, path: path)
-            bytes = try FileIO.readAt(fd, count: Int(size), at: 0, path: path)
-        } catch {
-            throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
-        }
-        var segment = Segment(base: base, path: path, size: 0, records: 0, firstSeq: nil, lastSeq: nil, lastTimestamp: 0)
-        let header = RecordFormat.segmentHeader(base: base)
-        guard bytes.count >= header.count, bytes.prefix(header.count).elementsEqual(header) else {
-            // A torn creation (header not yet on flash) or a damaged header: nothing in it can be trusted.
-            stats.bytesTruncatedInRecovery += Int64(bytes.count)
-            if readOnly { return nil }
-            if !isLast {
-                try removeFile(path)
-                return nil
-            }
-            try rewrite(path: path, with: header)
-            segment.size = Int64(header.count)
-            return segment
-        }
-        var offset = header.count
-        bytes.withUnsafeBytes { raw in
-            while let r = RecordFormat.decode(raw, at: offset, maxPayload: config.maxPayloadBytes) {
-                if r.seq == 0 {
-                    // A seal (the segment rolled, then a restart appended to it again): not a reading.
-                    offset += r.size
-                    continue
-                }
-                guard r.seq > previous, r.seq >= base else { break }
-                if segment.firstSeq == nil { segment.firstSeq = r.seq }
-                // A gap: readings dropped from memory, lost to damage, or skipped after a reboot.
-                if previous > 0 && r.seq > previous + 1 { holes.append(previous + 1...r.seq - 1) }
-                segment.lastSeq = r.seq
-                segment.lastTimestamp = r.timestamp
-                segment.records += 1
-                previous = r.seq
-                offset += r.size
-            }
-        }
-        if offset < bytes.count {
-            // Damage or a torn tail: keep the valid prefix, count what is lost.
-            stats.bytesTruncatedInRecovery += Int64(bytes.count - offset)
-            if !isLast, let next = nextSegmentBase(after: base) {
-                let lastGood = segment.lastSeq ?? (base > 0 ? base - 1 : 0)
-                if next > lastGood + 1 { stats.lostInRecovery += next - lastGood - 1 }
-            }
-            if !readOnly {
-                do {
-                let fd = try FileIO.openFile(path, O_RDWR)
-                defer { FileIO.closeFile(fd) }
-                try FileIO.truncate(fd, to: Int64(offset), path: path)
-                try FileIO.syncData(fd, path: path)
-                stats.syncs += 1
-                } catch {
-                throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
-                }
-            }
-        }
-        segment.size = Int64(offset)
-        return segment
-    }
-
-    private func nextSegmentBase(after base: UInt64) -> UInt64? {
-        guard let names = try? FileIO.list(directory) else { return nil }
-        return names.compactMap(RecordFormat.segmentBase(fromName:)).filter { $0 > base }.min()
-    }
-
-    private mutating func rewrite(path: String, with header: [UInt8]) throws(SpoolError) {
-        do {
-            let fd = try FileIO.openFile(path, O_RDWR)
-            defer { FileIO.closeFile(fd) }
-            try FileIO.truncate(fd, to: 0, path: path)
-            try FileIO.pwriteAll(fd, header, at: 0, path: path)
-            try FileIO.syncData(fd, path: path)
-            stats.syncs += 1
-            stats.bytesWritten += UInt64(header.count)
-        } catch {
-            throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
-        }
-    }
-
-    private mutating func openActiveSegment() throws(SpoolError) {
-        if let last = segments.last {
-            do { activeFD = try FileIO.openFile(last.path, O_RDWR) } catch {
-                throw Self.classify(error, path: last.path, directory: directory, budget: config.memoryBudgetBytes)
-            }
-        } else {
-            try createSegment(base: nextSeq)
-        }
-    }
-
     // MARK: Appending
 
     mutating func append(timestamp: Int64, build: (UInt64) -> [UInt8]) throws(SpoolError) -> AppendReceipt {
@@ -332,13 +96,13 @@ struct SpoolCore {
         return AppendReceipt(seq: seq, onFlash: false, problem: stats.problem)
     }
 
-    private func segmentsContain(_ seq: UInt64) -> Bool {
+    func segmentsContain(_ seq: UInt64) -> Bool {
         guard let last = segments.last?.lastSeq else { return false }
         return seq <= last
     }
 
     /// Writes one record at the end of the active segment (rolling to a new segment when full).
-    private mutating func writeRecord(_ record: SpoolRecord) throws(SpoolError) {
+    mutating func writeRecord(_ record: SpoolRecord) throws(SpoolError) {
         if readOnly, let problem = stats.problem { throw problem }
         let bytes = RecordFormat.encode(seq: record.seq, timestamp: record.timestamp, payload: record.payload)
         // Room is kept for the seal, so that a sealed segment stays within segmentBytes (the cap counts files).
@@ -371,7 +135,7 @@ struct SpoolCore {
     /// Ends the active segment with its seal, after its records are durable (a seal on flash never announces
     /// records that are not). Only a segment without holes is sealed; any failure leaves it unsealed, which
     /// costs a scan at the next start and nothing else.
-    private mutating func sealActive() {
+    mutating func sealActive() {
         guard let index = segments.indices.last, let first = segments[index].firstSeq,
             let last = segments[index].lastSeq, UInt64(segments[index].records) == last - first + 1
         else { return }
@@ -392,7 +156,7 @@ struct SpoolCore {
     }
 
     /// Creates `<base>.seg` with its header, makes its directory entry durable, and makes it active.
-    private mutating func createSegment(base: UInt64) throws(SpoolError) {
+    mutating func createSegment(base: UInt64) throws(SpoolError) {
         let path = directory + "/" + RecordFormat.segmentName(base: base)
         let header = RecordFormat.segmentHeader(base: base)
         let fd: Int32
@@ -418,7 +182,7 @@ struct SpoolCore {
 
     // MARK: Degraded mode
 
-    private mutating func enterDegraded(_ error: SpoolError) {
+    mutating func enterDegraded(_ error: SpoolError) {
         stats.problem = error
         if !persistedDegraded {
             // Best effort: tells the next start that seqs in memory may have been published.
@@ -427,7 +191,7 @@ struct SpoolCore {
         }
     }
 
-    private mutating func keepInMemory(_ record: SpoolRecord) {
+    mutating func keepInMemory(_ record: SpoolRecord) {
         // This seq may be published and then die with the process: note it where a restart will look.
         if let notePath { FileIO.writeNote(notePath, record.seq) }
         memory.append(record)
@@ -509,7 +273,7 @@ struct SpoolCore {
         return true
     }
 
-    private mutating func advanceLowWater() {
+    mutating func advanceLowWater() {
         while lowWater + 1 < nextSeq {
             let next = lowWater + 1
             if acked.remove(next) != nil {
@@ -523,9 +287,9 @@ struct SpoolCore {
         holes.removeAll { $0.upperBound <= lowWater }
     }
 
-    private func isHole(_ seq: UInt64) -> Bool { holes.contains { $0.contains(seq) } }
+    func isHole(_ seq: UInt64) -> Bool { holes.contains { $0.contains(seq) } }
 
-    private mutating func addHole(_ range: ClosedRange<UInt64>) {
+    mutating func addHole(_ range: ClosedRange<UInt64>) {
         holes.append(range)
         holes.sort { $0.lowerBound < $1.lowerBound }
         var merged: [ClosedRange<UInt64>] = []
@@ -566,7 +330,7 @@ struct SpoolCore {
         deleteAcknowledgedSegments()
     }
 
-    private mutating func syncActive() throws(SpoolError) {
+    mutating func syncActive() throws(SpoolError) {
         let path = segments.last?.path ?? directory
         // The checker's marker: these records are durable. The negative control marks it too early.
         let through = segments.last?.lastSeq ?? 0
@@ -609,7 +373,7 @@ struct SpoolCore {
         stats.bytesWritten += UInt64(StateFile.slotSize)
     }
 
-    private mutating func syncDirectory() throws(SpoolError) {
+    mutating func syncDirectory() throws(SpoolError) {
         if PowerLossTrace.settings.skipDirectorySync { return }  // negative control only
         do { try FileIO.syncDirectory(dirFD, path: directory) } catch {
             throw Self.classify(error, path: directory, directory: directory, budget: config.memoryBudgetBytes)
@@ -617,7 +381,7 @@ struct SpoolCore {
         stats.syncs += 1
     }
 
-    private mutating func removeFile(_ path: String) throws(SpoolError) {
+    mutating func removeFile(_ path: String) throws(SpoolError) {
         do { try FileIO.removeFile(path) } catch {
             throw Self.classify(error, path: path, directory: directory, budget: config.memoryBudgetBytes)
         }
@@ -626,7 +390,7 @@ struct SpoolCore {
     // MARK: Deletion and limits
 
     /// Removes sealed segments whose every record is acknowledged (oldest first).
-    private mutating func deleteAcknowledgedSegments() {
+    mutating func deleteAcknowledgedSegments() {
         var removed = false
         while segments.count > 1, (segments[0].lastSeq ?? 0) <= lowWater {
             guard (try? removeFile(segments[0].path)) != nil else { break }
@@ -638,7 +402,7 @@ struct SpoolCore {
     }
 
     /// Drops the oldest segments while the spool is over its size cap or they are too old.
-    private mutating func enforceLimits() {
+    mutating func enforceLimits() {
         var total = segments.reduce(Int64(0)) { $0 + $1.size }
         let oldestAllowed = config.maxAgeMilliseconds.map { WallClock.milliseconds() - $0 }
         var removed = false
@@ -669,121 +433,6 @@ struct SpoolCore {
             removed = true
         }
         if removed { try? syncDirectory() }
-    }
-
-    // MARK: Replay
-
-    /// Up to `limit` un-acknowledged records with seq > `after`, in seq order, flash first then memory.
-    mutating func pending(after: UInt64, limit: Int) throws(SpoolError) -> [SpoolRecord] {
-        guard !closed else { throw .closed(directory: directory) }
-        var out: [SpoolRecord] = []
-        let from = max(after, lowWater)
-        var startOffset: Int64? = nil
-        if let c = cursor, c.after == from { startOffset = c.offset }
-        for (index, segment) in segments.enumerated() where out.count < limit {
-            guard let last = segment.lastSeq, last > from else { continue }
-            var offset = Int64(RecordFormat.segmentHeaderSize)
-            // The last reading before `offset` in this segment (for a segment taken from its seal).
-            var lastDecoded: UInt64? = nil
-            if let c = cursor, let s = startOffset, c.base == segment.base {
-                offset = s
-                lastDecoded = c.after
-                startOffset = nil
-            }
-            let isActive = segment.base == segments.last?.base && activeFD >= 0
-            let fd: Int32
-            do { fd = isActive ? activeFD : try FileIO.openFile(segment.path, O_RDONLY) } catch {
-                throw Self.classify(error, path: segment.path, directory: directory, budget: config.memoryBudgetBytes)
-            }
-            defer { if !isActive { FileIO.closeFile(fd) } }
-            while offset < segment.size && out.count < limit {
-                let chunk = Int(min(Int64(64 << 10), segment.size - offset))
-                var bytes: [UInt8]
-                do { bytes = try FileIO.readAt(fd, count: chunk, at: offset, path: segment.path) } catch {
-                    throw Self.classify(error, path: segment.path, directory: directory, budget: config.memoryBudgetBytes)
-                }
-                if bytes.count >= RecordFormat.headerSize {
-                    let length = Int(bytes.withUnsafeBytes { $0.loadLE(UInt32.self, at: 0) })
-                    if length + RecordFormat.overhead > bytes.count && length <= config.maxPayloadBytes {
-                        // One record larger than the chunk: read exactly that record.
-                        do {
-                            bytes = try FileIO.readAt(fd, count: length + RecordFormat.overhead, at: offset, path: segment.path)
-                        } catch {
-                            throw Self.classify(error, path: segment.path, directory: directory, budget: config.memoryBudgetBytes)
-                        }
-                    }
-                }
-                var consumed = 0
-                let before = out.count
-                bytes.withUnsafeBytes { raw in
-                    while out.count < limit,
-                        let r = RecordFormat.decode(raw, at: consumed, maxPayload: config.maxPayloadBytes)
-                    {
-                        consumed += r.size
-                        if r.seq != 0 { lastDecoded = r.seq }
-                        // lowWater, not just `from`: a hole found in a sealed segment may have moved it.
-                        if r.seq > from && r.seq > lowWater && !acked.contains(r.seq) {
-                            out.append(SpoolRecord(seq: r.seq, timestamp: r.timestamp, payload: Array(raw[r.payload])))
-                        }
-                    }
-                }
-                if consumed == 0 {
-                    if !segment.verified {
-                        // Taken from its seal at open, read for the first time now: damage loses the rest of
-                        // the segment, exactly as a scan at open would have decided.
-                        try truncateSealed(at: index, offset: offset, lastGood: lastDecoded)
-                        break
-                    }
-                    // Damaged after it was verified at open (flash failing under us): skip the segment's rest.
-                    stats.problem = .io(path: segment.path, underlying: SystemError("read(\(segment.path))", code: EIO))
-                    break
-                }
-                offset += Int64(consumed)
-                if out.count > before, let lastOut = out.last { cursor = (lastOut.seq, segment.base, offset) }
-            }
-        }
-        for record in memory where out.count < limit && record.seq > max(from, lowWater) && !acked.contains(record.seq) {
-            out.append(record)
-        }
-        return out
-    }
-
-    /// Damage found by replay in a segment taken from its seal: cut the file at the first bad record (the
-    /// seal goes with it, so the next open scans it), and the readings after it, which exist nowhere now,
-    /// become a hole counted as lost in recovery. The seal vouched for contiguous seqs, so they are known.
-    private mutating func truncateSealed(at index: Int, offset: Int64, lastGood: UInt64?) throws(SpoolError) {
-        let segment = segments[index]
-        guard let first = segment.firstSeq, let last = segment.lastSeq else { return }
-        let good = lastGood.map { max($0, first - 1) } ?? first - 1
-        if !readOnly {
-            do {
-                let fd = try FileIO.openFile(segment.path, O_RDWR)
-                defer { FileIO.closeFile(fd) }
-                try FileIO.truncate(fd, to: offset, path: segment.path)
-                try FileIO.syncData(fd, path: segment.path)
-                stats.syncs += 1
-            } catch {
-                throw Self.classify(error, path: segment.path, directory: directory, budget: config.memoryBudgetBytes)
-            }
-        }
-        stats.bytesTruncatedInRecovery += segment.size - offset
-        segments[index].size = offset
-        segments[index].verified = true
-        segments[index].records = Int(good + 1 - first)
-        segments[index].lastSeq = good >= first ? good : nil
-        if segments[index].lastSeq == nil { segments[index].firstSeq = nil }
-        // Readings at or below the low-water mark were delivered already: not lost.
-        if max(good, lowWater) < last {
-            let lost = max(good, lowWater) + 1...last
-            var count = UInt64(lost.count)
-            for s in acked where lost.contains(s) { count -= 1 }
-            acked = acked.filter { !lost.contains($0) }
-            stats.lostInRecovery += count
-            addHole(lost)
-            advanceLowWater()
-            stateDirty = true
-        }
-        if cursor?.base == segment.base { cursor = nil }
     }
 
     // MARK: Stats and closing
