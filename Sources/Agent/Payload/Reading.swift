@@ -18,46 +18,34 @@ public enum PayloadValue: Sendable, Equatable {
     case text(String)
     case boolean(Bool)
 
-    /// `raw × 10^scaler`. Integers with a negative scaler are divided by the exact power of ten, so the
-    /// result is the double nearest the decimal value (13540 with scaler -2 is exactly `135.4`, never
-    /// `135.40000000000001`).
+    /// `raw × 10^scaler`: exact integers where the result is one, otherwise COSEM's `ScalerUnit.scale` (the
+    /// one scaling of the code base: a negative scaler divides by the exact power of ten, so 13540 with
+    /// scaler -2 is exactly `135.4`, never `135.40000000000001`).
     public init(raw: RawValue, scaler: Int8) {
         switch raw {
         case .integer(let v):
             if scaler >= 0, let p = Self.powerOfTen(Int(scaler)) {
                 let (r, overflow) = v.multipliedReportingOverflow(by: p)
-                self = overflow ? .number(Double(v) * Self.doublePower(Int(scaler))) : .integer(r)
+                self = overflow ? .number(ScalerUnit.scale(Double(v), by: scaler)) : .integer(r)
             } else {
-                self = .number(Self.scale(Double(v), scaler))
+                self = .number(ScalerUnit.scale(Double(v), by: scaler))
             }
         case .unsigned(let v):
             if scaler >= 0, let p = Self.powerOfTen(Int(scaler)) {
                 let (r, overflow) = v.multipliedReportingOverflow(by: UInt64(p))
-                self = overflow ? .number(Double(v) * Self.doublePower(Int(scaler))) : .unsigned(r)
+                self = overflow ? .number(ScalerUnit.scale(Double(v), by: scaler)) : .unsigned(r)
             } else {
-                self = .number(Self.scale(Double(v), scaler))
+                self = .number(ScalerUnit.scale(Double(v), by: scaler))
             }
-        case .float(let v): self = .number(Self.scale(v, scaler))
+        case .float(let v): self = .number(ScalerUnit.scale(v, by: scaler))
         case .text(let s): self = .text(s)
         case .boolean(let b): self = .boolean(b)
         }
     }
 
-    private static func scale(_ v: Double, _ scaler: Int8) -> Double {
-        if scaler >= 0 { return v * doublePower(Int(scaler)) }
-        return v / doublePower(-Int(scaler))
-    }
-
     private static func powerOfTen(_ n: Int) -> Int64? {
         guard n <= 18 else { return nil }
         var p: Int64 = 1
-        for _ in 0..<n { p *= 10 }
-        return p
-    }
-
-    // Exact for n <= 22 (10^22 is the largest power of ten a double holds exactly).
-    private static func doublePower(_ n: Int) -> Double {
-        var p = 1.0
         for _ in 0..<n { p *= 10 }
         return p
     }
