@@ -111,8 +111,8 @@ def test_refused_connection_is_explained_and_loses_no_reading(case, agent_broker
     agent = make_agent(bad)
     agent.wait_for_log(spec["log"], timeout=10)
     # Readings keep being taken and kept while the broker refuses us: a few polls on the meter's side (the
-    # first poll also reads the scalers, so 4 GETs are at least 3 polls).
-    _wait(lambda: _polls(sim) >= 4, 10, "polls while refused")
+    # association also reads the scalers and the meter's clock, so 6 GETs are at least 3 polls).
+    _wait(lambda: _polls(sim) >= 6, 15, "polls while refused")
     assert watcher.telemetry("microstar-001") == [], "a refused agent cannot have published"
     # Once per problem, not once per retry (nor twice per failure).
     assert len(re.findall(spec["log"], agent.log())) == 1, agent.log()
