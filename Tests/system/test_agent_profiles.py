@@ -17,10 +17,12 @@ import pytest
 from fixtures.agent import meter_env
 from fixtures.broker import wait_until
 
-# Not under qemu-user yet: in the first full run of the ARM suites (aarch64, 2026-12-07) no profile row reached
-# the broker within 20-30 s in any of these tests while the live readings flowed, and the drift was logged as
-# -119 s where 120 s was expected. Whether that is qemu's speed against the 1 s capture period or a fault of the
-# ARM build is not known yet: the next session investigates (closing note of 2026-12-07) and removes this mark.
+# Not under qemu-user yet. The aarch64 build crashed (SIGSEGV in the meter thread, in the JSON writer: a String
+# with no storage while rendering profile rows; found 2026-12-07 with qemu's gdb stub). Under qemu-arm the armv7
+# build passed four of the five by hand; the clock-drift one logged "-119 s" where it waits for "120 s" (its
+# expectation is too exact for a slow clock read). Until the fault is fixed the aarch64 build refuses to collect
+# profiles (an error at start, live readings go on: Adapters.swift), and these tests run natively only. The
+# next session fixes the fault and removes this mark (closing note of 2026-12-07).
 pytestmark = pytest.mark.native
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "Interop"))
