@@ -222,21 +222,7 @@ public struct ClientAssociation: Sendable {
         case .set: throw COSEMError.unexpectedAPDU(expected: "a SET-Response (a SET is pending)", found: bytes.first ?? 0)
         case let .single(i), let .list(i, _): expected = i
         }
-        guard let first = bytes.first else {
-            throw COSEMError.truncated(at: 0, needed: 1, remaining: 0, what: "a GET-Response")
-        }
-        var r = ByteReader(bytes)
-        switch first {
-        case 0xC4: break
-        case 0xD8:
-            pending = .none
-            throw COSEMError.exceptionResponse(try ExceptionResponse.decode(from: &r))
-        case 0x0E:
-            pending = .none
-            throw COSEMError.confirmedServiceError(try ConfirmedServiceError.decode(from: &r))
-        default:
-            throw COSEMError.unexpectedAPDU(expected: "a GET-Response (C4)", found: first)
-        }
+        var r = try responseReader(bytes, tag: 0xC4, what: "a GET-Response")
         let response = try GetResponse.decode(from: &r, limits: settings.limits)
         try r.expectEnd()
         if response.invoke.invokeId != expected.invokeId {
@@ -305,18 +291,15 @@ public struct ClientAssociation: Sendable {
         return SetRequest(invoke: invoke, attribute: attribute, value: value).encode()
     }
 
-    /// Interprets the answer to a SET: the meter's data-access-result (`.success`, or why it refused).
-    /// Exception-responses, confirmed-service-errors and stale invoke ids throw.
-    public mutating func handleSetResponse(_ bytes: [UInt8]) throws(COSEMError) -> DataAccessResult {
-        guard case let .set(expected) = pending else {
-            throw COSEMError.unexpectedAPDU(expected: "no SET-Response (no SET pending)", found: bytes.first ?? 0)
-        }
+    /// A reader positioned after the tag of the awaited response (`tag`, e.g. C4 for GET); an exception-response
+    /// or a confirmed-service-error instead ends the pending request and throws what the meter said.
+    private mutating func responseReader(_ bytes: [UInt8], tag: UInt8, what: String) throws(COSEMError) -> ByteReader {
         guard let first = bytes.first else {
-            throw COSEMError.truncated(at: 0, needed: 1, remaining: 0, what: "a SET-Response")
+            throw COSEMError.truncated(at: 0, needed: 1, remaining: 0, what: what)
         }
         var r = ByteReader(bytes)
         switch first {
-        case 0xC5: break
+        case tag: return r
         case 0xD8:
             pending = .none
             throw COSEMError.exceptionResponse(try ExceptionResponse.decode(from: &r))
@@ -324,8 +307,17 @@ public struct ClientAssociation: Sendable {
             pending = .none
             throw COSEMError.confirmedServiceError(try ConfirmedServiceError.decode(from: &r))
         default:
-            throw COSEMError.unexpectedAPDU(expected: "a SET-Response (C5)", found: first)
+            throw COSEMError.unexpectedAPDU(expected: what + " (" + hex(tag) + ")", found: first)
         }
+    }
+
+    /// Interprets the answer to a SET: the meter's data-access-result (`.success`, or why it refused).
+    /// Exception-responses, confirmed-service-errors and stale invoke ids throw.
+    public mutating func handleSetResponse(_ bytes: [UInt8]) throws(COSEMError) -> DataAccessResult {
+        guard case let .set(expected) = pending else {
+            throw COSEMError.unexpectedAPDU(expected: "no SET-Response (no SET pending)", found: bytes.first ?? 0)
+        }
+        var r = try responseReader(bytes, tag: 0xC5, what: "a SET-Response")
         let response = try SetResponse.decode(from: &r)
         try r.expectEnd()
         if response.invoke.invokeId != expected.invokeId {
