@@ -329,13 +329,15 @@ final class Core: @unchecked Sendable {
         lock.withLock { body(&state.counters) }
     }
 
-    /// Logs a connection problem at error level once per distinct problem, later repeats at debug.
-    func logProblem(_ text: String) {
+    /// Logs a connection problem at error level once per distinct problem (`UplinkError.problemKey`), later
+    /// repeats at debug.
+    func logProblem(_ error: UplinkError) {
+        let key = error.problemKey
         let repeated = withLock { state -> Bool in
-            defer { state.lastLogged = text }
-            return state.lastLogged == text
+            defer { state.lastLogged = key }
+            return state.lastLogged == key
         }
-        if repeated { logger.debug("\(text)") } else { logger.error("\(text)") }
+        if repeated { logger.debug("\(error.description)") } else { logger.error("\(error.description)") }
     }
 
     // MARK: network thread
@@ -503,7 +505,7 @@ final class Core: @unchecked Sendable {
         guard first else { return }
         let error = UplinkError.unreachable(broker: settings.broker, detail: detail)
         count { $0.connectFailures += 1 }
-        logProblem(error.description)
+        logProblem(error)
         events.push(.unreachable(error))
     }
 
@@ -517,7 +519,7 @@ final class Core: @unchecked Sendable {
                 state.counters.refusals += 1
                 state.attemptReported = true
             }
-            logProblem(error.description)
+            logProblem(error)
             events.push(.connectionRefused(error))
             return
         }
@@ -564,7 +566,7 @@ final class Core: @unchecked Sendable {
         }
         if wasConnected {
             let error = UplinkError.connectionLost(broker: settings.broker, detail: detail)
-            logProblem(error.description)
+            logProblem(error)
             events.push(.disconnected(error))
         } else if !reported, settings.tls != nil, rc == MOSQ_ERR_ERRNO.rawValue,
             errnoValue == EPROTO || errnoValue == ECONNRESET
@@ -576,12 +578,12 @@ final class Core: @unchecked Sendable {
             count { $0.tlsErrors += 1 }
             // The same refusal as a handshake failure already logged with its alert: once per problem.
             let sameProblem = withLock { $0.lastLogged?.hasPrefix("TLS handshake with") ?? false }
-            if sameProblem { logger.debug("\(error.description)") } else { logProblem(error.description) }
+            if sameProblem { logger.debug("\(error.description)") } else { logProblem(error) }
             events.push(.tlsError(error))
         } else if !reported {
             let error = UplinkError.unreachable(broker: settings.broker, detail: detail)
             count { $0.connectFailures += 1 }
-            logProblem(error.description)
+            logProblem(error)
             events.push(.unreachable(error))
         }
     }
@@ -629,7 +631,7 @@ final class Core: @unchecked Sendable {
             let error = TLSDiagnosis.error(
                 line: line, verifyResult: verify, hostMatches: hostMatches, settings: settings)
             count { $0.tlsErrors += 1 }
-            logProblem(error.description)
+            logProblem(error)
             events.push(.tlsError(error))
             return
         }

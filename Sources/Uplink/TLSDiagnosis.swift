@@ -47,9 +47,9 @@ enum TLSDiagnosis {
         if lower.containsText("unknown ca") || lower.containsText("bad certificate") || lower.containsText("certificate unknown")
             || lower.containsText("decrypt error")
         {
-            hint = "the broker does not accept the client certificate MQTT_TLS_CERT=\(settings.tls?.certificateFile ?? "(unset)"); it must be signed by a CA the broker trusts"
+            hint = clientCertificateRefused(settings)
         } else if lower.containsText("certificate required") || lower.containsText("handshake failure") {
-            hint = "the broker requires a client certificate; set MQTT_TLS_CERT and MQTT_TLS_KEY"
+            hint = noClientCertificate
         } else if lower.containsText("wrong version number") || lower.containsText("packet length too long")
             || lower.containsText("record layer failure")
         {
@@ -69,14 +69,20 @@ enum TLSDiagnosis {
     /// the broker requires one, a client certificate it does not accept.
     static func closedDuringHandshake(settings: MQTTSettings, detail: String) -> UplinkError {
         let reason = "the broker closed the connection during the handshake (\(detail))"
-        guard let cert = settings.tls?.certificateFile else {
-            return .tlsHandshake(
-                broker: settings.broker, reason: reason,
-                hint: "the broker requires a client certificate; set MQTT_TLS_CERT and MQTT_TLS_KEY")
+        // The hints are the alerts' own (`error(line:...)`), so that whichever of the reset and the alert an
+        // attempt meets, the log sees one problem (`UplinkError.problemKey`).
+        guard settings.tls?.certificateFile != nil else {
+            return .tlsHandshake(broker: settings.broker, reason: reason, hint: noClientCertificate)
         }
         return .tlsHandshake(
-            broker: settings.broker, reason: reason,
-            hint: "the broker may not accept the client certificate MQTT_TLS_CERT=\(cert) (it must be signed by a CA the broker trusts); its log says why")
+            broker: settings.broker, reason: reason + "; no alert was read, the broker's log says why",
+            hint: clientCertificateRefused(settings))
+    }
+
+    static let noClientCertificate = "the broker requires a client certificate; set MQTT_TLS_CERT and MQTT_TLS_KEY"
+
+    static func clientCertificateRefused(_ settings: MQTTSettings) -> String {
+        "the broker does not accept the client certificate MQTT_TLS_CERT=\(settings.tls?.certificateFile ?? "(unset)"); it must be signed by a CA the broker trusts"
     }
 
     /// True when `certificate` names `host` (a DNS name or an IP address in its subjectAltName).

@@ -73,6 +73,13 @@ public enum UplinkError: Error, Sendable, Hashable, CustomStringConvertible {
     /// An unexpected libmosquitto or system failure.
     case library(call: String, detail: String)
 
+    /// What makes two errors the same problem for the log: a TLS refusal is one problem whatever words the
+    /// race between the broker's alert and its reset gave it (the fix, `hint`, is the same); others by text.
+    var problemKey: String {
+        if case let .tlsHandshake(broker, _, hint) = self { return "TLS handshake with \(broker): \(hint)" }
+        return description
+    }
+
     public var description: String {
         switch self {
         case let .invalidSetting(name, problem):

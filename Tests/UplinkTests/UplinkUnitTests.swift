@@ -103,7 +103,24 @@ struct UplinkUnitTests {
             == "TLS handshake with broker.example:8883 failed: the broker closed the connection during the handshake (Protocol error) — the broker requires a client certificate; set MQTT_TLS_CERT and MQTT_TLS_KEY")
         let withCert = tlsSettings(.init(caFile: "/etc/dlms-bridge/ca.crt", certificateFile: "/c.crt", keyFile: "/c.key"))
         #expect(TLSDiagnosis.closedDuringHandshake(settings: withCert, detail: "Connection reset by peer").description
-            .contains("may not accept the client certificate MQTT_TLS_CERT=/c.crt"))
+            .contains("does not accept the client certificate MQTT_TLS_CERT=/c.crt"))
+    }
+
+    /// Whichever of the broker's reset and its alert an attempt meets (they race; CI saw both in one run), the
+    /// refusal is one problem and is logged once: the problem is what to fix, not OpenSSL's wording.
+    @Test func aResetAndAnAlertForTheSameRefusalAreOneProblem() {
+        let noCert = tlsSettings(.init(caFile: "/etc/dlms-bridge/ca.crt"))
+        let reset = TLSDiagnosis.closedDuringHandshake(settings: noCert, detail: "Protocol error")
+        let alert = TLSDiagnosis.error(line: "x::tlsv13 alert certificate required", verifyResult: 0, hostMatches: true, settings: noCert)
+        #expect(reset.description != alert.description)
+        #expect(reset.problemKey == alert.problemKey)
+        let withCert = tlsSettings(.init(caFile: "/etc/dlms-bridge/ca.crt", certificateFile: "/c.crt", keyFile: "/c.key"))
+        #expect(TLSDiagnosis.closedDuringHandshake(settings: withCert, detail: "Connection reset by peer").problemKey
+            == TLSDiagnosis.error(line: "x::tlsv13 alert unknown ca", verifyResult: 0, hostMatches: true, settings: withCert).problemKey)
+        // A different fix is a different problem.
+        let wrongCA = TLSDiagnosis.error(line: "x::certificate verify failed", verifyResult: 20, hostMatches: true, settings: noCert)
+        #expect(wrongCA.problemKey != alert.problemKey)
+        #expect(UplinkError.unreachable(broker: "b:1", detail: "x").problemKey != UplinkError.unreachable(broker: "b:1", detail: "y").problemKey)
     }
 
     @Test func ipAddressesAreRecognised() {
