@@ -129,6 +129,11 @@ objects+=("$OUT/obj/clibc.o")
     || { cat "$OUT/link.log" >&2; die "link against Debian's $cc_target glibc failed"; }
 grep -v -e "in statically linked applications requires at runtime" "$OUT/link.log" >&2 || true
 
+# The Embedded stdlib's swift_bridgeObjectRetain returns a corrupted String on 64-bit targets (clibc.c says
+# why); the fix is clibc.c's strong definition, which a link without it would silently replace.
+if [ "$ARCH" != armv7 ] && ! "$TOOLCHAIN/bin/llvm-nm" "$OUT/dlms-bridge" | grep -q " T swift_bridgeObjectRetain$"; then
+    die "swift_bridgeObjectRetain is not clibc.c's (the Embedded stdlib's corrupts small strings on $ARCH)"
+fi
 "$TOOLCHAIN/bin/llvm-objcopy" --strip-all "$OUT/dlms-bridge" "$OUT/dlms-bridge.stripped"
 # A binary for the wrong machine or float ABI is caught here, not at a user's site.
 header=$(readelf -h -A "$OUT/dlms-bridge.stripped")

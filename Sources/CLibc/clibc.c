@@ -34,3 +34,31 @@ const char *_swift_stdlib_strtod_clocale(const char *nptr, double *outResult) {
     return end;
 }
 #endif
+
+#if defined(DLMS_BRIDGE_EMBEDDED) && UINTPTR_MAX == 0xffffffffffffffffu
+// The Embedded stdlib of Swift 6.3 defines swift_bridgeObjectRetain(_n) (weak) to retain the masked object
+// and return the *masked* value, while the contract, which the compiler relies on, is to return the object as
+// given. On 64-bit targets the mask clears the String discriminator bits, so the caller goes on with a small
+// string turned into a pointer-less large one: the aarch64 agent crashed rendering profile rows (SIGSEGV in
+// String's UTF-8 view). Fixed upstream after 6.3 (swiftlang/swift#91151); until the toolchain has it, these
+// strong definitions replace the weak ones at link time. Same masks as the Embedded runtime: the top nibble's
+// tag bits and the low three spare bits; an immortal object (bit 63) or nil is not retained, which
+// swift_retain checks itself. armv7 bridge objects carry no tag bits, so its runtime is right as it is.
+#include <stdint.h>
+extern void *swift_retain(void *object);
+
+static void *bridge_object_plain(void *object) {
+    return (void *)((uintptr_t)object & 0x8ffffffffffffff8u);
+}
+
+void *swift_bridgeObjectRetain(void *object) {
+    swift_retain(bridge_object_plain(object));
+    return object;
+}
+
+void *swift_bridgeObjectRetain_n(void *object, uint32_t n) {
+    void *plain = bridge_object_plain(object);
+    for (uint32_t i = 0; i < n; i++) swift_retain(plain);
+    return object;
+}
+#endif

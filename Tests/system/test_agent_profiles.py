@@ -17,19 +17,13 @@ import pytest
 from fixtures.agent import meter_env
 from fixtures.broker import wait_until
 
-# Not under qemu-user yet. The aarch64 build crashed (SIGSEGV in the meter thread, in the JSON writer: a String
-# with no storage while rendering profile rows; found 2026-12-07 with qemu's gdb stub). Under qemu-arm the armv7
-# build passed four of the five by hand; the clock-drift one logged "-119 s" where it waits for "120 s" (its
-# expectation is too exact for a slow clock read). Until the fault is fixed the aarch64 build refuses to collect
-# profiles (an error at start, live readings go on: Adapters.swift), and these tests run natively only. The
-# next session fixes the fault and removes this mark (closing note of 2026-12-07).
-pytestmark = pytest.mark.native
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "Interop"))
 
 from gurux_reader import GuruxReader  # noqa: E402
 
 DEVICE = "microstar-001"
+DRIFT_120 = r"-1(1[89]|2[0-2]) s"  # a meter 120 s behind, as the log says it
 TOPIC = f"meters/{DEVICE}/profile/load_profile"
 LOAD_PROFILE = "1.0.99.1.0.255"
 ENERGY_KEYS = ["active_energy_import", "active_energy_export", "reactive_energy_import", "reactive_energy_export"]
@@ -214,7 +208,8 @@ def test_clock_drift_is_reported_and_set_corrects_it(agent_broker, make_watcher,
                      "the drift on the health topic")
     drift = [h["clock"]["drift_ms"] for h in watcher.health(DEVICE) if "clock" in h][-1]
     assert -122_000 < drift < -118_000
-    report.wait_for_log(r"120 s off the gateway's UTC", 5)
+    # The drift is measured over a clock read (slow under qemu-user): whole seconds within the same window.
+    report.wait_for_log(DRIFT_120 + r" off the gateway's UTC", 5)
     assert sim.clock_offset_ms() == -120_000
     assert report.terminate() == 0
 
@@ -231,7 +226,7 @@ def test_clock_drift_is_reported_and_set_corrects_it(agent_broker, make_watcher,
     setter = make_agent({**broker.client_env(), **meter_env(sim, DLMS_CLIENT_SAP="32"),
                          "SPOOL_DIR": str(tmp_path / "s3"), "HEALTH_INTERVAL_S": "1", "DLMS_CLOCK_SYNC": "set",
                          "DLMS_CLOCK_MAX_DRIFT_S": "5"})
-    setter.wait_for_log(r"the meter's clock was -120 s off the gateway's UTC: set", 10)
+    setter.wait_for_log(r"the meter's clock was " + DRIFT_120 + r" off the gateway's UTC: set", 10)
     assert abs(sim.clock_offset_ms()) < 2000
     with GuruxReader.tcp(sim.host, sim.port, client_sap=16) as meter:
         clock = as_ms(meter.read_clock())

@@ -80,20 +80,7 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
         }
         self.line = line
         self.logger = logger
-        var p = meter.profileSettings
-        #if arch(arm64)
-        // The aarch64 build crashes while rendering profile rows (a String with no storage reaches the JSON
-        // writer; x86_64 and armv7 are fine; under investigation): rather than a crash loop that would stop the
-        // live readings too, this build does not collect profiles, and says so once at start.
-        if !p.profiles.isEmpty {
-            logger.error(
-                "DLMS_PROFILES is not collected by this aarch64 build (a known fault when rendering profile rows, "
-                    + "under investigation); live readings and the clock check go on. Use the armv7 (armhf) build on "
-                    + "a Pi to collect profiles meanwhile",
-                metadata: ["device_id": "\(meter.deviceID)"])
-            p.profiles = []
-        }
-        #endif
+        let p = meter.profileSettings
         collector = p.profiles.isEmpty && p.clockSync == .off
             ? nil : ProfileCollector(settings: p, pollPeriodMilliseconds: meter.pollPeriodMilliseconds, catalog: catalog)
     }
