@@ -37,16 +37,9 @@ except ImportError as exc:  # pragma: no cover - reported to the operator
     )
     sys.exit(2)
 
-SCHEMA = 1
-GURUX_VERSION = "1.0.203"
-
-
-class VectorError(Exception):
-    """A self-check failed."""
-
-
-def hx(data):
-    return bytes(data).hex().upper()
+# The version pin, the schema, the failure type and the hex form are gurux_vectors.py's (this script's directory
+# is on sys.path when it runs), so that both generators move together.
+from gurux_vectors import GURUX_VERSION, SCHEMA, VectorError, as_bytes, hx  # noqa: E402
 
 
 def pdu_client():
@@ -60,7 +53,7 @@ def flatten(messages):
     if len(messages) != 1:
         raise VectorError("gurux split a SET-Request-Normal into %d messages" % len(messages))
     m = messages[0]
-    return bytes(m) if not isinstance(m, GXByteBuffer) else bytes(m.array())
+    return as_bytes(m)
 
 
 def build_set_requests(out):
@@ -117,7 +110,7 @@ def build_set_responses(out):
             blocks = GXDLMS.getLnMessages(p)
             if len(blocks) != 1:
                 raise VectorError("gurux built %d SET-Responses" % len(blocks))
-            apdu = bytes(blocks[0]) if not isinstance(blocks[0], GXByteBuffer) else bytes(blocks[0].array())
+            apdu = as_bytes(blocks[0])
             parsed = parse_set_response(apdu)
             if parsed["result"] != result:
                 raise VectorError("gurux reads its own SET-Response %s as result %r" % (hx(apdu), parsed))
