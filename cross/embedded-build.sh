@@ -131,7 +131,7 @@ grep -v -e "in statically linked applications requires at runtime" "$OUT/link.lo
 
 # The Embedded stdlib's swift_bridgeObjectRetain returns a corrupted String on 64-bit targets (clibc.c says
 # why); the fix is clibc.c's strong definition, which a link without it would silently replace.
-if [ "$ARCH" != armv7 ] && ! "$TOOLCHAIN/bin/llvm-nm" "$OUT/dlms-bridge" | grep -q " T swift_bridgeObjectRetain$"; then
+if [ "$ARCH" != armv7 ] && ! "$TOOLCHAIN/bin/llvm-nm" "$OUT/dlms-bridge" | grep " T swift_bridgeObjectRetain$" >/dev/null; then
     die "swift_bridgeObjectRetain is not clibc.c's (the Embedded stdlib's corrupts small strings on $ARCH)"
 fi
 "$TOOLCHAIN/bin/llvm-objcopy" --strip-all "$OUT/dlms-bridge" "$OUT/dlms-bridge.stripped"
