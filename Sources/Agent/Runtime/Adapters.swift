@@ -13,22 +13,11 @@ import Uplink
 extension MeterSettings {
     /// The meter link settings for one configured meter.
     public init(_ meter: MeterConfiguration) {
-        let endpoint: MeterEndpoint
-        switch meter.transport {
-        case let .tcp(host, port): endpoint = .tcp(host: host, port: port)
-        case let .serial(device, baud, modeE): endpoint = .serial(path: device, baudRate: baud, modeE: modeE)
-        }
-        let profile: MeterProfile = meter.profile == .generic ? .generic : .microstar
-        self.init(endpoint: endpoint, profile: profile, password: Secret(meter.password?.reveal() ?? ""))
+        self.init(endpoint: meter.transport, profile: meter.profile, password: Secret(meter.password?.reveal() ?? ""))
         clientSAP = meter.clientSAP
         serverLogical = meter.serverLogical
         serverPhysical = meter.serverPhysical
-        switch meter.addressSize {
-        case .auto: addressSize = .auto
-        case .one: addressSize = .fixed(.one)
-        case .two: addressSize = .fixed(.two)
-        case .four: addressSize = .fixed(.four)
-        }
+        addressSize = meter.addressSize
         responseTimeoutMilliseconds = Int64(meter.timeoutMilliseconds)
         connectTimeoutMilliseconds = max(Int64(meter.timeoutMilliseconds), 3000)
         connectPerPoll = meter.connectPerPoll

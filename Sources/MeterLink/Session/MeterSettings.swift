@@ -25,20 +25,30 @@ public enum MeterFraming: String, Sendable, Hashable, CaseIterable {
     case wrapper
 }
 
-/// The server address width to use: fixed, or `auto` = the smallest that fits, then the others in turn when
-/// the meter does not answer.
-public enum AddressSizeSetting: Sendable, Hashable, CustomStringConvertible {
+/// The server address width to use (`DLMS_ADDRESS_SIZE`, `--address-size`): fixed, or `auto` = the smallest that
+/// fits, then the others in turn when the meter does not answer.
+public enum AddressSizeSetting: Sendable, Hashable, RawRepresentable, CustomStringConvertible {
     case auto
     case fixed(AddressWidth)
 
-    /// Parses `auto`, `1`, `2` or `4`.
-    public init?(parsing text: String) {
-        switch text.lowercased() {
-        case "auto", "": self = .auto
+    /// Parses `auto`, `1`, `2` or `4` (lower case: the configuration lowercases first).
+    public init?(rawValue: String) {
+        switch rawValue {
+        case "auto": self = .auto
         case "1": self = .fixed(.one)
         case "2": self = .fixed(.two)
         case "4": self = .fixed(.four)
         default: return nil
+        }
+    }
+
+    /// `auto`, `1`, `2` or `4`: the setting as it is written.
+    public var rawValue: String {
+        switch self {
+        case .auto, .fixed(.auto): return "auto"
+        case .fixed(.one): return "1"
+        case .fixed(.two): return "2"
+        case .fixed(.four): return "4"
         }
     }
 
