@@ -56,7 +56,9 @@ import Testing
                 let candidates = Set((before / 1000...after / 1000).compactMap { model.rawValue(of: r.measurement.obis, at: $0 * 1000) })
                 #expect(candidates.contains(raw), "\(r.measurement.key): raw \(raw) not in \(candidates)")
                 let scaler = try #require(r.scalerUnit).scaler
-                #expect(r.value == .number(ScalerUnit.scale(Double(raw), by: scaler)))
+                #expect(r.value == .number(ScaledNumber(raw: .integer(raw), scaler: scaler)))
+                guard case let .number(n) = r.value else { continue }
+                #expect(n.doubleValue == ScalerUnit.scale(Double(raw), by: scaler))
                 if r.measurement.kind == .extendedRegister { #expect(r.captureTime != nil) }
             case .clock:
                 guard case let .dateTime(_, ms) = r.value else { Issue.record("clock is \(r.value)"); continue }

@@ -154,38 +154,20 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
 }
 
 extension MeasurementReading {
-    /// The payload's view of a meter link reading; nil for values a payload cannot carry (structures).
+    /// The payload's view of a meter link reading (a thin formatter over MeterLink's ``ReadingValue``): the
+    /// meter's clock in ISO 8601 UTC when it is a complete date-time, else as the meter sent it; nil for values
+    /// a payload cannot carry (structures).
     public init?(_ reading: Reading) {
-        let raw: RawValue
-        var scaler: Int8 = 0
-        if let su = reading.scalerUnit { scaler = su.scaler }
-        switch reading.raw {
-        case let .boolean(b): raw = .boolean(b)
-        case let .float32(f): raw = .float(Double(f))
-        case let .float64(d): raw = .float(d)
-        case let .long64Unsigned(u) where u > UInt64(Int64.max): raw = .unsigned(u)
-        case let .octetString(b) where reading.measurement.kind == .clock && b.count == CosemDateTime.byteCount:
-            guard let dt = try? CosemDateTime(bytes: b) else { return nil }
-            raw = .text(Self.clockText(dt))
-        case let .dateTime(dt):
-            raw = .text(Self.clockText(dt))
-        default:
-            if let i = reading.raw.integerValue {
-                raw = .integer(i)
-            } else if case let .text(t) = reading.value {
-                raw = .text(t)
-            } else {
-                return nil
-            }
+        let value: MeasurementValue
+        switch reading.value {
+        case let .number(n): value = .number(n)
+        case let .boolean(b): value = .boolean(b)
+        case let .text(t): value = .text(t)
+        case let .dateTime(dt, ms): value = .text(ms.map { UTCTime.iso8601(milliseconds: $0) } ?? dt.description)
+        case .other: return nil
         }
-        self.init(name: reading.measurement.key, obis: reading.measurement.obis, raw: raw, scaler: scaler,
+        self.init(name: reading.measurement.key, obis: reading.measurement.obis, value: value,
                   unitCode: reading.scalerUnit?.unit.rawValue, description: reading.measurement.description)
-    }
-
-    /// The meter's clock in ISO 8601 UTC when it is a complete date-time, else as the meter sent it.
-    static func clockText(_ dt: CosemDateTime) -> String {
-        if let ms = try? dt.unixMilliseconds() { return UTCTime.iso8601(milliseconds: ms) }
-        return dt.description
     }
 }
 
