@@ -21,7 +21,6 @@ extension MeterSettings {
         responseTimeoutMilliseconds = Int64(meter.timeoutMilliseconds)
         connectTimeoutMilliseconds = max(Int64(meter.timeoutMilliseconds), 3000)
         connectPerPoll = meter.connectPerPoll
-        maxConsecutiveErrors = meter.maxConsecutiveErrors
         // Reconnect back-off on the scale of the poll schedule. MeterLink's defaults (1 s doubling to 60 s, then
         // every 5 minutes once down) left a meter that came back unread for up to ~6 minutes, while the agent
         // promises to keep polling on schedule and report it up when it answers: here a failing meter is
@@ -49,12 +48,13 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
     // thread has been joined.
 
     /// - Parameters:
+    ///   - health: the meter's health, which keeps its failures in a row: the poller backs off by them.
     ///   - trace: frames in hex (VERBOSE), password bytes masked.
     ///   - line: the serial line shared with other meters (`SerialLineRegistry`); the meter then talks only
     ///     in its turn on the line, through its own use of the port.
     ///   - counterLease: where a secured meter's invocation counter lease is kept (`SpoolCounterLease`).
     public init(meter: MeterConfiguration, catalog: MeasurementCatalog = .standard, logger: Logger,
-                trace: FrameTrace? = nil, line: SharedSerialLine? = nil,
+                health: MeterHealthRecorder, trace: FrameTrace? = nil, line: SharedSerialLine? = nil,
                 counterLease: (any InvocationCounterLeaseStore)? = nil) throws(MeterError) {
         var catalog = catalog
         for m in meter.customMeasurements { catalog.add(m) }
@@ -63,9 +63,10 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
         if let line {
             self.poller = MeterPoller(session: MeterSession(settings: settings, trace: trace, counterLease: counterLease) {
                 _, deadline throws(LinkError) -> any ByteTransport in try line.attach(deadline: deadline)
-            })
+            }, failureStreak: health)
         } else {
-            self.poller = MeterPoller(session: MeterSession(settings: settings, trace: trace, counterLease: counterLease))
+            self.poller = MeterPoller(
+                session: MeterSession(settings: settings, trace: trace, counterLease: counterLease), failureStreak: health)
         }
         self.line = line
         self.logger = logger

@@ -128,12 +128,10 @@ public struct MeterSettings: Sendable {
     public var connectPerPoll: Bool
     /// Most attributes in one GET-With-List.
     public var maxListSize: Int
-    /// Failures in a row after which the meter is reported down (retries continue, slowly).
-    public var maxConsecutiveErrors: Int
     /// First reconnect back-off; doubles per failure up to `maxBackoffMilliseconds`, with ±25 % jitter.
     public var initialBackoffMilliseconds: Int64
     public var maxBackoffMilliseconds: Int64
-    /// Back-off once the meter is reported down.
+    /// Back-off once the meter is down (its ``FailureStreak`` says so).
     public var downBackoffMilliseconds: Int64
     /// Ciphering and HLS for a secured meter; nil: APDUs in clear (the public client or LLS).
     public var security: MeterSecurity?
@@ -156,7 +154,6 @@ public struct MeterSettings: Sendable {
         self.keepAliveMilliseconds = Int64(profile.keepAliveSeconds) * 1000
         self.connectPerPoll = false
         self.maxListSize = 16
-        self.maxConsecutiveErrors = 10
         self.initialBackoffMilliseconds = 1000
         self.maxBackoffMilliseconds = 60_000
         self.downBackoffMilliseconds = 300_000
