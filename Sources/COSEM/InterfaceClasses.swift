@@ -104,11 +104,8 @@ public struct ScalerUnit: Hashable, Sendable, CustomStringConvertible {
     /// `10^-1 V`.
     public var description: String { "10^\(scaler) \(unit.symbol)" }
 
-    /// `raw × 10^scaler` as a Double; nil when `raw` is not numeric.
-    public func scale(_ raw: DataValue) -> Double? {
-        guard let v = raw.doubleValue else { return nil }
-        return Self.scale(v, by: scaler)
-    }
+    /// `raw × 10^scaler` as a Double; nil when `raw` is not numeric (``ScaledNumber/doubleValue``).
+    public func scale(_ raw: DataValue) -> Double? { ScaledNumber(raw, scaler: scaler)?.doubleValue }
 
     /// `value × 10^scaler`, dividing for negative scalers so that 2301 × 10^-1 is exactly 230.1.
     public static func scale(_ value: Double, by scaler: Int8) -> Double {
@@ -122,23 +119,6 @@ public struct ScalerUnit: Hashable, Sendable, CustomStringConvertible {
         }
         return scaler < 0 ? value / power : value * power
     }
-}
-
-/// A reading: the exact raw value as the meter sent it, its scaler and unit, and the scaled number.
-public struct ScaledValue: Equatable, Sendable {
-    public var raw: DataValue
-    public var scalerUnit: ScalerUnit
-
-    public init(raw: DataValue, scalerUnit: ScalerUnit) {
-        self.raw = raw
-        self.scalerUnit = scalerUnit
-    }
-
-    /// raw × 10^scaler; nil when the raw value is not a number.
-    public var value: Double? { scalerUnit.scale(raw) }
-    /// The raw integer, exact (nil for floats and non-numbers).
-    public var rawInteger: Int64? { raw.integerValue }
-    public var unit: UnitCode { scalerUnit.unit }
 }
 
 /// Profile generic (class 7) helpers.

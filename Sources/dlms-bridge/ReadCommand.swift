@@ -104,7 +104,7 @@ struct ReadCommand {
         for r in results {
             switch r {
             case let .reading(reading):
-                print(pad(reading.measurement.key, 24) + pad(text(of: reading.value), 22)
+                print(pad(reading.measurement.key, 24) + pad(text(of: reading), 22)
                       + pad(reading.unit?.symbol ?? "", 8) + pad(reading.measurement.obis.description, 18)
                       + reading.raw.description)
             case let .failed(m, error):
@@ -123,7 +123,7 @@ struct ReadCommand {
             w.key(r.measurement.key)
             w.beginObject()
             w.member("obis", r.measurement.obis.description)
-            writeValue(r.value, into: &w)
+            writeValue(of: r, into: &w)
             if let unit = r.unit {
                 w.member("unit_code", Int(unit.rawValue))
                 w.member("unit", unit.symbol)
@@ -182,19 +182,33 @@ struct ReadCommand {
         print("(\(p.rows.count) rows)")
     }
 
-    private func writeValue(_ value: ReadingValue, into w: inout JSONWriter) {
-        switch value {
-        case let .number(d): w.member("value", d)
+    // `read` is a thin formatter over MeterLink's interpretation of the value (``ReadingValue``), as the payload
+    // is: numbers as their scaled Double (`5.0`, `230.1`), the clock as the meter's date-time.
+
+    /// The number shown: the scaled Double. A boolean shows as its number (1.0 or 0.0), as `read` always has.
+    private func number(of reading: Reading) -> Double? {
+        switch reading.value {
+        case let .number(n): return n.doubleValue
+        case .boolean: return ScaledNumber(reading.raw, scaler: reading.scalerUnit?.scaler ?? 0)?.doubleValue
+        case .text, .dateTime, .other: return nil
+        }
+    }
+
+    private func writeValue(of reading: Reading, into w: inout JSONWriter) {
+        if let d = number(of: reading) { w.member("value", d); return }
+        switch reading.value {
         case let .text(t): w.member("value", t)
         case let .dateTime(dt, ms):
             w.member("value", dt.description)
             if let ms { w.member("value_ms", ms) }
         case let .other(v): w.member("value", v.description)
+        case .number, .boolean: break
         }
     }
 
+    // A profile's cells are shown by column: a register column's number scaled, a date-time as one.
     private func writeCell(_ v: DataValue, scaler: ScalerUnit?, into w: inout JSONWriter) {
-        if let scaler, let d = scaler.scale(v) { w.number(d); return }
+        if let scaler, let n = ScaledNumber(v, scaler: scaler.scaler) { w.number(n.doubleValue); return }
         if case let .octetString(b) = v, b.count == 12, let dt = try? CosemDateTime(bytes: b) {
             if let ms = try? dt.unixMilliseconds(assumedDeviation: 0) { w.integer(ms) } else { w.string(dt.description) }
             return
@@ -204,17 +218,18 @@ struct ReadCommand {
     }
 
     private func cellText(_ v: DataValue, scaler: ScalerUnit?) -> String {
-        if let scaler, let d = scaler.scale(v) { return "\(d) \(scaler.unit.symbol)" }
+        if let scaler, let n = ScaledNumber(v, scaler: scaler.scaler) { return "\(n.doubleValue) \(scaler.unit.symbol)" }
         if case let .octetString(b) = v, b.count == 12, let dt = try? CosemDateTime(bytes: b) { return dt.description }
         return v.description
     }
 
-    private func text(of value: ReadingValue) -> String {
-        switch value {
-        case let .number(d): return d.description
+    private func text(of reading: Reading) -> String {
+        if let d = number(of: reading) { return d.description }
+        switch reading.value {
         case let .text(t): return t
         case let .dateTime(dt, _): return dt.description
         case let .other(v): return v.description
+        case .number, .boolean: return ""
         }
     }
 }

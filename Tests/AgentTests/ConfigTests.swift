@@ -101,7 +101,7 @@ private func tlsFiles() throws -> (dir: String, ca: String, cert: String, key: S
         #expect(
             m == MeterConfiguration(
                 deviceID: "kitchen", transport: .tcp(host: "meter.lan", port: 4059), clientSAP: 32, serverLogical: 1,
-                serverPhysical: 1234, addressSize: .four, password: ConfigSecret("2222222222"), measurements: ["voltage_l1"],
+                serverPhysical: 1234, addressSize: .fixed(.four), password: ConfigSecret("2222222222"), measurements: ["voltage_l1"],
                 pollPeriodMilliseconds: 250, maxConsecutiveErrors: 3, timeoutMilliseconds: 2500, connectPerPoll: true,
                 profile: .generic))
         #expect(
@@ -121,9 +121,9 @@ private func tlsFiles() throws -> (dir: String, ca: String, cert: String, key: S
 
     @Test func serialTransport() throws {
         let c = try load(["DEVICE_ID": "m", "DLMS_SERIAL_DEVICE": "/dev/ttyUSB0", "DLMS_BAUD": "19200", "DLMS_MODE_E": "0"])
-        #expect(c.meters[0].transport == .serial(device: "/dev/ttyUSB0", baud: 19200, modeE: false))
+        #expect(c.meters[0].transport == .serial(path: "/dev/ttyUSB0", baudRate: 19200, modeE: false))
         let d = try load(["DEVICE_ID": "m", "DLMS_SERIAL_DEVICE": "/dev/ttyUSB0"])
-        #expect(d.meters[0].transport == .serial(device: "/dev/ttyUSB0", baud: 9600, modeE: true))
+        #expect(d.meters[0].transport == .serial(path: "/dev/ttyUSB0", baudRate: 9600, modeE: true))
     }
 
     /// Meters sharing one DLMS_SERIAL_DEVICE: distinct addresses and one set of line settings, else refused.
@@ -327,7 +327,7 @@ private func tlsFiles() throws -> (dir: String, ca: String, cert: String, key: S
         #expect(c.meters.map(\.deviceID) == ["microstar-001", "microstar-002"])
         #expect(c.meters[0].transport == .tcp(host: "192.168.5.177", port: 3333))  // the section beats the environment
         #expect(c.meters[0].password?.reveal() == "22222222" && c.meters[0].pollPeriodMilliseconds == 10_000)
-        #expect(c.meters[1].transport == .serial(device: "/dev/ttyUSB0", baud: 9600, modeE: true))
+        #expect(c.meters[1].transport == .serial(path: "/dev/ttyUSB0", baudRate: 9600, modeE: true))
         #expect(c.meters[1].password?.reveal() == "00000000" && c.meters[1].pollPeriodMilliseconds == 2500)
         #expect(c.mqtt.host == "broker.lan")
         #expect(c.mqtt.clientID == "dlms-bridge-microstar-001")

@@ -222,8 +222,8 @@ private let allowed: [String: (states: Set<String>, units: Set<String?>)] = [
                                        softwareVersion: nil, publisher: publisher, stateDirectory: nil)
         a.connected()
         publisher.clear()
-        let serial = MeasurementReading(name: "serial_number", obis: ObisCode(0, 0, 96, 1, 0, 255), raw: .text("123"),
-                                        scaler: 0, unitCode: nil, description: "Meter serial number")
+        let serial = MeasurementReading(name: "serial_number", obis: ObisCode(0, 0, 96, 1, 0, 255), value: .text("123"),
+                                        unitCode: nil, description: "Meter serial number")
         a.observe(0, measurements: [serial])
         let config = try json(try #require(publisher.last("homeassistant/sensor/m1/voltage_l1/config")).payload)
         #expect((config["device"] as? [String: Any])?["serial_number"] as? String == "123")
@@ -271,9 +271,9 @@ private let allowed: [String: (states: Set<String>, units: Set<String?>)] = [
     @Test func flaggedValuesArePublishedWithTheFlag() {
         var p = EnergyPlausibility(maxPowerWatts: nil)
         func reading(_ raw: Int64) -> [MeasurementReading] {
-            [MeasurementReading(name: "active_energy_import", obis: ObisCode(1, 1, 1, 8, 0), raw: .integer(raw), scaler: 0,
+            [MeasurementReading(name: "active_energy_import", obis: ObisCode(1, 1, 1, 8, 0), value: .number(ScaledNumber(raw: .integer(raw), scaler: 0)),
                                 unitCode: 30, description: "Active energy import (+A)"),
-             MeasurementReading(name: "voltage_l1", obis: ObisCode(1, 1, 32, 7, 0), raw: .integer(2300), scaler: -1,
+             MeasurementReading(name: "voltage_l1", obis: ObisCode(1, 1, 32, 7, 0), value: .number(ScaledNumber(raw: .integer(2300), scaler: -1)),
                                 unitCode: 35, description: "Phase A instantaneous voltage")]
         }
         var first = reading(500)

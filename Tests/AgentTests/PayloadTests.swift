@@ -35,10 +35,10 @@ private func seedReading() -> MeterReading {
         deviceID: "microstar-001", timestampMilliseconds: 1_728_564_123_456,
         measurements: [
             MeasurementReading(
-                name: "voltage_l1", obis: ObisCode(1, 1, 32, 7, 0), raw: .integer(13540), scaler: -2, unitCode: 35,
+                name: "voltage_l1", obis: ObisCode(1, 1, 32, 7, 0), value: .number(ScaledNumber(raw: .integer(13540), scaler: -2)), unitCode: 35,
                 description: "Phase A instantaneous voltage"),
             MeasurementReading(
-                name: "current_l1", obis: ObisCode(1, 1, 31, 7, 0), raw: .unsigned(1302), scaler: -3, unitCode: 33,
+                name: "current_l1", obis: ObisCode(1, 1, 31, 7, 0), value: .number(ScaledNumber(raw: .unsigned(1302), scaler: -3)), unitCode: 33,
                 description: "Phase A instantaneous current"),
         ])
 }
@@ -94,24 +94,24 @@ private func withoutUnitLines(_ text: String) -> String {
     }
 
     @Test(arguments: [
-        (RawValue.integer(13540), Int8(-2), "135.4"),
-        (.integer(1302), -3, "1.302"),
-        (.integer(230), 0, "230"),
-        (.integer(23), 1, "230"),
-        (.integer(13500), -2, "135.0"),
-        (.integer(-5), -1, "-0.5"),
-        (.unsigned(UInt64.max), 0, "18446744073709551615"),
-        (.integer(Int64.max), 2, "9.223372036854776e+20"),
-        (.integer(1), -5, "1e-05"),
-        (.float(.nan), 0, "null"),
-        (.float(.infinity), 0, "null"),
-        (.float(2.5), 1, "25.0"),
-        (.text("ab\"c"), -2, "\"ab\\\"c\""),
-        (.boolean(true), 0, "true"),
+        (MeasurementValue.number(ScaledNumber(raw: .integer(13540), scaler: -2)), "135.4"),
+        (.number(ScaledNumber(raw: .integer(1302), scaler: -3)), "1.302"),
+        (.number(ScaledNumber(raw: .integer(230), scaler: 0)), "230"),
+        (.number(ScaledNumber(raw: .integer(23), scaler: 1)), "230"),
+        (.number(ScaledNumber(raw: .integer(13500), scaler: -2)), "135.0"),
+        (.number(ScaledNumber(raw: .integer(-5), scaler: -1)), "-0.5"),
+        (.number(ScaledNumber(raw: .unsigned(UInt64.max), scaler: 0)), "18446744073709551615"),
+        (.number(ScaledNumber(raw: .integer(Int64.max), scaler: 2)), "9.223372036854776e+20"),
+        (.number(ScaledNumber(raw: .integer(1), scaler: -5)), "1e-05"),
+        (.number(ScaledNumber(raw: .double(.nan), scaler: 0)), "null"),
+        (.number(ScaledNumber(raw: .double(.infinity), scaler: 0)), "null"),
+        (.number(ScaledNumber(raw: .double(2.5), scaler: 1)), "25.0"),
+        (.text("ab\"c"), "\"ab\\\"c\""),
+        (.boolean(true), "true"),
     ])
-    func scaledValues(raw: RawValue, scaler: Int8, expected: String) {
+    func scaledValues(value: MeasurementValue, expected: String) {
         var json = JSONWriter()
-        TelemetryPayload.write(PayloadValue(raw: raw, scaler: scaler), into: &json)
+        TelemetryPayload.writeValue(value, into: &json)
         #expect(json.output == expected)
     }
 

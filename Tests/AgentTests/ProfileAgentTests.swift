@@ -58,9 +58,9 @@ import Testing
 
     static let row = ProfileRowReading(
         captureTime: 1_795_060_800_000, statusWord: 0x80, statusSource: "clock_status", statusFlags: ["daylight_saving"],
-        values: [MeasurementReading(name: "active_energy_import", obis: ObisCode(1, 1, 1, 8, 0), raw: .integer(1_000_532),
-                                    scaler: 0, unitCode: 30, description: "x"),
-                 MeasurementReading(name: "voltage_l1", obis: ObisCode(1, 1, 32, 7, 0), raw: .integer(2301), scaler: -1,
+        values: [MeasurementReading(name: "active_energy_import", obis: ObisCode(1, 1, 1, 8, 0), value: .number(ScaledNumber(raw: .integer(1_000_532), scaler: 0)),
+                                    unitCode: 30, description: "x"),
+                 MeasurementReading(name: "voltage_l1", obis: ObisCode(1, 1, 32, 7, 0), value: .number(ScaledNumber(raw: .integer(2301), scaler: -1)),
                                     unitCode: 35, description: "y")])
     static let loadProfile = ProfileConfiguration.catalog[0]
 

@@ -20,7 +20,7 @@ final class FakeReader: MeterReader {
             outcome: .reading(
                 measurements: [
                     MeasurementReading(
-                        name: "voltage_l1", obis: ObisCode(1, 1, 32, 7, 0), raw: .integer(raw), scaler: -2, unitCode: 35,
+                        name: "voltage_l1", obis: ObisCode(1, 1, 32, 7, 0), value: .number(ScaledNumber(raw: .integer(raw), scaler: -2)), unitCode: 35,
                         description: "Phase A instantaneous voltage")
                 ], failures: failures),
             link: LinkCounters(retransmissions: 0), rttMicroseconds: 40_000)

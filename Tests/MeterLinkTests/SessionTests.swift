@@ -56,7 +56,9 @@ import Testing
                 let candidates = Set((before / 1000...after / 1000).compactMap { model.rawValue(of: r.measurement.obis, at: $0 * 1000) })
                 #expect(candidates.contains(raw), "\(r.measurement.key): raw \(raw) not in \(candidates)")
                 let scaler = try #require(r.scalerUnit).scaler
-                #expect(r.value == .number(ScalerUnit.scale(Double(raw), by: scaler)))
+                #expect(r.value == .number(ScaledNumber(raw: .integer(raw), scaler: scaler)))
+                guard case let .number(n) = r.value else { continue }
+                #expect(n.doubleValue == ScalerUnit.scale(Double(raw), by: scaler))
                 if r.measurement.kind == .extendedRegister { #expect(r.captureTime != nil) }
             case .clock:
                 guard case let .dateTime(_, ms) = r.value else { Issue.record("clock is \(r.value)"); continue }
@@ -197,49 +199,48 @@ import Testing
     }
 
     /// A dropped link fails the poll in flight only when re-association fails too; once the fault clears the
-    /// next poll succeeds, and the meter goes down after MAX_CONSEC_ERRORS and comes back.
+    /// next poll succeeds. The failures in a row are kept by the poller's streak keeper (the agent's health
+    /// recorder, here a stand-in that counts each outcome as it does): after MAX_CONSEC_ERRORS the poller backs
+    /// off at the down rate, and a success ends the streak.
     @Test func pollerRecoversFromADeadMeterAndReportsItDownAndUp() throws {
         let bench = try Bench()
         var settings = bench.settings()
-        settings.maxConsecutiveErrors = 2
         settings.responseTimeoutMilliseconds = 100
         settings.retries = 1
-        let poller = MeterPoller(session: MeterSession(settings: settings), seed: 7)
-        let transitions = Transitions()
-        poller.onStateChange = { down, message in transitions.append(down, message) }
-        guard case .readings = poller.poll(Self.twelveRegisters) else { Issue.record("first poll failed"); return }
+        let keeper = StreakKeeper(limit: 2)  // MAX_CONSEC_ERRORS
+        let poller = MeterPoller(session: MeterSession(settings: settings), failureStreak: keeper, seed: 7)
+        guard case .readings = keeper.count(poller.poll(Self.twelveRegisters)) else { Issue.record("first poll failed"); return }
 
         bench.server.faults = SimulatorFaults(silent: true)
         var now = MonotonicInstant.now()
         for _ in 0..<2 {
-            guard case let .failed(error) = poller.poll(Self.twelveRegisters, now: now) else {
+            guard case let .failed(error) = keeper.count(poller.poll(Self.twelveRegisters, now: now)) else {
                 Issue.record("poll of a silent meter did not fail")
                 return
             }
             #expect(error.kind == .timeout || error.kind == .noAnswer)
             now = now.advanced(byMilliseconds: 10 * 60_000)  // past any back-off
         }
-        #expect(poller.isDown)
-        #expect(transitions.values.first?.0 == true)
-        #expect(transitions.values.first?.1.contains("MAX_CONSEC_ERRORS") == true)
+        #expect(poller.isDown && keeper.transitions == [true])
         // Within the back-off, no attempt is made.
-        if case .skipped = poller.poll(Self.twelveRegisters, now: .now()) {} else { Issue.record("not skipped during back-off") }
+        if case .skipped = keeper.count(poller.poll(Self.twelveRegisters, now: .now())) {} else {
+            Issue.record("not skipped during back-off")
+        }
 
         bench.server.faults = .none
-        guard case let .readings(results) = poller.poll(Self.twelveRegisters, now: now) else {
+        guard case let .readings(results) = keeper.count(poller.poll(Self.twelveRegisters, now: now)) else {
             Issue.record("poll after recovery failed: \(poller.lastError?.description ?? "")")
             return
         }
         #expect(results.count == 12)
-        #expect(!poller.isDown)
-        #expect(transitions.values.last?.0 == false)
+        #expect(!poller.isDown && keeper.transitions == [true, false])
     }
 
     /// The meter closes the connection on the 7th frame of each connection: the poll in flight re-associates
     /// at once and still returns readings.
     @Test func linkDroppedMidSessionIsReassociatedWithinThePoll() throws {
         let bench = try Bench(faults: SimulatorFaults(dropAfterFrames: 7))
-        let poller = MeterPoller(session: MeterSession(settings: bench.settings()), seed: 1)
+        let poller = MeterPoller(session: MeterSession(settings: bench.settings()), failureStreak: StreakKeeper(), seed: 1)
         for i in 0..<4 {
             guard case let .readings(results) = poller.poll(Self.twelveRegisters) else {
                 Issue.record("poll \(i) failed: \(poller.lastError?.description ?? "")")
@@ -249,7 +250,7 @@ import Testing
         }
         #expect(bench.server.counters.connections >= 2)
         #expect(poller.session.counters.associations >= 2)
-        #expect(poller.consecutiveErrors == 0)
+        #expect(poller.lastError == nil)
     }
 
     @Test func keepAliveHoldsAnAssociationPastTheMeterInactivityTimeout() throws {
@@ -258,7 +259,7 @@ import Testing
         let bench = try Bench(config)
         var settings = bench.settings()
         settings.keepAliveMilliseconds = 100
-        let poller = MeterPoller(session: MeterSession(settings: settings))
+        let poller = MeterPoller(session: MeterSession(settings: settings), failureStreak: StreakKeeper())
         guard case .readings = poller.poll([Self.catalog["voltage_l1"]!]) else { Issue.record("first poll failed"); return }
         let end = Deadline.after(milliseconds: 900)
         while !end.hasPassed {
@@ -279,7 +280,7 @@ import Testing
         let bench = try Bench()
         var settings = bench.settings()
         settings.connectPerPoll = true
-        let poller = MeterPoller(session: MeterSession(settings: settings))
+        let poller = MeterPoller(session: MeterSession(settings: settings), failureStreak: StreakKeeper())
         for _ in 0..<3 {
             guard case .readings = poller.poll([Self.catalog["voltage_l1"]!]) else { Issue.record("poll failed"); return }
             #expect(!poller.session.isAssociated)
@@ -306,11 +307,29 @@ import Testing
 }
 
 /// Records meter up/down transitions from the poller's callback.
-final class Transitions: @unchecked Sendable {
+/// Keeps a poller's failure streak as the agent's health recorder does: one count per poll outcome.
+final class StreakKeeper: FailureStreakSource, @unchecked Sendable {
     private let lock = ConditionLock()
-    private var list: [(Bool, String)] = []
-    func append(_ down: Bool, _ message: String) { lock.withLock { list.append((down, message)) } }
-    var values: [(Bool, String)] { lock.withLock { list } }
+    private var streak: FailureStreak
+    private var changes: [Bool] = []
+
+    init(limit: Int = 10) { streak = FailureStreak(limit: limit) }
+
+    var failureStreak: FailureStreak { lock.withLock { streak } }
+    /// Went down (true) and came back (false), in order.
+    var transitions: [Bool] { lock.withLock { changes } }
+
+    /// Counts a poll's outcome and returns it.
+    func count(_ outcome: PollOutcome) -> PollOutcome {
+        lock.withLock {
+            switch outcome {
+            case .readings: if streak.succeeded() { changes.append(false) }
+            case .failed: if streak.failed() { changes.append(true) }
+            case .skipped: break
+            }
+        }
+        return outcome
+    }
 }
 
 /// The same session over a real pseudo-terminal: direct HDLC, and with the IEC 62056-21 mode E opening.

@@ -15,38 +15,19 @@ public struct ConfigSecret: Sendable, Equatable, CustomStringConvertible, Custom
     public var debugDescription: String { Self.mask }
 }
 
-/// How a meter is reached.
-public enum MeterTransport: Sendable, Equatable {
-    /// HDLC straight on a TCP socket (Microstar: port 3333).
-    case tcp(host: String, port: UInt16)
-    /// A serial optical probe; `modeE` starts with the IEC 62056-21 300-baud sign-on and switches to HDLC.
-    case serial(device: String, baud: Int, modeE: Bool)
-}
-
-/// Width of the HDLC server address (`DLMS_ADDRESS_SIZE`); meters differ, `auto` picks the smallest that fits.
-public enum AddressSize: String, Sendable, Equatable {
-    case one = "1", two = "2", four = "4", auto
-}
-
-/// Per-model behaviour (`DLMS_METER_PROFILE`).
-public enum MeterProfileName: String, Sendable, Equatable, CaseIterable {
-    /// Microstar meters: 128-byte information fields, window 1, idle link dropped after 180 s.
-    case microstar
-    /// Standard IEC 62056-46 behaviour with negotiated parameters.
-    case generic
-}
-
 /// One meter, with the DLMS_* settings of its section and its own DEVICE_ID.
 public struct MeterConfiguration: Sendable, Equatable {
     /// `DEVICE_ID`: the payload's `device_id` and the `{device_id}` of topics.
     public var deviceID: String
-    public var transport: MeterTransport
+    /// `DLMS_HOST`/`DLMS_PORT`, or `DLMS_SERIAL_DEVICE`/`DLMS_BAUD`/`DLMS_MODE_E`.
+    public var transport: MeterEndpoint
     /// `DLMS_CLIENT_SAP` (1..127).
     public var clientSAP: UInt8
     /// `DLMS_SERVER_LOGICAL` and `DLMS_SERVER_PHYSICAL` (0..16383).
     public var serverLogical: UInt16
     public var serverPhysical: UInt16
-    public var addressSize: AddressSize
+    /// `DLMS_ADDRESS_SIZE`.
+    public var addressSize: AddressSizeSetting
     /// `DLMS_PASSWORD`: low-level security when set, no authentication when not.
     public var password: ConfigSecret?
     /// `DLMS_MEASUREMENTS`: names from the meter catalog or `customMeasurements`, in payload order.
@@ -62,7 +43,8 @@ public struct MeterConfiguration: Sendable, Equatable {
     public var timeoutMilliseconds: Int
     /// `DLMS_CONNECT_PER_POLL`: associate and release at every poll instead of keeping the association.
     public var connectPerPoll: Bool
-    public var profile: MeterProfileName
+    /// `DLMS_METER_PROFILE`: the meter family's defaults.
+    public var profile: MeterProfile
     /// `DLMS_PROFILES`, `DLMS_PROFILE_BACKFILL`, `DLMS_CLOCK_SYNC`, `DLMS_CLOCK_MAX_DRIFT_S`.
     public var profileSettings = ProfileSettings()
     /// `DLMS_SECURITY` and what goes with it; nil: APDUs in clear.
@@ -75,11 +57,11 @@ public struct MeterConfiguration: Sendable, Equatable {
     public var maxPowerWatts: Double?
 
     public init(
-        deviceID: String, transport: MeterTransport, clientSAP: UInt8 = 1, serverLogical: UInt16 = 0,
-        serverPhysical: UInt16 = 1, addressSize: AddressSize = .auto, password: ConfigSecret? = nil,
+        deviceID: String, transport: MeterEndpoint, clientSAP: UInt8 = 1, serverLogical: UInt16 = 0,
+        serverPhysical: UInt16 = 1, addressSize: AddressSizeSetting = .auto, password: ConfigSecret? = nil,
         measurements: [String] = ["voltage_l1", "current_l1"], pollPeriodMilliseconds: Int64 = 5000,
         maxConsecutiveErrors: Int = 10, timeoutMilliseconds: Int = 5000, connectPerPoll: Bool = false,
-        profile: MeterProfileName = .microstar, security: MeterSecurityConfiguration? = nil,
+        profile: MeterProfile = .microstar, security: MeterSecurityConfiguration? = nil,
         maxPowerWatts: Double? = nil, customMeasurements: [Measurement] = []
     ) {
         self.customMeasurements = customMeasurements

@@ -1,4 +1,5 @@
 import COSEM
+import HDLC
 import MeterLink
 
 /// The text of a configuration file and the name to cite in error messages.
@@ -196,7 +197,7 @@ public enum ConfigurationLoader {
             throw v.fail("DLMS_TRANSPORT", "unknown transport",
                 "hdlc (HDLC on TCP or a serial line) or wrapper (the IEC 62056-47 wrapper on TCP, port 4059)")
         }
-        let transport: MeterTransport
+        let transport: MeterEndpoint
         if let serial = v["DLMS_SERIAL_DEVICE"], !serial.value.isEmpty {
             if framing == .wrapper {
                 throw v.fail("DLMS_TRANSPORT", "the wrapper runs on TCP only and DLMS_SERIAL_DEVICE is set",
@@ -213,7 +214,7 @@ public enum ConfigurationLoader {
                 throw v.fail("DLMS_BAUD", "it is not a standard serial rate", "one of 300, 600, 1200, 2400, 4800, "
                     + "9600, 19200, 38400, 57600, 115200")
             }
-            transport = .serial(device: serial.value, baud: baud, modeE: try v.bool("DLMS_MODE_E", default: true))
+            transport = .serial(path: serial.value, baudRate: baud, modeE: try v.bool("DLMS_MODE_E", default: true))
         } else {
             guard let hostSetting = v["DLMS_HOST"] else {
                 throw ConfigError(
@@ -228,12 +229,12 @@ public enum ConfigurationLoader {
         }
 
         let sizeText = v["DLMS_ADDRESS_SIZE"]?.value.trimmingBlanksString().lowercased() ?? "auto"
-        guard let addressSize = AddressSize(rawValue: sizeText) else {
+        guard let addressSize = AddressSizeSetting(rawValue: sizeText) else {
             throw v.fail("DLMS_ADDRESS_SIZE", "it is not a server address width", "1, 2, 4 or auto")
         }
         let clientSAP = try v.integer("DLMS_CLIENT_SAP", default: 1, in: 1...127)
-        let logicalLimit = addressSize == .one ? 0 : addressSize == .two ? 127 : 16383
-        let physicalLimit = addressSize == .one || addressSize == .two ? 127 : 16383
+        let logicalLimit = addressSize == .fixed(.one) ? 0 : addressSize == .fixed(.two) ? 127 : 16383
+        let physicalLimit = addressSize == .fixed(.one) || addressSize == .fixed(.two) ? 127 : 16383
         let logical = try v.integer(
             "DLMS_SERVER_LOGICAL", default: 0, in: 0...logicalLimit,
             why: addressSize == .auto ? nil : "with DLMS_ADDRESS_SIZE=\(addressSize.rawValue)")
@@ -255,7 +256,7 @@ public enum ConfigurationLoader {
             v, known: knownMeasurements.map { $0.union(custom.map { $0.key }) })
         let period = try v.double("POLL_PERIOD_S", default: 5.0, in: 0.1...86_400)
         let profileText = v["DLMS_METER_PROFILE"]?.value.trimmingBlanksString().lowercased() ?? "microstar"
-        guard let profile = MeterProfileName(rawValue: profileText) else {
+        guard let profile = MeterProfile.named(profileText) else {
             throw v.fail("DLMS_METER_PROFILE", "unknown meter profile", "microstar or generic")
         }
         var maxPower: Double? = nil

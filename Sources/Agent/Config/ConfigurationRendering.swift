@@ -50,7 +50,7 @@ extension AgentConfiguration {
                 ("MAX_CONSEC_ERRORS", String(meter.maxConsecutiveErrors)),
                 ("DLMS_TIMEOUT_MS", String(meter.timeoutMilliseconds)),
                 ("DLMS_CONNECT_PER_POLL", String(meter.connectPerPoll)),
-                ("DLMS_METER_PROFILE", meter.profile.rawValue),
+                ("DLMS_METER_PROFILE", meter.profile.name),
             ]
             if meter.framing != .hdlc { v.append(("DLMS_TRANSPORT", meter.framing.rawValue)) }
             if let security = meter.security {

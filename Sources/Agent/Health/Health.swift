@@ -1,3 +1,4 @@
+import MeterLink
 import Platform
 
 /// Whether a meter answers.
@@ -54,10 +55,10 @@ public struct SpoolDepth: Sendable, Equatable {
 /// A meter's counters at one moment.
 public struct MeterHealthSnapshot: Sendable {
     public var deviceID: String
-    public var state: MeterState = .starting
+    /// The failed attempts in a row, the one record of them (the poller's back-off reads it too).
+    public var streak: FailureStreak
     public var polls: UInt64 = 0
     public var failedPolls: UInt64 = 0
-    public var consecutiveErrors: UInt64 = 0
     /// Schedule slots skipped because a poll overran them.
     public var skippedSlots: UInt64 = 0
     /// Polls not attempted because the meter was in its reconnect back-off (also counted in `failedPolls`:
@@ -82,13 +83,26 @@ public struct MeterHealthSnapshot: Sendable {
     /// Energy values published with the `implausible` flag (``EnergyPlausibility``).
     public var implausibleReadings: UInt64 = 0
 
-    public init(deviceID: String) { self.deviceID = deviceID }
+    public init(deviceID: String, maxConsecutiveErrors: Int) {
+        self.deviceID = deviceID
+        streak = FailureStreak(limit: maxConsecutiveErrors)
+    }
+
+    /// `starting` until an attempt ends, then what the streak says.
+    public var state: MeterState {
+        if polls == backoffPolls { return .starting }
+        if streak.count == 0 { return .up }
+        return streak.isDown ? .down : .degraded
+    }
+
+    /// Failed attempts since the last success.
+    public var consecutiveErrors: UInt64 { UInt64(streak.count) }
 }
 
 extension MeterHealthSnapshot: Equatable {
     public static func == (a: MeterHealthSnapshot, b: MeterHealthSnapshot) -> Bool {
-        a.deviceID == b.deviceID && a.state == b.state && a.polls == b.polls && a.failedPolls == b.failedPolls
-            && a.consecutiveErrors == b.consecutiveErrors && a.skippedSlots == b.skippedSlots
+        a.deviceID == b.deviceID && a.streak == b.streak && a.polls == b.polls && a.failedPolls == b.failedPolls
+            && a.skippedSlots == b.skippedSlots
             && a.backoffPolls == b.backoffPolls && a.implausibleReadings == b.implausibleReadings
             && a.measurementErrors == b.measurementErrors && a.link == b.link && a.lastRTTMicroseconds == b.lastRTTMicroseconds
             && a.lastSuccessMilliseconds == b.lastSuccessMilliseconds && a.lastError == b.lastError
@@ -102,17 +116,27 @@ func bump(_ counters: inout [(String, UInt64)], _ name: String) {
     if let i = counters.firstIndex(where: { $0.0 == name }) { counters[i].1 += 1 } else { counters.append((name, 1)) }
 }
 
-/// Thread-safe counters of one meter: its poll thread writes, the health publisher reads.
-public final class MeterHealthRecorder: Sendable {
+/// Thread-safe counters of one meter: its poll thread writes, the health publisher reads. The one keeper of the
+/// meter's failure streak: the meter's poller reads it for its back-off (``FailureStreakSource``).
+public final class MeterHealthRecorder: FailureStreakSource, Sendable {
+    /// `MAX_CONSEC_ERRORS`.
     public let maxConsecutiveErrors: UInt64
     private let state: Locked<MeterHealthSnapshot>
 
     public init(deviceID: String, maxConsecutiveErrors: Int) {
-        self.maxConsecutiveErrors = UInt64(max(1, maxConsecutiveErrors))
-        state = Locked(MeterHealthSnapshot(deviceID: deviceID))
+        let snapshot = MeterHealthSnapshot(deviceID: deviceID, maxConsecutiveErrors: maxConsecutiveErrors)
+        self.maxConsecutiveErrors = UInt64(snapshot.streak.limit)
+        state = Locked(snapshot)
+    }
+
+    /// The recorder of a configured meter (`MAX_CONSEC_ERRORS`).
+    public convenience init(_ meter: MeterConfiguration) {
+        self.init(deviceID: meter.deviceID, maxConsecutiveErrors: meter.maxConsecutiveErrors)
     }
 
     public var snapshot: MeterHealthSnapshot { state.withLock { $0 } }
+
+    public var failureStreak: FailureStreak { state.withLock { $0.streak } }
 
     /// A poll that produced a reading. Returns true when the meter came back from `down`.
     @discardableResult
@@ -121,10 +145,8 @@ public final class MeterHealthRecorder: Sendable {
         skippedSlots: UInt64
     ) -> Bool {
         state.withLock { h in
-            let recovered = h.state == .down
+            let recovered = h.streak.succeeded()
             h.polls += 1
-            h.consecutiveErrors = 0
-            h.state = .up
             h.measurementErrors += UInt64(failedMeasurements)
             h.link += link
             h.lastRTTMicroseconds = rttMicroseconds ?? h.lastRTTMicroseconds
@@ -174,13 +196,10 @@ public final class MeterHealthRecorder: Sendable {
         state.withLock { h in
             h.polls += 1
             h.failedPolls += 1
-            h.consecutiveErrors += 1
             h.link += link
             h.lastError = message
             h.skippedSlots = skippedSlots
-            let wentDown = h.state != .down && h.consecutiveErrors >= maxConsecutiveErrors
-            h.state = h.consecutiveErrors >= maxConsecutiveErrors ? .down : .degraded
-            return wentDown
+            return h.streak.failed()
         }
     }
 }

@@ -1,3 +1,5 @@
+import COSEM
+
 /// A minimal JSON writer (RFC 8259) that needs no Foundation: `JSONEncoder` alone costs ~7 MB of static binary
 /// on a gateway whose whole budget is 12 MB.
 ///
@@ -72,6 +74,15 @@ public struct JSONWriter: Sendable {
             bytes.append(contentsOf: value.description.utf8)
         } else {
             bytes.append(contentsOf: "null".utf8)
+        }
+    }
+
+    /// An exact number: integers as integers, Doubles as ``number(_:)-(Double)`` writes them.
+    public mutating func number(_ value: ExactNumber) {
+        switch value {
+        case let .integer(v): integer(v)
+        case let .unsigned(v): integer(v)
+        case let .double(v): number(v)
         }
     }
 

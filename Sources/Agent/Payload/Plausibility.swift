@@ -1,4 +1,5 @@
 import MeterLink
+import COSEM
 
 /// The plausibility rule for energy registers, per meter. A value that breaks it is still published (never
 /// dropped: the meter may be right), with `"implausible": "backwards"` or `"jump"` in its measurement, and
@@ -66,25 +67,15 @@ public struct EnergyPlausibility: Sendable {
         for i in measurements.indices {
             let m = measurements[i]
             let quantity = catalog[m.name]?.quantity ?? Quantity.inferred(from: m.obis, kind: .register)
-            guard quantity.isEnergy, let value = m.value.numeric else { continue }
-            let resolution = PayloadValue(raw: .integer(1), scaler: m.scaler).numeric ?? 1
+            guard quantity.isEnergy, case let .number(number) = m.value else { continue }
+            let value = number.value.doubleValue
+            // One count of the register, scaled: what the meter cannot resolve below.
+            let resolution = ScaledNumber(raw: .integer(1), scaler: number.scaler).value.doubleValue
             if let why = check(key: m.name, quantity: quantity, value: value, resolution: resolution, timestampMilliseconds: ts) {
                 measurements[i].implausible = why
                 flagged += 1
             }
         }
         return flagged
-    }
-}
-
-extension PayloadValue {
-    /// The value as a number, nil for text and booleans.
-    var numeric: Double? {
-        switch self {
-        case .integer(let v): return Double(v)
-        case .unsigned(let v): return Double(v)
-        case .number(let v): return v
-        case .text, .boolean: return nil
-        }
     }
 }

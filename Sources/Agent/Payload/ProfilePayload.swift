@@ -59,12 +59,12 @@ public enum ProfilePayload {
             json.beginObject()
             json.member("obis", m.obis.description)
             json.key("value")
-            TelemetryPayload.write(PayloadValue(raw: m.raw, scaler: m.scaler), into: &json)
+            TelemetryPayload.writeValue(m.value, into: &json)
             json.key("unit_code")
             if let code = m.unitCode { json.integer(units.publishedCode(for: code)) } else { json.null() }
             json.member("unit", m.unitCode.flatMap { UnitSymbols.symbol(forCode: $0) })
             json.key("raw_value")
-            TelemetryPayload.write(m.raw, into: &json)
+            TelemetryPayload.writeRaw(m.value, into: &json)
             json.endObject()
         }
         json.endObject()

@@ -27,13 +27,13 @@ public enum TelemetryPayload {
             json.beginObject()
             json.member("obis", m.obis.description)
             json.key("value")
-            write(m.value, into: &json)
+            writeValue(m.value, into: &json)
             json.key("unit_code")
             if let code = m.unitCode { json.integer(units.publishedCode(for: code)) } else { json.null() }
             // The symbol always names the real unit, even when the prototype's code is published.
             json.member("unit", m.unitCode.flatMap { UnitSymbols.symbol(forCode: $0) })
             json.key("raw_value")
-            write(m.raw, into: &json)
+            writeRaw(m.value, into: &json)
             json.member("description", m.description)
             // Only on a flagged value: the prototype's consumers never see the member otherwise.
             if let why = m.implausible { json.member("implausible", why) }
@@ -62,27 +62,25 @@ public enum TelemetryPayload {
     }
 
     /// A value as the payload writes it, for log lines.
-    static func text(_ value: PayloadValue) -> String {
+    static func text(_ value: MeasurementValue) -> String {
         var json = JSONWriter()
-        write(value, into: &json)
+        writeValue(value, into: &json)
         return json.output
     }
 
-    static func write(_ value: PayloadValue, into json: inout JSONWriter) {
+    /// The member `value`: the scaled number, exact where it is an integer.
+    static func writeValue(_ value: MeasurementValue, into json: inout JSONWriter) {
         switch value {
-        case .integer(let v): json.integer(v)
-        case .unsigned(let v): json.integer(v)
-        case .number(let v): json.number(v)
+        case .number(let n): json.number(n.value)
         case .text(let s): json.string(s)
         case .boolean(let b): json.bool(b)
         }
     }
 
-    static func write(_ value: RawValue, into json: inout JSONWriter) {
+    /// The member `raw_value`: the number as the meter sent it.
+    static func writeRaw(_ value: MeasurementValue, into json: inout JSONWriter) {
         switch value {
-        case .integer(let v): json.integer(v)
-        case .unsigned(let v): json.integer(v)
-        case .float(let v): json.number(v)
+        case .number(let n): json.number(n.raw)
         case .text(let s): json.string(s)
         case .boolean(let b): json.bool(b)
         }

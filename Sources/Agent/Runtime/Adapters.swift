@@ -13,26 +13,14 @@ import Uplink
 extension MeterSettings {
     /// The meter link settings for one configured meter.
     public init(_ meter: MeterConfiguration) {
-        let endpoint: MeterEndpoint
-        switch meter.transport {
-        case let .tcp(host, port): endpoint = .tcp(host: host, port: port)
-        case let .serial(device, baud, modeE): endpoint = .serial(path: device, baudRate: baud, modeE: modeE)
-        }
-        let profile: MeterProfile = meter.profile == .generic ? .generic : .microstar
-        self.init(endpoint: endpoint, profile: profile, password: Secret(meter.password?.reveal() ?? ""))
+        self.init(endpoint: meter.transport, profile: meter.profile, password: Secret(meter.password?.reveal() ?? ""))
         clientSAP = meter.clientSAP
         serverLogical = meter.serverLogical
         serverPhysical = meter.serverPhysical
-        switch meter.addressSize {
-        case .auto: addressSize = .auto
-        case .one: addressSize = .fixed(.one)
-        case .two: addressSize = .fixed(.two)
-        case .four: addressSize = .fixed(.four)
-        }
+        addressSize = meter.addressSize
         responseTimeoutMilliseconds = Int64(meter.timeoutMilliseconds)
         connectTimeoutMilliseconds = max(Int64(meter.timeoutMilliseconds), 3000)
         connectPerPoll = meter.connectPerPoll
-        maxConsecutiveErrors = meter.maxConsecutiveErrors
         // Reconnect back-off on the scale of the poll schedule. MeterLink's defaults (1 s doubling to 60 s, then
         // every 5 minutes once down) left a meter that came back unread for up to ~6 minutes, while the agent
         // promises to keep polling on schedule and report it up when it answers: here a failing meter is
@@ -60,12 +48,13 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
     // thread has been joined.
 
     /// - Parameters:
+    ///   - health: the meter's health, which keeps its failures in a row: the poller backs off by them.
     ///   - trace: frames in hex (VERBOSE), password bytes masked.
     ///   - line: the serial line shared with other meters (`SerialLineRegistry`); the meter then talks only
     ///     in its turn on the line, through its own use of the port.
     ///   - counterLease: where a secured meter's invocation counter lease is kept (`SpoolCounterLease`).
     public init(meter: MeterConfiguration, catalog: MeasurementCatalog = .standard, logger: Logger,
-                trace: FrameTrace? = nil, line: SharedSerialLine? = nil,
+                health: MeterHealthRecorder, trace: FrameTrace? = nil, line: SharedSerialLine? = nil,
                 counterLease: (any InvocationCounterLeaseStore)? = nil) throws(MeterError) {
         var catalog = catalog
         for m in meter.customMeasurements { catalog.add(m) }
@@ -74,9 +63,10 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
         if let line {
             self.poller = MeterPoller(session: MeterSession(settings: settings, trace: trace, counterLease: counterLease) {
                 _, deadline throws(LinkError) -> any ByteTransport in try line.attach(deadline: deadline)
-            })
+            }, failureStreak: health)
         } else {
-            self.poller = MeterPoller(session: MeterSession(settings: settings, trace: trace, counterLease: counterLease))
+            self.poller = MeterPoller(
+                session: MeterSession(settings: settings, trace: trace, counterLease: counterLease), failureStreak: health)
         }
         self.line = line
         self.logger = logger
@@ -152,38 +142,20 @@ public final class MeterLinkReader: MeterReader, @unchecked Sendable {
 }
 
 extension MeasurementReading {
-    /// The payload's view of a meter link reading; nil for values a payload cannot carry (structures).
+    /// The payload's view of a meter link reading (a thin formatter over MeterLink's ``ReadingValue``): the
+    /// meter's clock in ISO 8601 UTC when it is a complete date-time, else as the meter sent it; nil for values
+    /// a payload cannot carry (structures).
     public init?(_ reading: Reading) {
-        let raw: RawValue
-        var scaler: Int8 = 0
-        if let su = reading.scalerUnit { scaler = su.scaler }
-        switch reading.raw {
-        case let .boolean(b): raw = .boolean(b)
-        case let .float32(f): raw = .float(Double(f))
-        case let .float64(d): raw = .float(d)
-        case let .long64Unsigned(u) where u > UInt64(Int64.max): raw = .unsigned(u)
-        case let .octetString(b) where reading.measurement.kind == .clock && b.count == CosemDateTime.byteCount:
-            guard let dt = try? CosemDateTime(bytes: b) else { return nil }
-            raw = .text(Self.clockText(dt))
-        case let .dateTime(dt):
-            raw = .text(Self.clockText(dt))
-        default:
-            if let i = reading.raw.integerValue {
-                raw = .integer(i)
-            } else if case let .text(t) = reading.value {
-                raw = .text(t)
-            } else {
-                return nil
-            }
+        let value: MeasurementValue
+        switch reading.value {
+        case let .number(n): value = .number(n)
+        case let .boolean(b): value = .boolean(b)
+        case let .text(t): value = .text(t)
+        case let .dateTime(dt, ms): value = .text(ms.map { UTCTime.iso8601(milliseconds: $0) } ?? dt.description)
+        case .other: return nil
         }
-        self.init(name: reading.measurement.key, obis: reading.measurement.obis, raw: raw, scaler: scaler,
+        self.init(name: reading.measurement.key, obis: reading.measurement.obis, value: value,
                   unitCode: reading.scalerUnit?.unit.rawValue, description: reading.measurement.description)
-    }
-
-    /// The meter's clock in ISO 8601 UTC when it is a complete date-time, else as the meter sent it.
-    static func clockText(_ dt: CosemDateTime) -> String {
-        if let ms = try? dt.unixMilliseconds() { return UTCTime.iso8601(milliseconds: ms) }
-        return dt.description
     }
 }
 

@@ -18,11 +18,18 @@ public final class AgentRuntime: Sendable {
         public var configuration: MeterConfiguration
         public var reader: any MeterReader
         public var store: any ReadingStore
+        /// The meter's health, which its reader's poller also reads (the failures in a row).
+        public var health: MeterHealthRecorder
 
-        public init(configuration: MeterConfiguration, reader: any MeterReader, store: any ReadingStore) {
+        /// - Parameter health: the recorder the reader was built with; a new one when the reader reads none.
+        public init(
+            configuration: MeterConfiguration, reader: any MeterReader, store: any ReadingStore,
+            health: MeterHealthRecorder? = nil
+        ) {
             self.configuration = configuration
             self.reader = reader
             self.store = store
+            self.health = health ?? MeterHealthRecorder(configuration)
         }
     }
 
@@ -116,9 +123,7 @@ public final class AgentRuntime: Sendable {
         self.logger = logger
         self.startedAt = clock.now()
         meterThreadDone = meters.map { _ in StopSignal() }
-        health = meters.map {
-            MeterHealthRecorder(deviceID: $0.configuration.deviceID, maxConsecutiveErrors: $0.configuration.maxConsecutiveErrors)
-        }
+        health = meters.map { $0.health }
         // Every store may hold readings of a previous run: replay starts with a full scan.
         state = Locked(
             State(

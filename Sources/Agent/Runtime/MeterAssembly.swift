@@ -73,10 +73,11 @@ public enum MeterAssembly {
                     throw AssemblyError("meter \(m.deviceID): \(error.description)", exitStatus: 1)
                 }
             }
+            let health = MeterHealthRecorder(m)
             let reader: MeterLinkReader
             do {
-                reader = try MeterLinkReader(meter: m, catalog: catalog, logger: meterLogger, trace: trace, line: line,
-                                             counterLease: lease)
+                reader = try MeterLinkReader(meter: m, catalog: catalog, logger: meterLogger, health: health, trace: trace,
+                                             line: line, counterLease: lease)
             } catch {
                 throw AssemblyError("invalid configuration for meter \(m.deviceID): \(error.description)",
                                     exitStatus: ConfigError.exitStatus)
@@ -87,7 +88,7 @@ public enum MeterAssembly {
                     "cannot open the spool of meter \(m.deviceID) under SPOOL_DIR=\(config.spool.directory): \(error.description)",
                     exitStatus: 1)
             }
-            meters.append(AgentRuntime.Meter(configuration: m, reader: reader, store: store))
+            meters.append(AgentRuntime.Meter(configuration: m, reader: reader, store: store, health: health))
         }
         return meters
     }

@@ -11,42 +11,43 @@ public enum PollOutcome: Sendable {
     case skipped(retryInMilliseconds: Int64, lastError: MeterError?)
 }
 
-/// Health of one meter link, for the status topic.
-public struct MeterHealth: Sendable, Equatable {
-    public var counters: MeterCounters
-    public var consecutiveErrors: Int
-    /// True after `maxConsecutiveErrors` failures in a row, until a poll succeeds.
-    public var isDown: Bool
-    public var lastError: String?
-}
-
 /// Keeps one meter readable for months: opens the session when needed, re-associates after a dropped
-/// link, backs off exponentially with jitter between reconnects, reports the meter down after
-/// MAX_CONSEC_ERRORS failures and keeps retrying slowly, and keeps an idle association alive.
+/// link, backs off exponentially with jitter between reconnects, backs off at the down rate (and probes the
+/// address width again) once the meter is down, and keeps an idle association alive.
+///
+/// Whether the meter is down is not the poller's to count: its ``FailureStreakSource`` (the agent's health
+/// recorder) keeps the failures in a row, counted from what each poll returned, and the poller reads it before
+/// the next attempt. The poller keeps only its back-off: when to try again.
 public final class MeterPoller {
     public let session: MeterSession
     public var settings: MeterSettings { session.settings }
-    public private(set) var consecutiveErrors = 0
-    public private(set) var isDown = false
+    /// The error of the last attempt, while it is the last (nil after a success).
     public private(set) var lastError: MeterError?
+    private let streak: any FailureStreakSource
+    /// A failed attempt whose back-off is drawn at the next poll, once its keeper has counted it.
+    private var failedAt: MonotonicInstant?
     private var nextAttempt: MonotonicInstant?
+    /// Failed attempts since the last successful association: the exponent of the back-off.
     private var failedConnects = 0
+    /// The address width was forgotten for this down period (it is probed again once per period).
+    private var widthForgotten = false
     private var random: SplitMix64
-    /// Called when the meter goes down or comes back (for logging).
-    public var onStateChange: (@Sendable (_ down: Bool, _ message: String) -> Void)?
 
-    public init(session: MeterSession, seed: UInt64 = UInt64(truncatingIfNeeded: MonotonicInstant.now().nanoseconds)) {
+    public init(
+        session: MeterSession, failureStreak: any FailureStreakSource,
+        seed: UInt64 = UInt64(truncatingIfNeeded: MonotonicInstant.now().nanoseconds)
+    ) {
         self.session = session
+        self.streak = failureStreak
         self.random = SplitMix64(seed: seed)
     }
 
-    public var health: MeterHealth {
-        MeterHealth(counters: session.counters, consecutiveErrors: consecutiveErrors, isDown: isDown,
-                    lastError: lastError?.description)
-    }
+    /// Down, as the meter's failure streak says.
+    public var isDown: Bool { streak.failureStreak.isDown }
 
     /// Polls `measurements` once, reconnecting as needed. Never throws: every failure is an outcome.
     public func poll(_ measurements: [Measurement], now: MonotonicInstant = .now()) -> PollOutcome {
+        settleLastFailure()
         if let nextAttempt, now < nextAttempt, !session.isAssociated {
             return .skipped(retryInMilliseconds: nextAttempt.milliseconds(since: now), lastError: lastError)
         }
@@ -98,32 +99,34 @@ public final class MeterPoller {
     public func shutdown() { session.close() }
 
     private func succeeded() {
-        if isDown {
-            isDown = false
-            onStateChange?(false, "meter \(settings.endpoint) answers again after \(consecutiveErrors) failed poll(s)")
-        }
-        consecutiveErrors = 0
         lastError = nil
+        failedAt = nil
+        widthForgotten = false
     }
 
     private func failed(_ error: MeterError, now: MonotonicInstant) {
-        consecutiveErrors += 1
         failedConnects += 1
         lastError = error
-        if !isDown, consecutiveErrors >= settings.maxConsecutiveErrors {
-            isDown = true
+        failedAt = now
+    }
+
+    /// Draws the back-off of the last failed attempt, now that its keeper has counted it: at the down rate when
+    /// the meter is down, whose address width is then probed again at the next association.
+    private func settleLastFailure() {
+        guard let failedAt else { return }
+        self.failedAt = nil
+        let down = isDown
+        if down, !widthForgotten {
+            widthForgotten = true
             session.forgetAddressWidth()
-            onStateChange?(true,
-                "meter \(settings.endpoint) is down: \(consecutiveErrors) failed polls in a row (MAX_CONSEC_ERRORS="
-                + "\(settings.maxConsecutiveErrors)); retrying every \(settings.downBackoffMilliseconds / 1000) s. Last error: \(error)")
         }
-        nextAttempt = now.advanced(byMilliseconds: backoff())
+        nextAttempt = failedAt.advanced(byMilliseconds: backoff(down: down))
     }
 
     /// Exponential back-off with ±25 % jitter, so that gateways restarted together do not reconnect in step.
-    func backoff() -> Int64 {
+    func backoff(down: Bool) -> Int64 {
         let base: Int64
-        if isDown {
+        if down {
             base = settings.downBackoffMilliseconds
         } else {
             let shift = min(failedConnects - 1, 20)

@@ -25,20 +25,30 @@ public enum MeterFraming: String, Sendable, Hashable, CaseIterable {
     case wrapper
 }
 
-/// The server address width to use: fixed, or `auto` = the smallest that fits, then the others in turn when
-/// the meter does not answer.
-public enum AddressSizeSetting: Sendable, Hashable, CustomStringConvertible {
+/// The server address width to use (`DLMS_ADDRESS_SIZE`, `--address-size`): fixed, or `auto` = the smallest that
+/// fits, then the others in turn when the meter does not answer.
+public enum AddressSizeSetting: Sendable, Hashable, RawRepresentable, CustomStringConvertible {
     case auto
     case fixed(AddressWidth)
 
-    /// Parses `auto`, `1`, `2` or `4`.
-    public init?(parsing text: String) {
-        switch text.lowercased() {
-        case "auto", "": self = .auto
+    /// Parses `auto`, `1`, `2` or `4` (lower case: the configuration lowercases first).
+    public init?(rawValue: String) {
+        switch rawValue {
+        case "auto": self = .auto
         case "1": self = .fixed(.one)
         case "2": self = .fixed(.two)
         case "4": self = .fixed(.four)
         default: return nil
+        }
+    }
+
+    /// `auto`, `1`, `2` or `4`: the setting as it is written.
+    public var rawValue: String {
+        switch self {
+        case .auto, .fixed(.auto): return "auto"
+        case .fixed(.one): return "1"
+        case .fixed(.two): return "2"
+        case .fixed(.four): return "4"
         }
     }
 
@@ -118,12 +128,10 @@ public struct MeterSettings: Sendable {
     public var connectPerPoll: Bool
     /// Most attributes in one GET-With-List.
     public var maxListSize: Int
-    /// Failures in a row after which the meter is reported down (retries continue, slowly).
-    public var maxConsecutiveErrors: Int
     /// First reconnect back-off; doubles per failure up to `maxBackoffMilliseconds`, with ±25 % jitter.
     public var initialBackoffMilliseconds: Int64
     public var maxBackoffMilliseconds: Int64
-    /// Back-off once the meter is reported down.
+    /// Back-off once the meter is down (its ``FailureStreak`` says so).
     public var downBackoffMilliseconds: Int64
     /// Ciphering and HLS for a secured meter; nil: APDUs in clear (the public client or LLS).
     public var security: MeterSecurity?
@@ -146,7 +154,6 @@ public struct MeterSettings: Sendable {
         self.keepAliveMilliseconds = Int64(profile.keepAliveSeconds) * 1000
         self.connectPerPoll = false
         self.maxListSize = 16
-        self.maxConsecutiveErrors = 10
         self.initialBackoffMilliseconds = 1000
         self.maxBackoffMilliseconds = 60_000
         self.downBackoffMilliseconds = 300_000

@@ -1,10 +1,13 @@
 import COSEM
 
-/// A measurement's value in the form users see it.
+/// A measurement's value in the form users see it: the one interpretation of a value read from a meter, which
+/// `read` prints and the agent's payload publishes (each a thin formatter over it).
 public enum ReadingValue: Sendable, Equatable {
-    /// A number with the scaler applied (registers) or as sent (plain numeric data).
-    case number(Double)
-    /// Text (serial number, firmware version).
+    /// A number with the register's scaler (plain numeric data: scaler 0).
+    case number(ScaledNumber)
+    /// A boolean, as sent.
+    case boolean(Bool)
+    /// Text (serial number, firmware version); bytes that are not printable ASCII as hex.
     case text(String)
     /// A date-time (the clock), with its Unix milliseconds when it is a complete date-time.
     case dateTime(CosemDateTime, unixMilliseconds: Int64?)
@@ -39,7 +42,8 @@ public struct Reading: Sendable, Equatable {
     public var unit: UnitCode? { scalerUnit?.unit }
 
     static func interpret(_ raw: DataValue, kind: MeasurementKind, scalerUnit: ScalerUnit?) -> ReadingValue {
-        if let scalerUnit, let scaled = scalerUnit.scale(raw) { return .number(scaled) }
+        if case let .boolean(b) = raw { return .boolean(b) }
+        if let number = ScaledNumber(raw, scaler: scalerUnit?.scaler ?? 0) { return .number(number) }
         switch raw {
         case let .octetString(bytes) where bytes.count == CosemDateTime.byteCount && kind == .clock:
             if let dt = try? CosemDateTime(bytes: bytes) { return .dateTime(dt, unixMilliseconds: try? dt.unixMilliseconds()) }
@@ -50,7 +54,6 @@ public struct Reading: Sendable, Equatable {
             if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return .text(String(decoding: bytes, as: UTF8.self)) }
             return .text(hexString(bytes))
         default:
-            if let d = raw.doubleValue { return .number(d) }
             return .other(raw)
         }
     }
