@@ -54,19 +54,7 @@ public enum ProfilePayload {
         json.endObject()
         json.key("values")
         json.beginObject()
-        for m in row.values {
-            json.key(m.name)
-            json.beginObject()
-            json.member("obis", m.obis.description)
-            json.key("value")
-            TelemetryPayload.writeValue(m.value, into: &json)
-            json.key("unit_code")
-            if let code = m.unitCode { json.integer(units.publishedCode(for: code)) } else { json.null() }
-            json.member("unit", m.unitCode.flatMap { UnitSymbols.symbol(forCode: $0) })
-            json.key("raw_value")
-            TelemetryPayload.writeRaw(m.value, into: &json)
-            json.endObject()
-        }
+        for m in row.values { TelemetryPayload.writeMeasurement(m, units: units, into: &json, details: false) }
         json.endObject()
         json.endObject()
         return json.bytes

@@ -22,23 +22,7 @@ public enum TelemetryPayload {
         json.member("seq", seq)
         json.key("measurements")
         json.beginObject()
-        for m in reading.measurements {
-            json.key(m.name)
-            json.beginObject()
-            json.member("obis", m.obis.description)
-            json.key("value")
-            writeValue(m.value, into: &json)
-            json.key("unit_code")
-            if let code = m.unitCode { json.integer(units.publishedCode(for: code)) } else { json.null() }
-            // The symbol always names the real unit, even when the prototype's code is published.
-            json.member("unit", m.unitCode.flatMap { UnitSymbols.symbol(forCode: $0) })
-            json.key("raw_value")
-            writeRaw(m.value, into: &json)
-            json.member("description", m.description)
-            // Only on a flagged value: the prototype's consumers never see the member otherwise.
-            if let why = m.implausible { json.member("implausible", why) }
-            json.endObject()
-        }
+        for m in reading.measurements { writeMeasurement(m, units: units, into: &json, details: true) }
         json.endObject()
         if !reading.failures.isEmpty {
             json.key("errors")
@@ -54,6 +38,29 @@ public enum TelemetryPayload {
         }
         json.endObject()
         return json.bytes
+    }
+
+    /// One measurement as a member of `measurements` (telemetry, `details`: its description and plausibility
+    /// flag) or of a profile row's `values` (without them): the same value, unit and raw fields in both.
+    static func writeMeasurement(_ m: MeasurementReading, units: UnitCodeMapping, into json: inout JSONWriter,
+                                 details: Bool) {
+        json.key(m.name)
+        json.beginObject()
+        json.member("obis", m.obis.description)
+        json.key("value")
+        writeValue(m.value, into: &json)
+        json.key("unit_code")
+        if let code = m.unitCode { json.integer(units.publishedCode(for: code)) } else { json.null() }
+        // The symbol always names the real unit, even when the prototype's code is published.
+        json.member("unit", m.unitCode.flatMap { UnitSymbols.symbol(forCode: $0) })
+        json.key("raw_value")
+        writeRaw(m.value, into: &json)
+        if details {
+            json.member("description", m.description)
+            // Only on a flagged value: the prototype's consumers never see the member otherwise.
+            if let why = m.implausible { json.member("implausible", why) }
+        }
+        json.endObject()
     }
 
     /// The topic for `deviceID` from a template such as `meters/{device_id}/telemetry`.
