@@ -122,9 +122,13 @@ def main():
     subprocess.run(["bash", str(PKI_SCRIPT), str(work / "pki"), MQTT_USER, MQTT_PASSWORD], check=True,
                    capture_output=True)
     pki = Pki(dir=work / "pki")
-    broker = Broker(pki).start()
+    # The subscriber's queue at the broker without limit, as bench_replay.py has it: with mosquitto's default
+    # (max_queued_messages 1000) a replay outrunning a subscriber slowed by a loaded machine lost readings at
+    # the broker after it had acknowledged them to the agent, and the replay stage waited 300 s for them.
+    broker = Broker(pki, extra_config="max_queued_messages 0\n").start()
     sim, meter_port = start_simulator(args.binary)
     results = {}
+    agent = None
     try:
         # 1. CPU per reading at 10 polls/s, and idle RSS at the default 5 s period.
         sub = Subscriber(broker, pki)
@@ -186,6 +190,9 @@ def main():
         results[f"backlog replay at QoS 1 over TLS ({backlog} readings, 4 meters, incl. start-up)"] = \
             f"{backlog / elapsed:.0f} readings/s"
     finally:
+        if agent is not None and agent.poll() is None:  # a stage that failed leaves no agent behind
+            agent.kill()
+            agent.wait()
         sim.terminate()
         sim.wait(10)
         broker.cleanup()
