@@ -19,6 +19,12 @@ static void (*const clibc_capture)(int, char **, char **) = clibc_capture_argume
 int clibc_argc(void) { return saved_argc; }
 char *const *clibc_argv(void) { return saved_argv; }
 
+void clibc_set_thread_name(const char *name) {
+    char cut[16];
+    snprintf(cut, sizeof cut, "%s", name);
+    (void)pthread_setname_np(pthread_self(), cut);
+}
+
 #if defined(DLMS_BRIDGE_EMBEDDED)
 // Double(String) in Embedded Swift calls this, which the full runtime (libswiftCore) provides and the
 // Embedded stdlib does not. Its contract, as the runtime's: parse with the C locale, store the value, return

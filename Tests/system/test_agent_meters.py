@@ -3,6 +3,7 @@ MAX_CONSEC_ERRORS failed polls, and up again when it answers (issue 4: "one slow
 others"; docs/configuration.md: MAX_CONSEC_ERRORS)."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -73,3 +74,21 @@ def test_dead_meter_does_not_delay_the_other_and_goes_down_then_up(dead, agent_b
     watcher.wait_for(lambda w: [h for h in w.health("dead") if h["state"] == "up" and h["ts"] > revived_at], 10,
                      "health of the revived meter saying up")
     watcher.wait_for_seqs("dead", 2, timeout=10)
+
+
+def test_threads_are_named_for_what_they_do(agent_broker, make_watcher, make_simulator, make_agent, tmp_path):
+    """`top -H`, `ps -L` and perf show each meter's thread by its device id (cut to the kernel's 15 bytes) and the
+    agent's own threads by their job, so an operator sees which meter a busy thread serves."""
+    broker = agent_broker()
+    watcher = make_watcher(broker)
+    sim = make_simulator()
+    agent = make_agent({}, config_text=config(broker, tmp_path, [("north-cabinet-meter-7", sim.host, sim.port),
+                                                                ("m2", sim.host, sim.port)]))
+    watcher.wait_for_seqs("m2", 2)
+    names = set()
+    for tid in os.listdir(f"/proc/{agent.pid}/task"):
+        try:
+            names.add(open(f"/proc/{agent.pid}/task/{tid}/comm").read().strip())
+        except FileNotFoundError:  # a thread that ended meanwhile
+            pass
+    assert {"north-cabinet-m", "m2", "mqtt-network", "housekeeping"} <= names, sorted(names)

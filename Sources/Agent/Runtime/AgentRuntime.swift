@@ -422,7 +422,8 @@ public final class AgentRuntime: Sendable {
             let stop = stopSignal
             let done = meterThreadDone[i]
             started.append(try PlatformThread.spawn(
-                name: "meter \(meters[i].configuration.deviceID)", stackBytes: Self.meterThreadStackBytes
+                name: "meter \(meters[i].configuration.deviceID)", systemName: meters[i].configuration.deviceID,
+                stackBytes: Self.meterThreadStackBytes
             ) { [self] in
                 _ = runner.run(idle: { reader.idle(until: $0, stop: stop) }) { tick in pollOnce(meter: i, tick: tick) }
                 // Each meter releases its association and closes its spool on its own thread: a thousand meters

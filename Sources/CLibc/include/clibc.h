@@ -65,5 +65,7 @@ static inline int clibc_signal_ignore(int sig) { return signal(sig, SIG_IGN) == 
 /// the Embedded build, which has no `CommandLine`, and the normal build read them the same way).
 int clibc_argc(void);
 char *const *clibc_argv(void);
+/// Names the calling thread for `top -H`, `ps -L` and perf (the kernel keeps 15 bytes; longer is cut).
+void clibc_set_thread_name(const char *name);
 
 #endif
