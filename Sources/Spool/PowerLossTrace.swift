@@ -11,7 +11,8 @@ import Platform
 /// Off (the variable unset, as in production) it costs one check of a value read once at start. The other
 /// variables are honoured only while it is on:
 /// - `DLMS_BRIDGE_POWERLOSS_SPOOL=records=8,max=16384,segment=1024,acks-ms=500`: commit group size, size cap,
-///   segment size and acknowledgement interval, so short workloads roll segments and evict by the cap.
+///   segment size and acknowledgement interval, so short workloads roll segments and evict by the cap;
+///   `lease=16`: a secured meter's invocation-counter lease block, so a short workload stores many leases.
 /// - `DLMS_BRIDGE_POWERLOSS_FAULTS=commit-before-sync,skip-directory-sync,lease-before-sync,
 ///   cursor-before-sync,cursor-before-rows`: the negative controls, deliberate bugs the checker must catch (a
 ///   commit marked before its fdatasync; no directory fsync; a counter lease marked before its fdatasync; a
@@ -29,6 +30,7 @@ public enum PowerLossTrace {
         var segmentBytes: Int?
         var maxBytes: Int64?
         var acknowledgementsMilliseconds: Int64?
+        var leaseBlock: UInt32?
     }
 
     static let settings: Settings = readSettings()
@@ -62,6 +64,7 @@ public enum PowerLossTrace {
             case "segment": s.segmentBytes = Int(n)
             case "max": s.maxBytes = n
             case "acks-ms": s.acknowledgementsMilliseconds = n
+            case "lease": s.leaseBlock = UInt32(clamping: n)
             default: break
             }
         }
@@ -69,6 +72,9 @@ public enum PowerLossTrace {
     }
 
     private static func isOpen(_ fd: Int32) -> Bool { clibc_fcntl(fd, F_GETFD, 0) >= 0 }
+
+    /// The checker's invocation-counter lease block (nil when the switch is off or it sets none).
+    public static var leaseBlock: UInt32? { enabled ? settings.leaseBlock : nil }
 
     /// The spool configuration with the checker's overrides applied (unchanged when the switch is off).
     static func adjust(_ configuration: SpoolConfiguration) -> SpoolConfiguration {

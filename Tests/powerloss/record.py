@@ -82,7 +82,8 @@ def record(bridge: str, work: str, wl: Workload, timeout: float = 90.0) -> Recor
     extra = wl.simulator + (("--iv-log", os.path.join(work, "iv.log")) if "--security" in wl.simulator else ())
     sim = Simulator(bridge, extra=extra)
     broker = FlakyBroker(wl.seed, flap_every=wl.flap_every)
-    overrides = f"records={wl.group},max={wl.max_bytes},acks-ms=300" + (f",segment={wl.segment}" if wl.segment else "")
+    overrides = f"records={wl.group},max={wl.max_bytes},acks-ms=300" + (f",segment={wl.segment}" if wl.segment else "") \
+        + (",lease=16" if "--security" in wl.simulator else "")
     env_file = os.path.join(work, "agent.env")
     spool_dir = os.path.join(root, "spool")
     with open(env_file, "w") as f:
