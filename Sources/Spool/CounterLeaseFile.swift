@@ -55,7 +55,10 @@ public final class CounterLeaseFile {
         let value = max(leaseEnd, current ?? 0)
         let next = generation &+ 1
         try FileIO.pwriteAll(fd, Self.encode(value, generation: next), at: Int64(Int(next % 2) * Self.slotSize), path: path)
+        // The power-loss checker's marker: this lease is durable. The negative control marks it too early.
+        if PowerLossTrace.settings.leaseBeforeSync { PowerLossTrace.mark("lease \(path) \(value)") }
         try FileIO.syncData(fd, path: path)
+        if !PowerLossTrace.settings.leaseBeforeSync { PowerLossTrace.mark("lease \(path) \(value)") }
         generation = next
         current = value
     }

@@ -96,6 +96,9 @@ public final class Spool: @unchecked Sendable {
         lock.withLock { core.cursors.first { $0.name == name }?.value }
     }
 
+    /// Every cursor, as last set (in this process or, after a restart, as persisted), in the order first set.
+    public var cursors: [SpoolCursor] { lock.withLock { core.cursors } }
+
     /// Sets cursor `name` (at most 10 cursors, names of up to 40 bytes; false beyond). It is written with
     /// the spool's state, crash-safe, and only once the records appended before this call are on flash:
     /// after a crash the cursor is never ahead of the records (set it after appending what it covers).

@@ -323,8 +323,11 @@ struct SpoolCore {
     mutating func commit(includingAcknowledgements: Bool = true) throws(SpoolError) {
         guard !closed else { throw .closed(directory: directory) }
         if readOnly { return }
+        let persist = (stateDirty && includingAcknowledgements) || persistedDegraded != !memory.isEmpty
+        // Negative control only: the state (with the newest cursors) is synced before the rows they cover.
+        if PowerLossTrace.settings.cursorBeforeRows && persist { try persistState() }
         if uncommittedRecords > 0 { try syncActive() }
-        if (stateDirty && includingAcknowledgements) || persistedDegraded != !memory.isEmpty { try persistState() }
+        if persist && !PowerLossTrace.settings.cursorBeforeRows { try persistState() }
         dirtySince = nil
         if memory.isEmpty { stats.problem = nil }
         deleteAcknowledgedSegments()
@@ -356,11 +359,14 @@ struct SpoolCore {
         s.seqFloor = seqFloor
         // Cursors cover the records appended before them: while some are not synced yet (a lease extension
         // writes the state between commits) or held in memory, the previous cursors are written instead.
-        s.cursors = memory.isEmpty && uncommittedRecords == 0 ? cursors : persistedCursors
+        s.cursors = memory.isEmpty && uncommittedRecords == 0 || PowerLossTrace.settings.cursorBeforeRows
+            ? cursors : persistedCursors
+        if PowerLossTrace.settings.cursorBeforeSync { markCursors(s.cursors) }  // negative control only
         do { try stateFile.write(s) } catch {
             throw Self.classify(error, path: stateFile.path, directory: directory, budget: config.memoryBudgetBytes)
         }
         PowerLossTrace.mark("state \(directory) \(s.lowWater) \(s.leaseEnd) \(s.acked.prefix(StateFile.maxAcks).map { String($0) }.joined(separator: ","))")
+        if !PowerLossTrace.settings.cursorBeforeSync { markCursors(s.cursors) }
         persistedDegraded = s.degraded
         persistedCursors = s.cursors
         stateDirty = false
@@ -371,6 +377,18 @@ struct SpoolCore {
         }
         stats.syncs += 1
         stats.bytesWritten += UInt64(StateFile.slotSize)
+    }
+
+    /// The checker's markers: these cursors are durable (a name's spaces as `+`, so a line splits on spaces).
+    func markCursors(_ written: [SpoolCursor]) {
+        guard PowerLossTrace.enabled else { return }
+        for c in written.prefix(StateFile.maxCursors) where c.name.utf8.count <= StateFile.maxCursorName {
+            PowerLossTrace.mark("cursor \(directory) \(Self.markerName(c.name)) \(c.value)")
+        }
+    }
+
+    static func markerName(_ name: String) -> String {
+        String(decoding: name.utf8.map { $0 == UInt8(ascii: " ") ? UInt8(ascii: "+") : $0 }, as: UTF8.self)
     }
 
     mutating func syncDirectory() throws(SpoolError) {

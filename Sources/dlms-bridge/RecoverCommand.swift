@@ -11,10 +11,13 @@ import CLibc
 /// again, then drops the store without closing it (as a crash would), reopens it and drains a third time:
 /// the third drain must equal the second (recovery is idempotent). One line per meter on stdout:
 ///
-///     recovered <dir> <device> open_us=N sealed=N lost=N truncated=N capped=N capped_by_append=N d1=SEQ:HASH,... a=SEQ:HASH d2=... d3=...
+///     recovered <dir> <device> open_us=N sealed=N lost=N truncated=N capped=N capped_by_append=N d1=SEQ:HASH,... a=SEQ:HASH d2=... d3=... lease=N cursors=NAME@VALUE,...
 ///
 /// or `failed <dir> <device> <why>`. HASH is FNV-1a 64 of the payload, so the checker can tell a corrupt
-/// reading from the one it recorded without the payloads crossing the pipe. Exit status 1 if any failed.
+/// reading from the one it recorded without the payloads crossing the pipe. `lease` is the invocation
+/// counter lease end a secured meter's `run` would resume above (opened first, as `run` opens it; `-` for
+/// an unsecured meter or a lease file with no valid slot); `cursors` the profile cursors the spool
+/// recovered (a name's spaces as `+`; `-` for none). Exit status 1 if any failed.
 struct RecoverCommand {
     static let spec = CommandSpec(
         name: "spool-recover",
@@ -54,10 +57,21 @@ struct RecoverCommand {
     }
 
     private static func recover(_ settings: SpoolSettings, meter: MeterConfiguration) throws(StoreFailure) -> String {
+        // The lease first, as `run` opens it (MeterAssembly.meters): the value its session would resume above.
+        var lease = "-"
+        if meter.security != nil {
+            do throws(MeterError) {
+                let file = try SpoolCounterLease(root: settings.directory, deviceID: meter.deviceID)
+                if let end = try file.loadLeaseEnd() { lease = String(end) }
+            } catch {
+                throw StoreFailure("invocation counter lease: \(error.description)")
+            }
+        }
         let started = MonotonicInstant.now()
         var store: SpoolReadingStore? = try MeterAssembly.openStore(settings, meter: meter)
         let openMicroseconds = MonotonicInstant.now().microseconds(since: started)
         let stats = store!.spool.stats
+        let recoveredCursors = store!.spool.cursors
         let first = try drain(store!)
         let seq = try store!.append(timestampMilliseconds: WallClock.milliseconds()) { seq in
             Array("{\"recovery_check\":\(seq)}".utf8)
@@ -73,6 +87,15 @@ struct RecoverCommand {
         reopened.close()
         return "recovered \(settings.directory) \(meter.deviceID) open_us=\(openMicroseconds) sealed=\(stats.segmentsTakenFromSeals) lost=\(stats.lostInRecovery) "
             + "truncated=\(stats.bytesTruncatedInRecovery) capped=\(stats.droppedByCap) capped_by_append=\(cappedByAppend) d1=\(list(first)) a=\(appended) d2=\(list(second)) d3=\(list(third))"
+            + " lease=\(lease) cursors=\(cursorList(recoveredCursors))"
+    }
+
+    private static func cursorList(_ cursors: [SpoolCursor]) -> String {
+        guard !cursors.isEmpty else { return "-" }
+        return cursors.map { c in
+            String(decoding: c.name.utf8.map { $0 == UInt8(ascii: " ") ? UInt8(ascii: "+") : $0 }, as: UTF8.self)
+                + "@\(c.value)"
+        }.joined(separator: ",")
     }
 
     /// Everything pending, in the order `run`'s replay reads it.

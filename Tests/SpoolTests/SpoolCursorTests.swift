@@ -23,6 +23,9 @@ import Testing
             #expect(spool.cursor("p:1-0:99.1.0.255") == 1_795_060_800_000)
             #expect(spool.cursor("p:0-0:99.98.0.255") == -5)
             #expect(spool.cursor("other") == nil)
+            // Every cursor at once, in the order first set (what `spool-recover` reports).
+            #expect(spool.cursors == [SpoolCursor(name: "p:1-0:99.1.0.255", value: 1_795_060_800_000),
+                                      SpoolCursor(name: "p:0-0:99.98.0.255", value: -5)])
             _ = try spool.append { payload(for: $0) }
             spool.setCursor("p:1-0:99.1.0.255", 1_795_060_900_000)
             try spool.commit()

@@ -39,8 +39,10 @@ def nested_recoveries(bridge: str, rec: Recording, rep, scratch: str, work: str,
                 examples.append(f"{rec.workload.name} crash point {point} ({kind}): spool-recover: {p.stdout[-300:]}")
                 continue
             sub = Recording(rec.workload, root, markers, [trace], rec.env_file, rec.overrides, 0, 0, rec.spool_rel)
+            # The lease and cursors the first recovery returned must survive a power cut in the second.
             baseline = Expect(frozenset(s for s, _ in first["d1"]), expect.durable_low, expect.durable_acked,
-                              expect.max_handed, expect.acked)
+                              expect.max_handed, expect.acked, first.get("lease"),
+                              tuple(sorted(first.get("cursors", {}).items())), expect.evicted, expect.rows)
             srep = replay(bridge, sub, scratch, initial=state, baseline=baseline, known=rep.written)
             done += 1
             states += sum(srep.states.values())

@@ -29,7 +29,7 @@ def wait_until(predicate, timeout: float, what: str, poll=None):
 
 
 class FlakyBroker:
-    """Accepts one MQTT client at a time. Telemetry PUBACKs are sent for a seeded fraction only (the rest are
+    """Accepts one MQTT client at a time. Telemetry and profile-row PUBACKs are sent for a seeded fraction only (the rest are
     withheld until the connection drops, so the agent must replay them); after `flap_every` telemetry
     publishes the connection is cut (the agent reconnects and replays)."""
 
@@ -102,7 +102,8 @@ class FlakyBroker:
                     pid = int.from_bytes(body[pos:pos + 2], "big") if qos else None
                     payload = body[pos + 2:] if qos else body[pos:]
                     ack = True
-                    if topic.endswith("/telemetry"):
+                    if topic.endswith("/telemetry") or "/profile/" in topic:
+                        # Profile rows too: a PUBACK withheld keeps a row unacknowledged (the cursor check bites).
                         seq = json.loads(payload)["seq"]
                         published += 1
                         with self.lock:
@@ -131,8 +132,8 @@ class FlakyBroker:
 class Simulator:
     """`dlms-bridge simulate` on a free loopback port."""
 
-    def __init__(self, bridge_bin: str, password: str = "22222222"):
-        self.proc = subprocess.Popen([bridge_bin, "simulate", "--port", "0", "--password", password],
+    def __init__(self, bridge_bin: str, password: str = "22222222", extra: tuple = ()):
+        self.proc = subprocess.Popen([bridge_bin, "simulate", "--port", "0", "--password", password, *extra],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True)
         line = self.proc.stdout.readline()  # the first line names the port (blocks until it is printed)
@@ -141,6 +142,7 @@ class Simulator:
             self.stop()
             raise AssertionError(f"simulator did not start: {line!r}")
         self.port = int(m.group(2))
+        self.iv_log = extra[list(extra).index("--iv-log") + 1] if "--iv-log" in extra else None
         # Keep reading its output so a full pipe never blocks it.
         threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
 

@@ -29,6 +29,9 @@ class Workload:
     faults: str = ""  # negative controls
     phase_goals: tuple = ((2, 3), (1, 3))  # per agent process: (evictions, group commits) to wait for
     env: dict = field(default_factory=dict)
+    simulator: tuple = ()  # extra `dlms-bridge simulate` arguments (security, load profile)
+    catches: str = "lost"  # a negative control: the invariant that must catch it
+    marker_goals: tuple = ()  # per agent process, also wait for (marker word, count); "flap": broker flaps
 
 
 @dataclass
@@ -42,6 +45,9 @@ class Recording:
     broker_flaps: int
     broker_acks: int
     spool_rel: str = "spool"  # SPOOL_DIR relative to the recorded root
+    iv_log: str | None = None  # the simulator's `--iv-log`: every IV the agent used (`TITLE COUNTER` a line)
+    # Per trace after the first: the files (absolute path -> bytes) as the previous, killed, process left them.
+    between: list = field(default_factory=list)
 
 
 def mount_tmpfs(path: str, size: str = "32m") -> None:
@@ -73,9 +79,11 @@ def agent_child(strace_pid: int) -> int | None:
 def record(bridge: str, work: str, wl: Workload, timeout: float = 90.0) -> Recording:
     root = os.path.join(work, "state")
     mount_tmpfs(root)
-    sim = Simulator(bridge)
+    extra = wl.simulator + (("--iv-log", os.path.join(work, "iv.log")) if "--security" in wl.simulator else ())
+    sim = Simulator(bridge, extra=extra)
     broker = FlakyBroker(wl.seed, flap_every=wl.flap_every)
-    overrides = f"records={wl.group},max={wl.max_bytes},acks-ms=300" + (f",segment={wl.segment}" if wl.segment else "")
+    overrides = f"records={wl.group},max={wl.max_bytes},acks-ms=300" + (f",segment={wl.segment}" if wl.segment else "") \
+        + (",lease=16" if "--security" in wl.simulator else "")
     env_file = os.path.join(work, "agent.env")
     spool_dir = os.path.join(root, "spool")
     with open(env_file, "w") as f:
@@ -95,12 +103,14 @@ def record(bridge: str, work: str, wl: Workload, timeout: float = 90.0) -> Recor
            "DLMS_BRIDGE_POWERLOSS_FD": str(mfd), "DLMS_BRIDGE_POWERLOSS_SPOOL": overrides,
            "DLMS_BRIDGE_POWERLOSS_FAULTS": wl.faults}
     traces = []
+    between = []
     try:
         for phase, (evictions, commits) in enumerate(wl.phase_goals):
             trace = os.path.join(work, f"trace{phase}.txt")
             traces.append(trace)
             log = open(os.path.join(work, f"agent{phase}.log"), "wb")
             base_evict, base_sync = count_markers(markers, "evict"), count_markers(markers, "sync")
+            base_goals = {w: broker.flaps if w == "flap" else count_markers(markers, w) for w, _ in wl.marker_goals}
             proc = subprocess.Popen(["strace", "-f", "-y", "-xx", "-s", "1048576", "-qq", "-e", f"trace={TRACED}",
                                      "-e", "signal=none", "-o", trace, bridge, "run", "--env-file", env_file],
                                     env=env, pass_fds=(mfd,), stdout=log, stderr=subprocess.STDOUT, cwd=work)
@@ -111,13 +121,17 @@ def record(bridge: str, work: str, wl: Workload, timeout: float = 90.0) -> Recor
                                              open(log.name, errors="replace").read()[-3000:])
                     return (count_markers(markers, "evict") - base_evict >= evictions and
                             count_markers(markers, "sync") - base_sync >= commits and
-                            count_markers(markers, "ack") > 0)
+                            count_markers(markers, "ack") > 0 and
+                            all((broker.flaps if w == "flap" else count_markers(markers, w)) - base_goals[w] >= n
+                                for w, n in wl.marker_goals))
                 wait_until(reached, timeout, f"{wl.name} phase {phase}: {evictions} evictions, {commits} commits",
                            poll=broker.changed)
                 child = wait_until(lambda: agent_child(proc.pid), 10, "the traced agent's pid")
                 last = phase == len(wl.phase_goals) - 1
                 os.kill(child, signal.SIGTERM if last else signal.SIGKILL)
                 proc.wait(30)
+                if not last:
+                    between.append(snapshot(root))
             finally:
                 if proc.poll() is None:
                     proc.kill()
@@ -127,4 +141,15 @@ def record(bridge: str, work: str, wl: Workload, timeout: float = 90.0) -> Recor
         os.close(mfd)
         broker.close()
         sim.stop()
-    return Recording(wl, root, markers, traces, env_file, overrides, broker.flaps, len(broker.acked))
+    return Recording(wl, root, markers, traces, env_file, overrides, broker.flaps, len(broker.acked),
+                     iv_log=sim.iv_log, between=between)
+
+
+def snapshot(root: str) -> dict[str, bytes]:
+    out = {}
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                out[path] = f.read()
+    return out

@@ -15,7 +15,12 @@ from model import Model, materialize, state_hash
 from record import DEVICE, Recording
 from straceparse import TraceParser
 
-INVARIANTS = ("starts", "lost", "corrupt", "order", "duplicate", "seq", "idempotent")
+INVARIANTS = ("starts", "lost", "corrupt", "order", "duplicate", "seq", "idempotent", "lease", "cursor",
+              "cursor-rows")
+# A profile cursor's name in the state file (`profile <OBIS>`, spaces as `+` in markers and spool-recover's
+# output) -> the profile name its rows carry in their spool envelope (Sources/Agent/Payload/ProfilePayload.swift).
+CURSOR_PROFILES = {"profile+1-0:99.1.0.255": "load_profile", "profile+0-0:99.98.0.255": "event_log"}
+PROFILE_MARKER = 0x1E
 
 
 def fnv(data: bytes) -> str:
@@ -33,6 +38,10 @@ class Expect:
     durable_acked: frozenset
     max_handed: int  # highest seq handed out: recovery must continue above it
     acked: frozenset  # PUBACKs before the crash point: recovering one of these is a duplicate delivery
+    lease: int | None = None  # the invocation-counter lease end last marked durable (`lease`)
+    cursors: tuple = ()  # (name, value): each profile cursor as last marked durable (`cursor`)
+    evicted: tuple = ()  # (first, last) seq ranges the cap dropped (`evict`) before the crash point
+    rows: tuple = ()  # (profile, capture time ms, seq): every profile row written before the crash point
 
 
 class Ledger:
@@ -48,6 +57,9 @@ class Ledger:
         self.evicted: list[tuple[int, int]] = []
         self.durable = (0, frozenset(), 0)
         self.lease_regressions: list[str] = []
+        self.lease: int | None = None
+        self.cursors: dict[str, int] = {}
+        self.rows: list[tuple[str, int, int]] = []
         self._expect = None
 
     def see(self, op) -> None:
@@ -56,6 +68,11 @@ class Ledger:
             # Seq 0 is a segment's seal (docs/spool.md), not a reading.
             if n + 24 == len(op.data) and seq != 0:
                 self.written[seq] = self.hashes[seq] = fnv(op.data[20:20 + n])
+                payload = op.data[20:20 + n]
+                if len(payload) >= 2 and payload[0] == PROFILE_MARKER and len(payload) >= 2 + payload[1]:
+                    # A profile row: the record's timestamp is its capture time (ProfileRuntime).
+                    (captured,) = struct.unpack_from("<q", op.data, 12)
+                    self.rows.append((payload[2:2 + payload[1]].decode(errors="replace"), captured, seq))
                 self._expect = None
         elif op.kind == "marker":
             word, *rest = op.text.split(" ")
@@ -72,6 +89,10 @@ class Ledger:
                 # exactly the last one: it gives back reserved numbers nobody received).
                 if int(rest[2]) < max(self.written, default=0):
                     self.lease_regressions.append(op.text)
+            elif word == "lease":
+                self.lease = int(rest[-1])
+            elif word == "cursor":
+                self.cursors[rest[1]] = int(rest[2])
             else:
                 return
             self._expect = None
@@ -81,13 +102,18 @@ class Ledger:
             required = frozenset(s for s in self.written if s <= self.synced and s not in self.acked
                                  and not any(a <= s <= b for a, b in self.evicted))
             e = Expect(required, self.durable[0], self.durable[1], max(self.written, default=0),
-                       frozenset(self.acked))
+                       frozenset(self.acked), self.lease, tuple(sorted(self.cursors.items())),
+                       tuple(self.evicted), tuple(self.rows))
             b = self.baseline
             if b is not None:
                 fresh = self.durable == (0, frozenset(), 0)
+                cursors = dict(b.cursors)
+                for k, v in self.cursors.items():
+                    cursors[k] = max(v, cursors.get(k, v))
                 e = Expect(required | b.required, b.durable_low if fresh else e.durable_low,
                            b.durable_acked if fresh else e.durable_acked, max(e.max_handed, b.max_handed),
-                           e.acked | b.acked)
+                           e.acked | b.acked, max((x for x in (b.lease, self.lease) if x is not None), default=None),
+                           tuple(sorted(cursors.items())), b.evicted + e.evicted, b.rows + e.rows)
             self._expect = e
         return self._expect
 
@@ -114,7 +140,10 @@ def recover_batch(bridge: str, rec: Recording, dirs: list[str], runtime: str) ->
                              "truncated": int(fields["truncated"]),
                              "d1": parse_list(fields["d1"]),
                              "a": parse_list(fields["a"]), "d2": parse_list(fields["d2"]),
-                             "d3": parse_list(fields["d3"])}
+                             "d3": parse_list(fields["d3"]),
+                             "lease": None if fields.get("lease", "-") == "-" else int(fields["lease"]),
+                             "cursors": {} if fields.get("cursors", "-") == "-" else
+                             {n: int(v) for n, v in (c.rsplit("@", 1) for c in fields["cursors"].split(","))}}
         elif parts[0] == "failed":
             out[parts[1]] = {"ok": False, "why": " ".join(parts[3:])}
     return [out.get(d, {"ok": False, "why": f"no line (exit {p.returncode}): {p.stderr[-500:]}"}) for d in dirs]
@@ -153,6 +182,34 @@ def violations(e: Expect, r: dict, written: dict[int, str]) -> list[tuple[str, s
     if r["d2"] != expected or r["d3"] != r["d2"]:
         out.append(("idempotent", f"d1+a={seqs + [x for x, _ in a]} d2={[x for x, _ in r['d2']]} "
                                   f"d3={[x for x, _ in r['d3']]}"))
+    # The invocation-counter lease: once marked durable it never goes back, and the file stays readable (an
+    # AES-GCM IV is never reused: the session resumes above the recovered lease end).
+    if e.lease is not None and (r["lease"] is None or r["lease"] < e.lease):
+        out.append(("lease", f"recovered lease {r['lease'] if r['lease'] is not None else 'none'}, "
+                             f"{e.lease} was marked durable"))
+    # Profile cursors: never behind the last durable one...
+    behind = [(n, v, r["cursors"].get(n)) for n, v in e.cursors if r["cursors"].get(n, -2**63) < v]
+    if behind:
+        out.append(("cursor", f"recovered cursors behind the durable ones (name, durable, recovered): {behind[:3]}"))
+    # ...and never ahead of the rows: every row captured at or before a recovered cursor is recovered, or was
+    # acknowledged, or dropped by the cap (an `evict` marker, or recovery's own cap eviction of the oldest
+    # readings, counted, as for "lost"). A capture time written twice (re-read after a crash) needs one copy.
+    present = set(seqs) | e.acked
+    for name, cursor in r["cursors"].items():
+        profile = CURSOR_PROFILES.get(name)
+        if profile is None:
+            out.append(("cursor-rows", f"cursor {name} of no known profile: the checker cannot check it"))
+            continue
+        covered: dict[int, list[int]] = {}
+        for p, captured, seq in e.rows:
+            if p == profile and captured <= cursor:
+                covered.setdefault(captured, []).append(seq)
+        missing = [max(ss) for ss in covered.values()
+                   if not any(s in present or s <= e.durable_low or any(a <= s <= b for a, b in e.evicted)
+                              for s in ss)]
+        if missing and not (len(missing) <= r["capped"] and (not seqs or max(missing) < seqs[0])):
+            out.append(("cursor-rows", f"cursor {name}={cursor} ahead of its rows: seqs {sorted(missing)[:10]} "
+                                       f"captured at or before it, neither recovered nor acknowledged"))
     return out
 
 
@@ -175,6 +232,10 @@ class Report:
     samples: list = field(default_factory=list)  # (crash point, state) for the real-`run` sample
     torn: list = field(default_factory=list)  # (crash point, kind, state, expectation): nested-crash candidates
     written: dict = field(default_factory=dict)  # seq -> payload hash of every reading written
+    lease_marks: int = 0
+    cursor_marks: int = 0
+    profile_rows: int = 0
+    cursor_checked: int = 0  # recovered states whose cursor covers at least one row (the cursor-rows check bites)
 
 
 def read_tree(root: str) -> dict[str, bytes | None]:
@@ -192,8 +253,8 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
            sample_limit: int = 0, initial: dict | None = None, baseline: Expect | None = None,
            known: dict | None = None) -> Report:
     parser = TraceParser(rec.root, os.path.realpath(rec.markers), initial)
-    for t in rec.traces:
-        parser.feed_file(t)
+    for i, t in enumerate(rec.traces):
+        parser.feed_file(t, rec.between[i - 1] if 0 < i <= len(rec.between) else None)
     rep = Report(mmaps=parser.out.mmaps, unsupported=parser.out.unsupported)
     model, ledger = Model(rec.root, parser), Ledger(baseline, known)
     rng = random.Random(rec.workload.seed)
@@ -215,6 +276,8 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
             if r["ok"]:
                 rep.open_us.append(r["open_us"])
                 rep.largest_dup_run = max(rep.largest_dup_run, sum(1 for s, _ in r["d1"] if s in e.acked))
+            if r["ok"] and any(c <= v for _, c, _ in e.rows for v in r["cursors"].values()):
+                rep.cursor_checked += 1
             for inv, why in violations(e, r, ledger.hashes):
                 rep.violations[inv] += 1
                 if len(rep.examples) < 5:
@@ -255,6 +318,10 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
             op.kind == "sync" and op.ino == parser.ns.get(os.path.join(rec.root, meter, "state")))
         if op.kind == "marker" and op.text.startswith("evict "):
             rep.evictions += 1
+        if op.kind == "marker" and op.text.startswith("lease "):
+            rep.lease_marks += 1
+        if op.kind == "marker" and op.text.startswith("cursor "):
+            rep.cursor_marks += 1
         if op.kind == "add" and op.path.endswith(".seg"):
             rep.segment_rolls += 1
         elif sample_at:
@@ -270,6 +337,7 @@ def replay(bridge: str, rec: Recording, scratch: str, batch_size: int = 150, kee
     rep.crash_points = point + 1
     rep.distinct = len(results)
     rep.written = ledger.hashes
+    rep.profile_rows = len(ledger.rows)
     rep.results = results
     # The model's view after the last operation must be what the kernel holds: a check of the parser itself.
     rep.violations["seq"] += len(ledger.lease_regressions)

@@ -48,20 +48,26 @@ class Mosquitto:
 
 
 class Subscriber:
-    """mosquitto_sub on the telemetry topic at QoS 1: seq -> payload as received."""
+    """mosquitto_sub on the telemetry and profile topics at QoS 1: seq -> the record payload received (a profile
+    row's message in its spool envelope, as spool-recover hashes it)."""
 
     def __init__(self, broker: Mosquitto, name: str):
         self.payloads: dict[int, bytes] = {}
         self.changed = threading.Event()
         self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-i", name,
-                                      "-q", "1", "-t", "meters/+/telemetry"], stdout=subprocess.PIPE)
+                                      "-q", "1", "-v", "-t", "meters/+/telemetry", "-t", "meters/+/profile/+"],
+                                     stdout=subprocess.PIPE)
         threading.Thread(target=self._pump, daemon=True).start()
         wait_until(lambda: f"Received SUBSCRIBE from {name}" in broker.text(), 10, "the subscriber to subscribe")
 
     def _pump(self):
         for line in self.proc.stdout:
-            payload = line.rstrip(b"\n")
-            self.payloads[json.loads(payload)["seq"]] = payload
+            topic, payload = line.rstrip(b"\n").split(b" ", 1)
+            if b"/profile/" in topic:  # SpoolEnvelope.profile: 0x1E, name length, name, message
+                name = topic.rsplit(b"/", 1)[1]
+                self.payloads[json.loads(payload)["seq"]] = bytes([0x1E, len(name)]) + name + payload
+            else:
+                self.payloads[json.loads(payload)["seq"]] = payload
             self.changed.set()
 
     def stop(self):
@@ -72,7 +78,7 @@ class Subscriber:
 def run_samples(bridge: str, rec, rep, scratch: str) -> tuple[int, list[str]]:
     failures: list[str] = []
     done = 0
-    sim = Simulator(bridge)
+    sim = Simulator(bridge, extra=rec.workload.simulator)
     broker = Mosquitto(scratch)
     try:
         for k, (point, kind, state, expect) in enumerate(rep.samples):

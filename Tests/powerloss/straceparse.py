@@ -74,6 +74,7 @@ class TraceParser:
         self.next_ino = 1
         self.fds: dict[int, list] = {}  # fd -> [ino or None, path, shared offset cell, append]
         self.pending: dict[str, str] = {}
+        self.cut: list = []  # pwrite64 calls cut by SIGKILL: (line, path, data, offset)
         self.out = Parsed()
         # Files already on disk when the trace starts (relative path -> bytes, None for a directory).
         self.initial: dict[int, bytes | None] = {}
@@ -91,7 +92,15 @@ class TraceParser:
     def inside(self, path: str) -> bool:
         return path == self.root or path.startswith(self.root + "/")
 
-    def feed_file(self, path: str) -> None:
+    def feed_file(self, path: str, before: dict | None = None) -> None:
+        """`before`: the files (absolute path -> bytes) as the previous process, killed, left them. A pwrite64
+        that SIGKILL cut (`= ?`) may have completed in the kernel or not: it is applied, at the end of that
+        process's operations, when `before` shows its bytes in place (a completed write the model missed would
+        otherwise make a crash state lose what the next process built on it)."""
+        for line, fdpath, data, off in self.cut if before is not None else []:
+            if before.get(fdpath, b"")[off:off + len(data)] == data:
+                self.feed(line[:-1] + str(len(data)))
+        self.cut = []
         self.fds = {}  # a new process: descriptors do not carry over
         with open(path, errors="replace") as f:
             for line in f:
@@ -109,7 +118,15 @@ class TraceParser:
                 return
             line = head + m.group(3)
         if line.endswith("= ?"):
-            return  # interrupted by the SIGKILL: no result (a file write cut so would show as a model/disk mismatch)
+            # Interrupted by the SIGKILL: no result. A pwrite64 is kept to be resolved against the files the
+            # killed process left (feed_file); any other cut call would show as a model/disk mismatch.
+            m = CALL.match(line[:-1] + "0")
+            if m and m.group(2) == "pwrite64":
+                args = split_args(m.group(3))
+                fd, fdpath = self.fd_of(args[0])
+                if fd is not None and self.inside(fdpath):
+                    self.cut.append((line, fdpath, unhex(STRING.match(args[1]).group(1)), int(args[3], 0)))
+            return
         m = CALL.match(line)
         if not m:
             if not re.match(r'^\d+ +(\+\+\+|---) ', line) and line.strip():

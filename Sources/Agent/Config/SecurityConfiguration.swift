@@ -2,6 +2,7 @@ import CLibc
 import COSEM
 import MeterLink
 import Platform
+import Spool
 
 // The settings of a secured meter (DLMS security suite 0): DLMS_SECURITY, DLMS_AUTH, the keys (hex, or from a
 // file only the service's user can read), DLMS_SYSTEM_TITLE and DLMS_FRAME_COUNTER_OBIS. Keys never print.
@@ -35,8 +36,10 @@ public struct MeterSecurityConfiguration: Sendable, Equatable {
     /// The meter link's view.
     public var meterSecurity: MeterSecurity? {
         guard let sc = level.securityControl else { return nil }
+        // The power-loss checker's override (off in production): a short lease block, many leases stored.
         return MeterSecurity(security: sc, authentication: authentication, keys: keys,
-                             clientSystemTitle: clientSystemTitle, frameCounter: frameCounter)
+                             clientSystemTitle: clientSystemTitle, frameCounter: frameCounter,
+                             leaseBlock: PowerLossTrace.leaseBlock ?? 1000)
     }
 }
 
